@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0
+/* synwhy's kernel side: follow inbound SYNs to watched ports and report their fate.
+ *
+ * Every program is tp_btf (BTF-typed raw tracepoint): no tracefs, no kprobes, cheapest attach.
+ * Per-packet programs (netif_receive_skb, net_dev_queue, kfree_skb) bail out after a few loads
+ * for packets that are not IP, not in the watched netns, not TCP to/from a watched port.
+ * Tracepoints whose arguments changed across kernels come in variants; userspace picks the one
+ * the running kernel's BTF matches and switches the others off before load (see kernel_compat.h). */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "synwhy_events.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_ICMPV6_ 58
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+#define TCP_ESTABLISHED_ 1
+#define TCP_SYN_RECV_ 3
+#define TCP_LISTEN_ 10
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by userspace before load (read-only afterwards, so the verifier can prune). */
+const volatile __u64 port_bitmap[SYNWHY_PORT_WORDS] = {};
+const volatile __u32 watch_netns = 0; /* 0: every namespace */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SYNWHY_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* What the per-packet parsers extract from an IP+TCP header. */
+struct pkt {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 icmp_code;
+};
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &stat);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool port_watched(__u16 port)
+{
+	return port_bitmap[port >> 6] & (1ULL << (port & 63));
+}
+
+static __always_inline __u32 net_inum(struct net *net)
+{
+	return net ? BPF_CORE_READ(net, ns.inum) : 0;
+}
+
+/* The netns of a packet: its device's, else its socket's (locally generated, not yet routed). */
+static __always_inline __u32 skb_netns(struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	if (dev)
+		return net_inum(BPF_CORE_READ(dev, nd_net.net));
+	struct sock *sk = skb->sk;
+	if (sk)
+		return net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
+	return 0;
+}
+
+static __always_inline bool netns_watched(__u32 inum)
+{
+	return watch_netns == 0 || inum == watch_netns;
+}
+
+/* Parse the IP and TCP headers starting at l3 (one probe read for the common case). For an
+ * ICMP/ICMPv6 error the quoted packet's TCP ports are returned instead, with icmp_type set. */
+struct raw_hdrs {
+	union {
+		struct iphdr ip4;
+		struct ipv6hdr ip6;
+	};
+	__u8 l4[16];
+};
+
+static __always_inline int read_tcp_at(const void *p, struct pkt *out)
+{
+	__u8 tcp[14];
+	if (bpf_probe_read_kernel(tcp, sizeof(tcp), p))
+		return -1;
+	out->sport = ((__u16)tcp[0] << 8) | tcp[1];
+	out->dport = ((__u16)tcp[2] << 8) | tcp[3];
+	out->tcp_flags = tcp[13];
+	return 0;
+}
+
+static __always_inline int parse_l3(const unsigned char *l3, __u16 proto, struct pkt *out,
+				    bool allow_icmp)
+{
+	struct raw_hdrs h;
+	if (bpf_probe_read_kernel(&h, sizeof(h), l3))
+		return -1;
+	__u8 l4proto;
+	const unsigned char *l4;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		if (h.ip4.version != 4)
+			return -1;
+		out->family = AF_INET;
+		__builtin_memcpy(out->saddr, &h.ip4.saddr, 4);
+		__builtin_memcpy(out->daddr, &h.ip4.daddr, 4);
+		l4proto = h.ip4.protocol;
+		l4 = l3 + h.ip4.ihl * 4;
+		if (l4proto == IPPROTO_TCP) {
+			if (h.ip4.ihl == 5) {
+				out->sport = ((__u16)h.l4[0] << 8) | h.l4[1];
+				out->dport = ((__u16)h.l4[2] << 8) | h.l4[3];
+				out->tcp_flags = h.l4[13];
+				return 0;
+			}
+			return read_tcp_at(l4, out);
+		}
+		if (allow_icmp && l4proto == IPPROTO_ICMP && (h.l4[0] == 3 || h.l4[0] == 11)) {
+			out->icmp_type = h.l4[0];
+			out->icmp_code = h.l4[1];
+			goto quoted;
+		}
+		return -1;
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		if (h.ip6.version != 6)
+			return -1;
+		out->family = AF_INET6;
+		__builtin_memcpy(out->saddr, &h.ip6.saddr, 16);
+		__builtin_memcpy(out->daddr, &h.ip6.daddr, 16);
+		l4proto = h.ip6.nexthdr;
+		l4 = l3 + sizeof(struct ipv6hdr);
+		if (l4proto == IPPROTO_TCP) {
+			out->sport = ((__u16)h.l4[0] << 8) | h.l4[1];
+			out->dport = ((__u16)h.l4[2] << 8) | h.l4[3];
+			out->tcp_flags = h.l4[13];
+			return 0;
+		}
+		if (allow_icmp && l4proto == IPPROTO_ICMPV6_ && (h.l4[0] == 1 || h.l4[0] == 3)) {
+			out->icmp_type = h.l4[0];
+			out->icmp_code = h.l4[1];
+			goto quoted;
+		}
+		return -1;
+	}
+	return -1;
+
+quoted:
+	/* The ICMP error quotes the packet it answers: report that packet's addresses and ports
+	 * (8 bytes of ICMP header, then the quoted IP header). */
+	{
+		const unsigned char *inner = l4 + 8;
+		struct raw_hdrs q;
+		if (bpf_probe_read_kernel(&q, sizeof(q), inner))
+			return -1;
+		if (out->family == AF_INET) {
+			if (q.ip4.protocol != IPPROTO_TCP || q.ip4.ihl < 5)
+				return -1;
+			__builtin_memcpy(out->saddr, &q.ip4.saddr, 4);
+			__builtin_memcpy(out->daddr, &q.ip4.daddr, 4);
+			return read_tcp_at(inner + q.ip4.ihl * 4, out);
+		}
+		if (q.ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		__builtin_memcpy(out->saddr, &q.ip6.saddr, 16);
+		__builtin_memcpy(out->daddr, &q.ip6.daddr, 16);
+		out->sport = ((__u16)q.l4[0] << 8) | q.l4[1];
+		out->dport = ((__u16)q.l4[2] << 8) | q.l4[3];
+		out->tcp_flags = q.l4[13];
+		return 0;
+	}
+}
+
+static __always_inline int parse_skb_l3(struct sk_buff *skb, struct pkt *out, bool allow_icmp)
+{
+	__u16 nh = skb->network_header;
+	if (nh == (__u16)~0U)
+		return -1;
+	return parse_l3(skb->head + nh, skb->protocol, out, allow_icmp);
+}
+
+static __always_inline struct synwhy_event *new_event(__u8 kind)
+{
+	struct synwhy_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(SYNWHY_STAT_RINGBUF_FULL);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline void fill_from_pkt(struct synwhy_event *e, const struct pkt *p)
+{
+	__builtin_memcpy(e->saddr, p->saddr, 16);
+	__builtin_memcpy(e->daddr, p->daddr, 16);
+	e->sport = p->sport;
+	e->dport = p->dport;
+	e->family = p->family;
+	e->tcp_flags = p->tcp_flags;
+	e->icmp_type = p->icmp_type;
+	e->icmp_code = p->icmp_code;
+}
+
+static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	if (!dev)
+		return;
+	e->ifindex = BPF_CORE_READ(dev, ifindex);
+	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+}
+
+static __always_inline bool is_ip(struct sk_buff *skb)
+{
+	__u16 proto = skb->protocol;
+	return proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6);
+}
+
+/* ---- arrival ---------------------------------------------------------------------------- */
+
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(syn_rx, struct sk_buff *skb)
+{
+	if (!is_ip(skb))
+		return 0;
+	__u32 netns = skb_netns(skb);
+	if (!netns_watched(netns))
+		return 0;
+	/* At this tracepoint the network header is not reset yet; skb->data points at it. */
+	struct pkt p = {};
+	if (parse_l3(skb->data, skb->protocol, &p, false))
+		return 0;
+	if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN ||
+	    !port_watched(p.dport))
+		return 0;
+	count(SYNWHY_STAT_SYN_RX);
+	struct synwhy_event *e = new_event(SYNWHY_EV_SYN_RX);
+	if (!e)
+		return 0;
+	fill_from_pkt(e, &p);
+	e->netns = netns;
+	fill_dev(e, skb);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- drops ------------------------------------------------------------------------------ */
+
+/* A dropped packet belongs to a watched flow when it goes to a watched port (the SYN, or any
+ * segment of it) or comes from one (the SYN-ACK or RST answering it). */
+static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 reason)
+{
+	if (!is_ip(skb))
+		return 0;
+	__u32 netns = skb_netns(skb);
+	if (!netns_watched(netns))
+		return 0;
+	struct pkt p = {};
+	if (parse_skb_l3(skb, &p, false))
+		return 0;
+	if (!port_watched(p.dport) && !port_watched(p.sport))
+		return 0;
+	struct synwhy_event *e = new_event(SYNWHY_EV_DROP);
+	if (!e)
+		return 0;
+	fill_from_pkt(e, &p);
+	e->netns = netns;
+	e->location = location;
+	e->reason = reason;
+	fill_dev(e, skb);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* 5.17+: kfree_skb(skb, location, reason[, rx_sk]) */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_reason, struct sk_buff *skb, void *location, int reason)
+{
+	return on_drop(skb, (__u64)location, (__u32)reason);
+}
+
+/* Before 5.17: kfree_skb(skb, location), no reason. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(kfree_skb_noreason, struct sk_buff *skb, void *location)
+{
+	return on_drop(skb, (__u64)location, 0);
+}
+
+/* ---- answers sent ------------------------------------------------------------------------ */
+
+static __always_inline int on_send_reset(struct sk_buff *skb, __u32 reason_plus_one)
+{
+	/* skb is the segment being answered; NULL for active resets of a socket (not a SYN). */
+	if (!skb || !is_ip(skb))
+		return 0;
+	__u32 netns = skb_netns(skb);
+	if (!netns_watched(netns))
+		return 0;
+	struct pkt p = {};
+	if (parse_skb_l3(skb, &p, false))
+		return 0;
+	if (!(p.tcp_flags & TCP_FLAG_SYN) || !port_watched(p.dport))
+		return 0;
+	struct synwhy_event *e = new_event(SYNWHY_EV_RST_SENT);
+	if (!e)
+		return 0;
+	fill_from_pkt(e, &p);
+	e->netns = netns;
+	e->reason = reason_plus_one;
+	fill_dev(e, skb);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* 6.10+: tcp_send_reset(sk, skb, enum sk_rst_reason) */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tcp_send_reset_reason, const struct sock *sk, const struct sk_buff *skb, int reason)
+{
+	return on_send_reset((struct sk_buff *)skb, (__u32)reason + 1);
+}
+
+/* Before 6.10: tcp_send_reset(sk, skb) */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(tcp_send_reset_noreason, const struct sock *sk, const struct sk_buff *skb)
+{
+	return on_send_reset((struct sk_buff *)skb, 0);
+}
+
+/* icmp_send(skb, type, code): skb is the packet the ICMP error answers (IPv4 only). */
+SEC("tp_btf/icmp_send")
+int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
+{
+	struct sk_buff *s = (struct sk_buff *)skb;
+	if (!is_ip(s))
+		return 0;
+	__u32 netns = skb_netns(s);
+	if (!netns_watched(netns))
+		return 0;
+	struct pkt p = {};
+	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport))
+		return 0;
+	struct synwhy_event *e = new_event(SYNWHY_EV_ICMP_SENT);
+	if (!e)
+		return 0;
+	fill_from_pkt(e, &p);
+	e->icmp_type = type;
+	e->icmp_code = code;
+	e->netns = netns;
+	fill_dev(e, s);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Every packet handed to a device: keep RSTs and SYN-ACKs from a watched port, whoever made
+ * them (the TCP stack or a firewall's reject), and ICMP errors quoting a SYN to one. */
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(tx, struct sk_buff *skb)
+{
+	if (!is_ip(skb))
+		return 0;
+	__u32 netns = skb_netns(skb);
+	if (!netns_watched(netns))
+		return 0;
+	struct pkt p = {};
+	if (parse_skb_l3(skb, &p, true))
+		return 0;
+	if (p.icmp_type) {
+		if (!port_watched(p.dport))
+			return 0;
+	} else {
+		if (!port_watched(p.sport))
+			return 0;
+		bool rst = p.tcp_flags & TCP_FLAG_RST;
+		bool synack = (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+		if (!rst && !synack)
+			return 0;
+	}
+	struct synwhy_event *e = new_event(SYNWHY_EV_TX);
+	if (!e)
+		return 0;
+	fill_from_pkt(e, &p);
+	e->netns = netns;
+	fill_dev(e, skb);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* ---- socket state ------------------------------------------------------------------------- */
+
+static __always_inline void fill_from_sock_common(struct synwhy_event *e, struct sock_common *c)
+{
+	e->family = BPF_CORE_READ(c, skc_family);
+	e->sport = BPF_CORE_READ(c, skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	if (e->family == AF_INET) {
+		BPF_CORE_READ_INTO(e->saddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO(e->daddr, c, skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(e->saddr, c, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(e->daddr, c, skc_v6_daddr);
+	}
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	bool accepted = oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_;
+	bool listen = oldstate == TCP_LISTEN_ || newstate == TCP_LISTEN_;
+	if (!accepted && !listen)
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	__u16 port = sk->__sk_common.skc_num;
+	if (!port_watched(port))
+		return 0;
+	__u32 netns = net_inum(sk->__sk_common.skc_net.net);
+	if (!netns_watched(netns))
+		return 0;
+	struct synwhy_event *e = new_event(SYNWHY_EV_STATE);
+	if (!e)
+		return 0;
+	fill_from_sock_common(e, (struct sock_common *)&sk->__sk_common);
+	e->netns = netns;
+	e->old_state = oldstate;
+	e->new_state = newstate;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(synack_retrans, const struct sock *sk, const struct request_sock *req)
+{
+	__u16 port = req->__req_common.skc_num;
+	if (!port_watched(port))
+		return 0;
+	__u32 netns = net_inum(sk->__sk_common.skc_net.net);
+	if (!netns_watched(netns))
+		return 0;
+	struct synwhy_event *e = new_event(SYNWHY_EV_SYNACK_RETRANS);
+	if (!e)
+		return 0;
+	fill_from_sock_common(e, (struct sock_common *)&req->__req_common);
+	e->netns = netns;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}

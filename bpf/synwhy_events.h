@@ -1,0 +1,52 @@
+/* The records the kernel side sends to userspace, shared by bpf/ and userspace/.
+ * Plain fixed-width fields, largest first, addresses as 16 bytes for both families.
+ * Bump SYNWHY_EVENT_VERSION whenever the layout changes. */
+#ifndef SYNWHY_EVENTS_H
+#define SYNWHY_EVENTS_H
+
+#define SYNWHY_EVENT_VERSION 1
+
+/* Ports are watched through a bitmap so the per-packet check is one load and one AND. */
+#define SYNWHY_PORT_WORDS (65536 / 64)
+
+enum synwhy_event_kind {
+	SYNWHY_EV_SYN_RX = 1,	      /* netif_receive_skb: an inbound SYN to a watched port */
+	SYNWHY_EV_DROP = 2,	      /* kfree_skb: a packet of a watched flow was dropped */
+	SYNWHY_EV_RST_SENT = 3,	      /* tcp_send_reset: the TCP stack answered a segment with RST */
+	SYNWHY_EV_ICMP_SENT = 4,      /* icmp_send: an ICMP error was sent for a watched segment */
+	SYNWHY_EV_TX = 5,	      /* net_dev_queue: a RST or SYN-ACK from a watched port left */
+	SYNWHY_EV_STATE = 6,	      /* inet_sock_set_state on a watched port */
+	SYNWHY_EV_SYNACK_RETRANS = 7, /* tcp_retransmit_synack */
+};
+
+/* Which optional kernel signals the loaded programs read; reported by userspace. */
+enum synwhy_stat {
+	SYNWHY_STAT_RINGBUF_FULL = 0, /* events the ring buffer had no room for */
+	SYNWHY_STAT_SYN_RX = 1,	      /* inbound SYNs to watched ports, whether detailed or not */
+	SYNWHY_STAT_MAX = 2,
+};
+
+/* Addresses and ports are as on the wire for the packet or socket concerned:
+ * for SYN_RX/DROP/RST_SENT/ICMP_SENT the packet's own src/dst, for TX the reply's (src = server),
+ * for STATE/SYNACK_RETRANS src = the local (server) end. Userspace orients them. */
+struct synwhy_event {
+	__u64 ts_ns;	    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 location;	    /* DROP: kfree_skb location (kernel text address) */
+	__u8 saddr[16];	    /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	__u32 netns;	    /* netns inode */
+	__u32 ifindex;
+	__u32 reason;	    /* DROP: enum skb_drop_reason; RST_SENT: enum sk_rst_reason (+1, 0 = none) */
+	__u16 sport;	    /* host byte order */
+	__u16 dport;
+	__u16 family;	    /* AF_INET / AF_INET6 */
+	__u8 kind;	    /* enum synwhy_event_kind */
+	__u8 tcp_flags;	    /* byte 13 of the TCP header */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 old_state;	    /* STATE */
+	__u8 new_state;
+	char ifname[16];
+};
+
+#endif /* SYNWHY_EVENTS_H */

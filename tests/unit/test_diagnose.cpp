@@ -1,0 +1,333 @@
+// The diagnosis on hand-built fixtures: events as the tracer decodes them, snapshots as the
+// host probes fill them. No root, no kernel.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "diagnosis/diagnose.h"
+
+using namespace synwhy;
+
+namespace {
+
+IpAddr ip(const char* s) { return *IpAddr::parse(s); }
+
+constexpr uint32_t kNetns = 4026532000;
+
+Event ev(EventKind kind, const char* client, uint16_t sport, const char* server, uint16_t dport,
+         uint64_t ts = 1000) {
+    Event e;
+    e.kind = kind;
+    e.ts_ns = ts;
+    e.netns = kNetns;
+    e.src = ip(client);
+    e.dst = ip(server);
+    e.sport = sport;
+    e.dport = dport;
+    e.ifname = "veth-srv";
+    return e;
+}
+
+Event syn(const char* client, uint16_t sport, const char* server, uint16_t dport = 22, uint64_t ts = 1000) {
+    return ev(EventKind::syn_rx, client, sport, server, dport, ts);
+}
+
+Event rst(const char* client, uint16_t sport, const char* server, uint16_t dport = 22) {
+    Event e = ev(EventKind::rst_sent, client, sport, server, dport, 1001);
+    e.reason = "NO_SOCKET";
+    return e;
+}
+
+Event drop(const char* client, uint16_t sport, const char* server, const char* reason, const char* location,
+           uint16_t dport = 22) {
+    Event e = ev(EventKind::drop, client, sport, server, dport, 1001);
+    e.reason = reason;
+    e.location = location;
+    return e;
+}
+
+Listener listener(const char* addr, uint16_t port, int pid = 812, const char* comm = "sshd", bool v6only = false) {
+    Listener l;
+    l.addr = ip(addr);
+    l.port = port;
+    l.pid = pid;
+    l.comm = comm;
+    l.v6only = v6only;
+    l.backlog = 128;
+    return l;
+}
+
+HostSnapshot host_with(std::vector<Listener> listeners) {
+    HostSnapshot h;
+    h.netns = kNetns;
+    h.listeners = std::move(listeners);
+    h.addresses = {ip("192.0.2.2"), ip("2001:db8::2"), ip("127.0.0.1")};
+    return h;
+}
+
+SshdProcess sshd_daemon(int pid, const char* config = "/etc/ssh/sshd_config") {
+    SshdProcess p;
+    p.pid = pid;
+    p.ppid = 1;
+    p.config_path = config;
+    p.is_listener = true;
+    return p;
+}
+
+Diagnosis run(std::vector<Event> events, HostSnapshot host, std::vector<uint16_t> ports = {22}) {
+    DiagnosisInput in;
+    in.ports = std::move(ports);
+    in.events = std::move(events);
+    in.hosts = {std::move(host)};
+    return diagnose(in);
+}
+
+std::vector<std::string> codes(const Diagnosis& d) {
+    std::vector<std::string> out;
+    for (const auto& c : d.causes) out.push_back(c.code);
+    return out;
+}
+
+bool any_contains(const std::vector<std::string>& lines, const std::string& needle) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST(Diagnose, NoSynAtAllIsNotArriving) {
+    auto d = run({}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"not-arriving"});
+    EXPECT_TRUE(d.flows.empty());
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "192.0.2.2"));
+    EXPECT_FALSE(d.causes[0].fix.empty());
+}
+
+TEST(Diagnose, HandshakeCompletedIsAcceptedWithNoFailureCause) {
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), ev(EventKind::tx_synack, "192.0.2.1", 40000, "192.0.2.2", 22),
+                  ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 22)},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.flows[0].verdict, "accepted");
+    EXPECT_NE(d.flows[0].detail.find("sshd (pid 812)"), std::string::npos);
+    EXPECT_TRUE(d.causes[0].fix.empty());
+}
+
+TEST(Diagnose, ResetWithNoListenerAndNoSshdIsNoListener) {
+    HostSnapshot h = host_with({});
+    SshdConfig cfg;
+    cfg.config_path = "/etc/ssh/sshd_config";
+    cfg.ok = true;
+    cfg.ports = {22};
+    h.sshd_configs = {cfg};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    const Cause& c = d.causes[0];
+    EXPECT_TRUE(any_contains(c.evidence, "no socket listens on port 22"));
+    EXPECT_TRUE(any_contains(c.evidence, "no sshd daemon process is running"));
+    EXPECT_TRUE(any_contains(c.fix, "/usr/sbin/sshd"));
+    EXPECT_NE(d.flows[0].detail.find("NO_SOCKET"), std::string::npos);
+}
+
+TEST(Diagnose, NoListenerWithSystemdNamesTheUnitToEnable) {
+    HostSnapshot h = host_with({});
+    h.systemd_running = true;
+    h.units = {{"ssh.service", "loaded", "inactive", "dead", "disabled", 0}};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d)[0], "no-listener");
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "systemctl enable --now ssh.service"));
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "ssh.service: inactive (dead), disabled"));
+}
+
+TEST(Diagnose, MaskedUnitIsUnmaskedFirst) {
+    HostSnapshot h = host_with({});
+    h.systemd_running = true;
+    h.units = {{"ssh.service", "masked", "inactive", "dead", "masked", 0}};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_GE(d.causes[0].fix.size(), 2u);
+    EXPECT_EQ(d.causes[0].fix[0], "systemctl unmask ssh.service");
+}
+
+TEST(Diagnose, BrokenSshdConfigIsQuotedInTheFix) {
+    HostSnapshot h = host_with({});
+    SshdConfig cfg;
+    cfg.config_path = "/etc/ssh/sshd_config";
+    cfg.ok = false;
+    cfg.error = "/etc/ssh/sshd_config line 3: Badly formatted port number.";
+    h.sshd_configs = {cfg};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d)[0], "no-listener");
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "line 3: Badly formatted port number"));
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "sshd -t -f /etc/ssh/sshd_config"));
+}
+
+TEST(Diagnose, DropReasonNoSocketAloneAlsoMeansRefused) {
+    // A kernel without tcp_send_reset's reason still drops the SYN with NO_SOCKET.
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), drop("192.0.2.1", 40000, "192.0.2.2", "NO_SOCKET", "tcp_v4_rcv+0x1a")},
+                 host_with({}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+}
+
+TEST(Diagnose, SshdOnAnotherPortIsListeningElsewhere) {
+    // Ambiguous snapshot: no listener on :22, and sshd running on :2222.
+    HostSnapshot h = host_with({listener("0.0.0.0", 2222), listener("::", 2222, 812, "sshd", true)});
+    h.sshd_processes = {sshd_daemon(812, "/run/lab/sshd_config")};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"listening-elsewhere"});
+    const Cause& c = d.causes[0];
+    EXPECT_NE(c.summary.find(":2222"), std::string::npos);
+    EXPECT_TRUE(any_contains(c.fix, "ssh -p 2222 user@192.0.2.2"));
+    EXPECT_TRUE(any_contains(c.fix, "Port 22"));
+    EXPECT_TRUE(any_contains(c.fix, "/run/lab/sshd_config"));
+}
+
+TEST(Diagnose, SomethingElseOnAnotherPortIsNotListeningElsewhere) {
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")},
+                 host_with({listener("0.0.0.0", 80, 77, "nginx")}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+}
+
+TEST(Diagnose, LoopbackOnlyListenerIsBoundOtherAddress) {
+    HostSnapshot h = host_with({listener("127.0.0.1", 22), listener("::1", 22, 812, "sshd", true)});
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"bound-other-address"});
+    EXPECT_NE(d.causes[0].summary.find("127.0.0.1"), std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "ListenAddress"));
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "user@127.0.0.1"));
+}
+
+TEST(Diagnose, ListenerOnlyOnIpv6LoopbackAndIpv6Syn) {
+    HostSnapshot h = host_with({listener("::1", 22, 812, "sshd", true)});
+    auto d = run({syn("2001:db8::1", 40000, "2001:db8::2"), rst("2001:db8::1", 40000, "2001:db8::2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"bound-other-address"});
+    EXPECT_NE(d.flows[0].detail.find("[::1]:22 is bound to ::1"), std::string::npos);
+    EXPECT_EQ(d.flows[0].family, Family::ipv6);
+}
+
+TEST(Diagnose, V6OnlyWildcardAndIpv4SynIsBoundOtherAddress) {
+    HostSnapshot h = host_with({listener("::", 22, 812, "sshd", /*v6only=*/true)});
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"bound-other-address"});
+    EXPECT_NE(d.flows[0].detail.find("IPv6-only"), std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "AddressFamily any"));
+}
+
+TEST(Diagnose, DualStackWildcardTakesIpv4) {
+    Listener dual = listener("::", 22, 812, "sshd", false);
+    EXPECT_TRUE(listener_accepts(dual, ip("192.0.2.2")));
+    EXPECT_TRUE(listener_accepts(dual, ip("2001:db8::2")));
+    EXPECT_FALSE(listener_accepts(listener("::", 22, 1, "x", true), ip("192.0.2.2")));
+    EXPECT_TRUE(listener_accepts(listener("::ffff:192.0.2.2", 22), ip("192.0.2.2")));
+    EXPECT_FALSE(listener_accepts(listener("0.0.0.0", 22), ip("2001:db8::2")));
+    EXPECT_FALSE(listener_accepts(listener("127.0.0.1", 22), ip("192.0.2.2")));
+}
+
+TEST(Diagnose, NftablesDropIsFirewallDrop) {
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"),
+                  drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x2c4"),
+                  syn("192.0.2.1", 40000, "192.0.2.2", 22, 2000),
+                  drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x2c4")},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
+    EXPECT_EQ(d.flows[0].syns, 2u);
+    EXPECT_NE(d.causes[0].summary.find("nftables"), std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "nft"));
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "listening: sshd (pid 812)"));
+}
+
+TEST(Diagnose, LegacyDropIsToldFromNftablesByLocation) {
+    HostSnapshot h = host_with({listener("0.0.0.0", 22)});
+    h.iptables_legacy_present = true;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"),
+                  drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x4a")},
+                 h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
+    EXPECT_NE(d.causes[0].summary.find("iptables-legacy"), std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "iptables-legacy"));
+}
+
+TEST(Diagnose, FirewallRstWithoutTcpResetIsReject) {
+    Event wire_rst = ev(EventKind::tx_rst, "192.0.2.1", 40000, "192.0.2.2", 22, 1001);
+    wire_rst.outbound = true;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), wire_rst,
+                  drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x2c4")},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-reject"});
+    EXPECT_NE(d.flows[0].detail.find("TCP RST"), std::string::npos);
+}
+
+TEST(Diagnose, IcmpRejectNamesTheIcmpType) {
+    Event icmp = ev(EventKind::icmp_sent, "2001:db8::1", 40000, "2001:db8::2", 22, 1001);
+    icmp.icmp_type = 1;
+    icmp.icmp_code = 4;
+    auto d = run({syn("2001:db8::1", 40000, "2001:db8::2"), icmp,
+                  drop("2001:db8::1", 40000, "2001:db8::2", "NETFILTER_DROP", "nft_do_chain+0x2c4")},
+                 host_with({listener("::", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-reject"});
+    EXPECT_NE(d.flows[0].detail.find("ICMPv6 port unreachable"), std::string::npos);
+}
+
+TEST(Diagnose, SeveralCausesAreRankedByFlowsAndAcceptedComesLast) {
+    std::vector<Event> events;
+    // three flows dropped by the firewall, one refused on :2200 (sshd is on :22), two accepted
+    for (uint16_t p : {40001, 40002, 40003}) {
+        events.push_back(syn("192.0.2.1", p, "192.0.2.2"));
+        events.push_back(drop("192.0.2.1", p, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x10"));
+    }
+    events.push_back(syn("192.0.2.9", 40010, "192.0.2.2", 2200));
+    events.push_back(rst("192.0.2.9", 40010, "192.0.2.2", 2200));
+    for (uint16_t p : {40020, 40021}) {
+        events.push_back(syn("192.0.2.5", p, "192.0.2.2"));
+        events.push_back(ev(EventKind::established, "192.0.2.5", p, "192.0.2.2", 22));
+    }
+    auto d = run(events, host_with({listener("0.0.0.0", 22)}), {22, 2200});
+    EXPECT_EQ(codes(d), (std::vector<std::string>{"firewall-drop", "listening-elsewhere", "accepted"}));
+    EXPECT_EQ(d.causes[0].flows, 3u);
+    EXPECT_EQ(d.causes[2].flows, 2u);
+    EXPECT_EQ(d.syns_seen, 6u);
+    EXPECT_EQ(d.flows.size(), 6u);
+}
+
+TEST(Diagnose, EqualCountsPreferTheFirewall) {
+    auto d = run({syn("192.0.2.1", 1, "192.0.2.2"), rst("192.0.2.1", 1, "192.0.2.2"), syn("192.0.2.1", 2, "192.0.2.2"),
+                  drop("192.0.2.1", 2, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x10")},
+                 host_with({}));
+    EXPECT_EQ(codes(d), (std::vector<std::string>{"firewall-drop", "no-listener"}));
+}
+
+TEST(Diagnose, OtherDropReasonIsKernelDrop) {
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"),
+                  drop("192.0.2.1", 40000, "192.0.2.2", "IP_RPFILTER", "ip_rcv_finish_core+0x1a")},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"kernel-drop"});
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "rp_filter"));
+}
+
+TEST(Diagnose, EventsWithoutAnInboundSynMakeNoFlow) {
+    // A handshake finishing just after the capture began: not an attempt we saw.
+    auto d = run({ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 22)}, host_with({}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"not-arriving"});
+}
+
+TEST(Diagnose, FlowsInDifferentNamespacesAreApart) {
+    Event a = syn("192.0.2.1", 40000, "192.0.2.2");
+    Event b = a;
+    b.netns = kNetns + 1;
+    auto d = run({a, b}, host_with({}));
+    EXPECT_EQ(d.flows.size(), 2u);
+}
+
+TEST(Diagnose, SynAckWithoutAckIsHandshakeIncomplete) {
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), ev(EventKind::tx_synack, "192.0.2.1", 40000, "192.0.2.2", 22),
+                  ev(EventKind::synack_retrans, "192.0.2.1", 40000, "192.0.2.2", 22)},
+                 host_with({listener("0.0.0.0", 22)}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"handshake-incomplete"});
+}
+
+TEST(Diagnose, FullAcceptQueueIsListenOverflow) {
+    Listener l = listener("0.0.0.0", 22);
+    l.backlog = 2;
+    l.accept_queue = 3;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2")}, host_with({l}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"listen-overflow"});
+}

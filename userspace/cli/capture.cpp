@@ -1,0 +1,320 @@
+#include "cli/capture.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "diagnosis/diagnose.h"
+#include "host/snapshot.h"
+#include "kernel/kallsyms.h"
+#include "render/render.h"
+#include "tracer/decode.h"
+#include "tracer/tracer.h"
+
+namespace synwhy::cli {
+
+namespace {
+
+std::atomic<int> stop_signal{0};
+
+void on_stop_signal(int sig) { stop_signal = sig; }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;  // no SA_RESTART: poll() returns EINTR at once
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool has_capability(int cap) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0) return false;
+    return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+// What synwhy needs to trace: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
+std::string missing_privileges() {
+    constexpr int cap_bpf = 39, cap_perfmon = 38, cap_sys_admin = 21, cap_net_admin = 12;
+    if (has_capability(cap_sys_admin)) return "";
+    std::vector<std::string> missing;
+    if (!has_capability(cap_bpf)) missing.push_back("CAP_BPF");
+    if (!has_capability(cap_perfmon)) missing.push_back("CAP_PERFMON");
+    if (!has_capability(cap_net_admin)) missing.push_back("CAP_NET_ADMIN");
+    if (missing.empty()) return "";
+    std::string s;
+    for (size_t i = 0; i < missing.size(); i++) s += (i ? ", " : "") + missing[i];
+    return s;
+}
+
+uint32_t netns_inode(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+int64_t realtime_minus_monotonic() {
+    struct timespec rt {}, mono {};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    return (int64_t(rt.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(rt.tv_nsec) - mono.tv_nsec);
+}
+
+uint64_t now_ns() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+}
+
+// A named or given namespace: the path of its file.
+std::string netns_path(const std::string& netns) {
+    return netns.find('/') != std::string::npos ? netns : "/run/netns/" + netns;
+}
+
+// Snapshot of another namespace, from a thread that enters it (setns is per thread for netns).
+HostSnapshot snapshot_of(const std::string& path, const std::string& name) {
+    HostSnapshot snap;
+    std::thread t([&] {
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+            snap.netns = netns_inode(path);
+            snap.probe_errors.push_back(fmt::format("cannot enter netns {}: {}", path, strerror(errno)));
+        } else {
+            snap = host::take_snapshot({});
+        }
+        if (fd >= 0) close(fd);
+    });
+    t.join();
+    snap.netns_name = name;
+    return snap;
+}
+
+struct Watched {
+    std::string path;
+    std::string name;
+};
+
+// Every namespace with a name in /run/netns, plus synwhy's own, each once.
+std::vector<Watched> all_namespaces() {
+    std::vector<Watched> out{{"/proc/self/ns/net", ""}};
+    std::map<uint32_t, bool> seen{{netns_inode("/proc/self/ns/net"), true}};
+    if (DIR* d = opendir("/run/netns")) {
+        while (struct dirent* e = readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::string p = std::string("/run/netns/") + e->d_name;
+            uint32_t ino = netns_inode(p);
+            if (ino && seen.emplace(ino, true).second) out.push_back({p, e->d_name});
+        }
+        closedir(d);
+    }
+    return out;
+}
+
+void write_ready_file(const std::string& path) {
+    if (path.empty()) return;
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    std::string line = fmt::format("attached {}\n", getpid());
+    (void)!write(fd, line.data(), line.size());
+    close(fd);
+    rename(tmp.c_str(), path.c_str());
+}
+
+}  // namespace
+
+int run_capture(const CaptureOptions& o) {
+    if (std::string missing = missing_privileges(); !missing.empty()) {
+        std::cerr << "synwhy: not enough privileges: run as root, or grant " << missing << "\n";
+        return exit_cannot_trace;
+    }
+    std::string own_name;
+    if (!o.netns.empty()) {
+        std::string path = netns_path(o.netns);
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            std::cerr << "synwhy: no such network namespace: " << o.netns << " (" << path << ": " << strerror(errno) << ")\n";
+            return exit_usage;
+        }
+        // Enter it before any thread or socket exists, as `ip netns exec` would.
+        if (setns(fd, CLONE_NEWNET) != 0) {
+            std::cerr << "synwhy: cannot enter network namespace " << o.netns << ": " << strerror(errno) << "\n";
+            close(fd);
+            return exit_cannot_trace;
+        }
+        close(fd);
+        own_name = o.netns;
+    }
+    uint32_t own_netns = netns_inode("/proc/self/ns/net");
+
+    install_signal_handlers();
+    std::string error;
+    auto tracer = Tracer::start({o.ports, o.all_netns ? 0u : own_netns}, error);
+    if (!tracer) {
+        std::cerr << "synwhy: " << error << "\n";
+        return exit_cannot_trace;
+    }
+
+    KernelNames names;
+    names.drop_reasons = kernel::enum_names(tracer->kernel_btf(), "skb_drop_reason", "SKB_DROP_REASON_");
+    names.reset_reasons = kernel::enum_names(tracer->kernel_btf(), "sk_rst_reason", "SK_RST_REASON_");
+    // kallsyms is large: read it the first time a drop needs a name.
+    std::optional<kernel::Kallsyms> syms;
+    names.symbolize = [&syms](uint64_t addr) {
+        if (!syms) syms = kernel::Kallsyms::load();
+        return syms->symbolize(addr);
+    };
+
+    ReportContext ctx;
+    ctx.ports = o.ports;
+    for (const auto& c : tracer->capabilities()) {
+        ctx.capabilities.emplace_back(c.name, c.available);
+        if (!c.available) ctx.missing_signals.push_back(fmt::format("this kernel lacks {}: {}", c.name, c.detail));
+    }
+    auto take_snapshots = [&] {
+        std::vector<HostSnapshot> snaps;
+        if (o.all_netns) {
+            for (const auto& w : all_namespaces()) snaps.push_back(snapshot_of(w.path, w.name));
+        } else {
+            snaps.push_back(host::take_snapshot({}));
+            snaps.back().netns_name = own_name;
+        }
+        return snaps;
+    };
+    ctx.hosts = take_snapshots();
+
+    PortSet ports(o.ports);
+    int64_t clock_offset = realtime_minus_monotonic();
+    std::vector<Event> events;
+    auto handle_raw = [&](const void* data, size_t size) {
+        Event e;
+        if (decode_event(data, size, ports, names, clock_offset, e)) events.push_back(std::move(e));
+    };
+
+    write_ready_file(o.ready_file);
+    if (!o.json)
+        std::cerr << fmt::format("synwhy: watching TCP port{} {} {}\n", o.ports.size() > 1 ? "s" : "",
+                                 [&] {
+                                     std::string s;
+                                     for (size_t i = 0; i < o.ports.size(); i++)
+                                         s += (i ? "," : "") + std::to_string(o.ports[i]);
+                                     return s;
+                                 }(),
+                                 o.all_netns ? "in every network namespace"
+                                             : (own_name.empty() ? "in this network namespace" : "in netns " + own_name));
+
+    const uint64_t start = now_ns();
+    const auto poll_interval = std::chrono::milliseconds(100);
+
+    if (o.mode == Mode::watch) {
+        std::map<FlowKey, FlowEvidence> flows;
+        std::map<FlowKey, uint32_t> printed;  // SYNs already given a line, per flow
+        uint64_t last_snapshot = start;
+        auto print = [&](const FlowEvidence& f) {
+            const HostSnapshot* host = nullptr;
+            for (const auto& h : ctx.hosts)
+                if (h.netns == f.key.netns) host = &h;
+            if (!host && !ctx.hosts.empty()) host = &ctx.hosts.front();
+            Flow flow = classify(f, host);
+            if (o.json) {
+                auto j = flow_json(flow);
+                std::cout << j.dump() << std::endl;
+            } else {
+                std::cout << watch_line(flow) << std::endl;
+            }
+            printed[f.key] = f.syns;
+        };
+        while (!stop_signal) {
+            events.clear();
+            if (!tracer->poll(poll_interval, handle_raw)) break;
+            bool failure_seen = false;
+            for (const Event& e : events) {
+                if (e.kind == EventKind::listen_change) continue;
+                auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
+                if (inserted) it->second.key = it->first;
+                FlowEvidence& f = it->second;
+                f.add(e);
+                bool decisive = e.kind == EventKind::established || e.kind == EventKind::drop ||
+                                e.kind == EventKind::rst_sent || e.kind == EventKind::icmp_sent ||
+                                e.kind == EventKind::tx_rst;
+                if (decisive && f.syns > printed[f.key]) {
+                    failure_seen |= e.kind != EventKind::established;
+                    if (failure_seen && now_ns() - last_snapshot > 1000000000ULL) {
+                        ctx.hosts = take_snapshots();  // the verdict needs the host as it is now
+                        last_snapshot = now_ns();
+                    }
+                    print(f);
+                }
+            }
+            // SYNs with no fate after a while: say so, once.
+            uint64_t now = now_ns();
+            for (auto it = flows.begin(); it != flows.end();) {
+                FlowEvidence& f = it->second;
+                if (f.syns > printed[f.key] && now - f.last_ns > 1500000000ULL) print(f);
+                if (now - f.last_ns > 120000000000ULL) {  // forget idle flows: memory stays bounded
+                    printed.erase(it->first);
+                    it = flows.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        return exit_ok;
+    }
+
+    // report
+    std::vector<Event> all;
+    uint64_t syns = 0;
+    uint64_t deadline = start + uint64_t(o.duration.count()) * 1000000ULL;
+    bool counting_done = false;
+    while (!stop_signal && now_ns() < deadline) {
+        events.clear();
+        if (!tracer->poll(poll_interval, handle_raw)) break;
+        for (auto& e : events) {
+            if (e.kind == EventKind::syn_rx) syns++;
+            all.push_back(std::move(e));
+        }
+        if (o.count && !counting_done && syns >= o.count) {
+            counting_done = true;
+            deadline = std::min<uint64_t>(deadline, now_ns() + uint64_t(o.settle.count()) * 1000000ULL);
+        }
+    }
+    // What is still in the ring buffer belongs to the capture too.
+    events.clear();
+    tracer->poll(std::chrono::milliseconds(0), handle_raw);
+    for (auto& e : events) all.push_back(std::move(e));
+
+    ctx.hosts = take_snapshots();
+    TracerStats stats = tracer->stats();
+    ctx.syns_counted = stats.syns_seen;
+    ctx.events_lost = stats.ringbuf_full;
+    ctx.capture_seconds = double(now_ns() - start) / 1e9;
+    tracer.reset();  // detach before printing: nothing of synwhy stays in the kernel past this point
+
+    DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start};
+    Diagnosis d = diagnose(input);
+    if (o.json)
+        std::cout << report_json(d, ctx).dump(2) << std::endl;
+    else
+        std::cout << report_text(d, ctx) << std::flush;
+    bool all_accepted = !d.causes.empty() &&
+                        std::all_of(d.causes.begin(), d.causes.end(), [](const Cause& c) { return c.code == cause::accepted; });
+    return all_accepted ? exit_ok : exit_failure_found;
+}
+
+}  // namespace synwhy::cli

@@ -1,0 +1,117 @@
+#include "cli/options.h"
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <set>
+
+#include <CLI/CLI.hpp>
+
+namespace synwhy::cli {
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+    size_t i = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) i++;
+    if (i == 0 || i > 9) return std::nullopt;
+    uint64_t n = std::stoull(text.substr(0, i));
+    std::string unit = text.substr(i);
+    uint64_t ms;
+    if (unit.empty() || unit == "s") ms = n * 1000;
+    else if (unit == "ms") ms = n;
+    else if (unit == "m") ms = n * 60 * 1000;
+    else if (unit == "h") ms = n * 3600 * 1000;
+    else return std::nullopt;
+    if (ms == 0) return std::nullopt;
+    return std::chrono::milliseconds(ms);
+}
+
+namespace {
+
+const char* examples_watch =
+    "Examples:\n"
+    "  synwhy watch                      # every SYN to :22 in this netns and its fate\n"
+    "  synwhy watch --port 22 --port 2222 --json\n"
+    "  ip netns exec srv synwhy watch    # or: synwhy watch --netns srv\n";
+const char* examples_report =
+    "Examples:\n"
+    "  synwhy report                     # capture 30 s, then say why SSH connections fail\n"
+    "  synwhy report --count 1 --duration 60s\n"
+    "  synwhy report --json | jq .causes[0]\n";
+
+}  // namespace
+
+std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) {
+    CLI::App app{"synwhy: why inbound TCP (SSH) connections to this host are refused or dropped"};
+    app.set_version_flag("--version", std::string("synwhy ") + SYNWHY_VERSION);
+    app.require_subcommand(1);
+
+    std::vector<int> ports;
+    std::string duration_text;
+    std::string settle_text;
+    auto add_common = [&](CLI::App* sub) {
+        sub->add_option("-p,--port", ports, "TCP port to watch (repeatable; default 22)")
+            ->check(CLI::Range(1, 65535));
+        sub->add_option("--netns", o.netns, "network namespace to watch: a name under /run/netns or a path");
+        sub->add_flag("--all-netns", o.all_netns, "watch every network namespace");
+        sub->add_flag("--json", o.json, "print JSON (report: one object; watch: one object per line)");
+        sub->add_option("--ready-file", o.ready_file, "create this file once tracing is attached");
+    };
+    CLI::App* watch = app.add_subcommand("watch", "print each inbound SYN and its fate as it happens");
+    watch->footer(examples_watch);
+    add_common(watch);
+    CLI::App* report = app.add_subcommand("report", "capture for a while, then print the causes, ranked");
+    report->footer(examples_report);
+    add_common(report);
+    report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
+    report->add_option("-c,--count", o.count, "stop after this many SYNs (plus a settle time)")
+        ->check(CLI::PositiveNumber);
+    report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        std::cout << app.help();
+        if (watch->parsed()) std::cout.flush();
+        return exit_ok;
+    } catch (const CLI::CallForVersion& e) {
+        std::cout << e.what() << "\n";
+        return exit_ok;
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        std::replace(msg.begin(), msg.end(), '\n', ' ');
+        std::cerr << "synwhy: " << msg << " (see synwhy --help)\n";
+        return exit_usage;
+    }
+    o.mode = watch->parsed() ? Mode::watch : Mode::report;
+    if (!ports.empty()) {
+        std::set<int> unique(ports.begin(), ports.end());
+        if (unique.size() != ports.size()) {
+            std::cerr << "synwhy: --port given twice for the same port\n";
+            return exit_usage;
+        }
+        o.ports.assign(ports.begin(), ports.end());
+    }
+    if (!duration_text.empty()) {
+        auto d = parse_duration(duration_text);
+        if (!d) {
+            std::cerr << "synwhy: --duration: '" << duration_text << "' is not a duration like 30s, 2m or 500ms\n";
+            return exit_usage;
+        }
+        o.duration = *d;
+    }
+    if (!settle_text.empty()) {
+        auto d = parse_duration(settle_text);
+        if (!d) {
+            std::cerr << "synwhy: --settle: '" << settle_text << "' is not a duration like 1s or 500ms\n";
+            return exit_usage;
+        }
+        o.settle = *d;
+    }
+    if (o.all_netns && !o.netns.empty()) {
+        std::cerr << "synwhy: --netns and --all-netns exclude each other\n";
+        return exit_usage;
+    }
+    return std::nullopt;
+}
+
+}  // namespace synwhy::cli

@@ -1,0 +1,39 @@
+// Command-line options of synwhy and their validation (pure, unit-tested).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synwhy::cli {
+
+enum class Mode { watch, report };
+
+struct CaptureOptions {
+    Mode mode = Mode::report;
+    std::vector<uint16_t> ports{22};
+    std::string netns;          // name under /run/netns or a path; "" = the caller's netns
+    bool all_netns = false;
+    bool json = false;
+    std::chrono::milliseconds duration{30000};  // report: how long to capture at most
+    uint64_t count = 0;                          // report: stop after this many SYNs (0 = no limit)
+    std::chrono::milliseconds settle{1000};      // report: time left to the last SYNs' fates
+    std::string ready_file;                      // written once the programs are attached
+};
+
+// "30", "30s", "500ms", "2m", "1h" -> milliseconds; nullopt for anything else (negative, empty, "1y").
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+// Exit statuses (documented in the README and synwhy(8)).
+inline constexpr int exit_ok = 0;          // report produced, every SYN accepted (watch: clean stop)
+inline constexpr int exit_failure_found = 1;  // report produced with a failure cause
+inline constexpr int exit_usage = 2;       // bad usage
+inline constexpr int exit_cannot_trace = 3;  // privileges, BTF, kernel
+
+// Parses argv; on error prints one line to stderr and returns the exit status to use.
+// On success returns nullopt and fills options (help/version print and return exit_ok).
+std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& options);
+
+}  // namespace synwhy::cli

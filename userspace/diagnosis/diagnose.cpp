@@ -1,0 +1,531 @@
+#include "diagnosis/diagnose.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace synwhy {
+
+namespace {
+
+constexpr uint8_t tcp_rst = 0x04;
+
+bool is_netfilter_drop(const Event& e) { return e.reason == "NETFILTER_DROP"; }
+bool is_no_socket(const std::string& reason) { return reason == "NO_SOCKET"; }
+
+// nftables (and iptables-nft, which is nftables underneath) drop inside nft_do_chain;
+// iptables-legacy verdicts are carried out by nf_hook_slow / ipt_do_table.
+std::string firewall_backend(const Event& drop, const HostSnapshot* host) {
+    if (drop.location.rfind("nft_", 0) == 0) return "nftables";
+    if (drop.location.rfind("ipt_", 0) == 0 || drop.location.rfind("ip6t_", 0) == 0) return "iptables-legacy";
+    if (host && host->iptables_legacy_present) return "iptables-legacy";
+    return "netfilter";
+}
+
+std::string icmp_name(const Event& e) {
+    if (e.src.family == Family::ipv4 && e.icmp_type == 3) {
+        switch (e.icmp_code) {
+        case 0: return "ICMP net unreachable";
+        case 1: return "ICMP host unreachable";
+        case 3: return "ICMP port unreachable";
+        case 9: case 10: return "ICMP host administratively prohibited";
+        case 13: return "ICMP administratively prohibited";
+        }
+    }
+    if (e.src.family == Family::ipv6 && e.icmp_type == 1) {
+        switch (e.icmp_code) {
+        case 0: return "ICMPv6 no route";
+        case 1: return "ICMPv6 administratively prohibited";
+        case 3: return "ICMPv6 address unreachable";
+        case 4: return "ICMPv6 port unreachable";
+        }
+    }
+    return fmt::format("{} type {} code {}", e.src.family == Family::ipv4 ? "ICMP" : "ICMPv6", e.icmp_type,
+                       e.icmp_code);
+}
+
+const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns) {
+    for (const auto& h : hosts)
+        if (h.netns == netns) return &h;
+    return hosts.empty() ? nullptr : &hosts.front();
+}
+
+std::vector<const Listener*> listeners_on(const HostSnapshot* host, uint16_t port) {
+    std::vector<const Listener*> out;
+    if (!host) return out;
+    for (const auto& l : host->listeners)
+        if (l.port == port) out.push_back(&l);
+    return out;
+}
+
+bool is_sshd(const Listener& l) { return l.comm == "sshd" || l.exe.ends_with("/sshd"); }
+
+// sshd listeners on ports other than `port`, deduplicated by port.
+std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t port) {
+    std::vector<const Listener*> out;
+    if (!host) return out;
+    for (const auto& l : host->listeners)
+        if (is_sshd(l) && l.port != port) out.push_back(&l);
+    return out;
+}
+
+std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); i++) out += (i ? sep : "") + parts[i];
+    return out;
+}
+
+std::string plural(uint64_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+// Why a listener on the right port did not take a SYN for dst.
+std::string mismatch_reason(const Listener& l, const IpAddr& dst) {
+    if (l.addr.family == Family::ipv6 && dst.family == Family::ipv4 && l.v6only)
+        return fmt::format("{} is IPv6-only (V6ONLY) and the SYN is IPv4", endpoint(l.addr, l.port));
+    if (l.addr.family == Family::ipv4 && dst.family == Family::ipv6)
+        return fmt::format("{} is IPv4 only and the SYN is IPv6", endpoint(l.addr, l.port));
+    return fmt::format("{} is bound to {}, not {}", endpoint(l.addr, l.port), l.addr.str(), dst.str());
+}
+
+}  // namespace
+
+std::string endpoint(const IpAddr& a, uint16_t port) {
+    return a.family == Family::ipv6 ? fmt::format("[{}]:{}", a.str(), port) : fmt::format("{}:{}", a.str(), port);
+}
+
+std::string describe_listener(const Listener& l) {
+    if (l.pid == 0) return fmt::format("a socket with no process on {}", endpoint(l.addr, l.port));
+    return fmt::format("{} (pid {}) on {}", l.comm.empty() ? "?" : l.comm, l.pid, endpoint(l.addr, l.port));
+}
+
+bool listener_accepts(const Listener& l, const IpAddr& dst) {
+    if (l.addr.family == Family::ipv4) return dst.family == Family::ipv4 && (l.addr.is_unspecified() || l.addr == dst);
+    if (dst.family == Family::ipv6) return l.addr.is_unspecified() || l.addr == dst;
+    // IPv4 SYN to an IPv6 socket: only a dual-stack socket, on :: or the v4-mapped address.
+    if (l.v6only) return false;
+    if (l.addr.is_unspecified()) return true;
+    auto mapped = l.addr.v4_mapped();
+    return mapped && *mapped == dst;
+}
+
+void FlowEvidence::add(const Event& e) {
+    if (first_ns == 0 || e.ts_ns < first_ns) first_ns = e.ts_ns;
+    last_ns = std::max(last_ns, e.ts_ns);
+    if (ifname.empty() && !e.outbound) ifname = e.ifname;
+    switch (e.kind) {
+    case EventKind::syn_rx: syns++; break;
+    case EventKind::drop:
+        if (e.outbound) {
+            if (!outbound_drop) outbound_drop = e;
+        } else if (!inbound_drop) {
+            inbound_drop = e;
+        }
+        break;
+    case EventKind::rst_sent:
+        rst_by_tcp = true;
+        if (rst_reason.empty()) rst_reason = e.reason;
+        break;
+    case EventKind::icmp_sent:
+        if (!icmp) icmp = e;
+        break;
+    case EventKind::tx_rst: rst_on_wire = true; break;
+    case EventKind::tx_synack: synack_sent = true; break;
+    case EventKind::established: established = true; break;
+    case EventKind::synack_retrans:
+        synack_sent = true;
+        synack_retransmits++;
+        break;
+    case EventKind::listen_change: break;
+    }
+}
+
+bool FlowEvidence::settled() const {
+    return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp;
+}
+
+Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
+    Flow out;
+    out.family = f.key.src.family;
+    out.src = f.key.src;
+    out.dst = f.key.dst;
+    out.sport = f.key.sport;
+    out.dport = f.key.dport;
+    out.netns = f.key.netns;
+    out.ifname = f.ifname;
+    out.first_ns = f.first_ns;
+    out.last_ns = f.last_ns;
+    out.syns = f.syns;
+    const std::string to = endpoint(f.key.dst, f.key.dport);
+
+    if (f.established) {
+        out.verdict = cause::accepted;
+        out.detail = fmt::format("handshake to {} completed", to);
+        for (const Listener* l : listeners_on(host, f.key.dport))
+            if (listener_accepts(*l, f.key.dst)) {
+                out.detail += ", accepted by " + describe_listener(*l);
+                break;
+            }
+        return out;
+    }
+    if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) {
+        std::string backend = firewall_backend(*f.inbound_drop, host);
+        bool firewall_rst = f.rst_on_wire && !f.rst_by_tcp;
+        if (f.icmp || firewall_rst) {
+            out.verdict = cause::firewall_reject;
+            out.detail = fmt::format("rejected by {} ({}) with {}", backend, f.inbound_drop->location,
+                                     f.icmp ? icmp_name(*f.icmp) : std::string("a TCP RST"));
+        } else {
+            out.verdict = cause::firewall_drop;
+            out.detail = fmt::format("dropped by {} ({})", backend, f.inbound_drop->location);
+        }
+        return out;
+    }
+    bool refused_by_tcp = f.rst_by_tcp || (f.inbound_drop && is_no_socket(f.inbound_drop->reason));
+    if (refused_by_tcp) {
+        std::string why = f.rst_reason.empty() ? "" : fmt::format(" (reset reason {})", f.rst_reason);
+        auto on_port = listeners_on(host, f.key.dport);
+        bool any_accepts = std::any_of(on_port.begin(), on_port.end(),
+                                       [&](const Listener* l) { return listener_accepts(*l, f.key.dst); });
+        if (!on_port.empty() && !any_accepts) {
+            out.verdict = cause::bound_other_address;
+            out.detail = fmt::format("refused{}: {}", why, mismatch_reason(*on_port.front(), f.key.dst));
+            return out;
+        }
+        auto elsewhere = sshd_elsewhere(host, f.key.dport);
+        if (on_port.empty() && !elsewhere.empty()) {
+            out.verdict = cause::listening_elsewhere;
+            out.detail = fmt::format("refused{}: nothing listens on :{}; sshd listens on :{}", why, f.key.dport,
+                                     elsewhere.front()->port);
+            return out;
+        }
+        out.verdict = cause::no_listener;
+        out.detail = any_accepts
+                         ? fmt::format("refused{}: no listener on {} when the SYN came (one listens now)", why, to)
+                         : fmt::format("refused{}: nothing listens on {}", why, to);
+        return out;
+    }
+    if (f.inbound_drop) {
+        out.verdict = cause::kernel_drop;
+        out.detail = fmt::format("dropped by the kernel: reason {} at {}", f.inbound_drop->reason,
+                                 f.inbound_drop->location);
+        return out;
+    }
+    if (f.outbound_drop) {
+        const Event& d = *f.outbound_drop;
+        out.verdict = is_netfilter_drop(d) ? cause::reply_dropped : cause::kernel_drop;
+        out.detail = fmt::format("the reply ({}) was dropped on the way out: reason {} at {}",
+                                 (d.tcp_flags & tcp_rst) ? "RST" : "SYN-ACK", d.reason, d.location);
+        return out;
+    }
+    if (f.icmp) {
+        out.verdict = cause::firewall_reject;
+        out.detail = fmt::format("answered with {}", icmp_name(*f.icmp));
+        return out;
+    }
+    if (f.rst_on_wire) {
+        // A RST left without tcp_send_reset (a kernel without that tracepoint): refused by correlation.
+        out.verdict = cause::no_listener;
+        out.detail = fmt::format("refused: a RST answered the SYN to {}", to);
+        return out;
+    }
+    if (f.synack_sent) {
+        out.verdict = cause::handshake_incomplete;
+        out.detail = fmt::format("SYN-ACK sent{}, no ACK came back",
+                                 f.synack_retransmits ? fmt::format(" and retransmitted {}x", f.synack_retransmits) : "");
+        return out;
+    }
+    for (const Listener* l : listeners_on(host, f.key.dport)) {
+        if (listener_accepts(*l, f.key.dst) && l->backlog > 0 && l->accept_queue >= l->backlog) {
+            out.verdict = cause::listen_overflow;
+            out.detail = fmt::format("the accept queue of {} is full ({}/{})", describe_listener(*l),
+                                     l->accept_queue, l->backlog);
+            return out;
+        }
+    }
+    out.verdict = cause::unanswered;
+    out.detail = "the SYN arrived; no answer and no drop were seen";
+    return out;
+}
+
+namespace {
+
+// Lower is more important when two causes cover as many flows.
+int severity(const std::string& code) {
+    static const std::vector<std::string> order = {
+        cause::firewall_drop,   cause::firewall_reject, cause::no_listener,          cause::listening_elsewhere,
+        cause::bound_other_address, cause::reply_dropped, cause::kernel_drop,         cause::listen_overflow,
+        cause::handshake_incomplete, cause::unanswered,  cause::not_arriving,         cause::accepted};
+    auto it = std::find(order.begin(), order.end(), code);
+    return static_cast<int>(it - order.begin());
+}
+
+std::vector<std::string> sshd_state_evidence(const HostSnapshot* host) {
+    std::vector<std::string> ev;
+    if (!host) return ev;
+    std::vector<std::string> daemons;
+    for (const auto& p : host->sshd_processes)
+        if (p.is_listener) daemons.push_back(fmt::format("pid {} ({})", p.pid, p.config_path));
+    ev.push_back(daemons.empty() ? "no sshd daemon process is running"
+                                 : "sshd running: " + join(daemons, ", "));
+    for (const auto& c : host->sshd_configs) {
+        if (c.ok) {
+            std::vector<std::string> ports;
+            for (auto p : c.ports) ports.push_back(std::to_string(p));
+            ev.push_back(fmt::format("sshd -T -f {}: port {}, listenaddress {}, addressfamily {}", c.config_path,
+                                     join(ports, ","), join(c.listen_addresses, " "), c.address_family));
+        } else {
+            ev.push_back(fmt::format("sshd -t -f {}: {}", c.config_path, c.error));
+        }
+    }
+    if (host->systemd_running) {
+        for (const auto& u : host->units)
+            ev.push_back(fmt::format("{}: {} ({}), {}", u.name, u.active_state, u.sub_state, u.unit_file_state));
+    } else {
+        ev.push_back("systemd is not running here");
+    }
+    return ev;
+}
+
+std::vector<std::string> listener_evidence(const HostSnapshot* host, uint16_t port) {
+    std::vector<std::string> ev;
+    auto on_port = listeners_on(host, port);
+    if (on_port.empty()) ev.push_back(fmt::format("no socket listens on port {} in this network namespace", port));
+    for (const Listener* l : on_port)
+        ev.push_back(fmt::format("listening: {}{}", describe_listener(*l), l->v6only ? " (IPv6 only)" : ""));
+    return ev;
+}
+
+const SshdConfig* broken_config(const HostSnapshot* host) {
+    if (!host) return nullptr;
+    for (const auto& c : host->sshd_configs)
+        if (!c.ok && !c.error.empty()) return &c;
+    return nullptr;
+}
+
+std::vector<std::string> start_sshd_fix(const HostSnapshot* host) {
+    std::vector<std::string> fix;
+    if (const SshdConfig* c = broken_config(host)) {
+        fix.push_back(fmt::format("fix {}: {}", c->config_path, c->error));
+        fix.push_back(fmt::format("check it with: sshd -t -f {}", c->config_path));
+    }
+    if (host && host->systemd_running) {
+        const SystemdUnit* unit = nullptr;
+        for (const auto& u : host->units)
+            if (u.name.ends_with(".service") && (!unit || u.unit_file_state != "not-found")) unit = &u;
+        std::string name = unit ? unit->name : "ssh.service";
+        if (unit && (unit->load_state == "masked" || unit->unit_file_state == "masked"))
+            fix.push_back(fmt::format("systemctl unmask {}", name));
+        fix.push_back(fmt::format("systemctl enable --now {}", name));
+    } else {
+        std::string config = "/etc/ssh/sshd_config";
+        if (host && !host->sshd_configs.empty()) config = host->sshd_configs.front().config_path;
+        fix.push_back(config == "/etc/ssh/sshd_config" ? "start sshd: /usr/sbin/sshd"
+                                                        : fmt::format("start sshd: /usr/sbin/sshd -f {}", config));
+    }
+    return fix;
+}
+
+std::string config_of(const HostSnapshot* host, int pid) {
+    if (host)
+        for (const auto& p : host->sshd_processes)
+            if (p.pid == pid) return p.config_path;
+    return "/etc/ssh/sshd_config";
+}
+
+std::string restart_sshd(const HostSnapshot* host) {
+    return host && host->systemd_running ? "systemctl restart ssh" : "restart sshd (kill -HUP its daemon pid)";
+}
+
+Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows,
+                  const std::vector<const FlowEvidence*>& evidence, const std::vector<HostSnapshot>& hosts,
+                  uint16_t default_port) {
+    Cause c;
+    c.code = code;
+    c.flows = static_cast<uint32_t>(flows.size());
+    const Flow* f = flows.empty() ? nullptr : flows.front();
+    const HostSnapshot* host = host_for(hosts, f ? f->netns : 0);
+    uint16_t port = f ? f->dport : default_port;
+    uint64_t syns = 0;
+    std::set<std::string> clients, targets;
+    for (const Flow* fl : flows) {
+        syns += fl->syns;
+        clients.insert(fl->src.str());
+        targets.insert(endpoint(fl->dst, fl->dport));
+    }
+    std::vector<std::string> target_list(targets.begin(), targets.end());
+    std::string target = join(target_list, ", ");
+    if (f)
+        c.evidence.push_back(fmt::format("{} from {} to {} ({} flow{})", plural(syns, "SYN", "SYNs"),
+                                         join(std::vector<std::string>(clients.begin(), clients.end()), ", "),
+                                         target, flows.size(), flows.size() == 1 ? "" : "s"));
+    auto add_details = [&] {
+        std::set<std::string> seen;
+        for (const Flow* fl : flows)
+            if (seen.insert(fl->detail).second && seen.size() <= 3) c.evidence.push_back(fl->detail);
+    };
+    auto append = [](std::vector<std::string>& to, const std::vector<std::string>& from) {
+        to.insert(to.end(), from.begin(), from.end());
+    };
+
+    if (code == cause::accepted) {
+        c.summary = fmt::format("{} to {} completed the TCP handshake", plural(c.flows, "connection", "connections"),
+                                target);
+        add_details();
+        c.evidence.push_back("TCP is fine: if the client still fails, look after the handshake "
+                             "(authentication, MaxStartups, the banner; ssh -v)");
+    } else if (code == cause::no_listener) {
+        c.summary = fmt::format("connections to {} are refused: nothing listens on port {}", target, port);
+        add_details();
+        append(c.evidence, listener_evidence(host, port));
+        append(c.evidence, sshd_state_evidence(host));
+        c.fix = start_sshd_fix(host);
+    } else if (code == cause::listening_elsewhere) {
+        auto elsewhere = sshd_elsewhere(host, port);
+        std::set<uint16_t> other_ports;
+        for (const Listener* l : elsewhere) other_ports.insert(l->port);
+        uint16_t other = other_ports.empty() ? 0 : *other_ports.begin();
+        const Listener* l = elsewhere.empty() ? nullptr : elsewhere.front();
+        c.summary = fmt::format("connections to {} are refused: nothing listens on :{}; {} listens on :{}", target,
+                                port, l ? fmt::format("sshd (pid {})", l->pid) : std::string("sshd"), other);
+        add_details();
+        for (const Listener* x : elsewhere) c.evidence.push_back("listening: " + describe_listener(*x));
+        append(c.evidence, sshd_state_evidence(host));
+        std::string addr = f ? (f->dst.family == Family::ipv6 ? f->dst.str() : f->dst.str()) : "HOST";
+        c.fix.push_back(fmt::format("connect to the port sshd uses: ssh -p {} user@{}", other, addr));
+        c.fix.push_back(fmt::format("or set `Port {}` in {} and {}", port, config_of(host, l ? l->pid : 0),
+                                    restart_sshd(host)));
+    } else if (code == cause::bound_other_address) {
+        auto on_port = listeners_on(host, port);
+        std::vector<std::string> bound;
+        for (const Listener* l : on_port) bound.push_back(l->addr.str() + (l->v6only ? " (v6only)" : ""));
+        const Listener* l = on_port.empty() ? nullptr : on_port.front();
+        c.summary = fmt::format("connections to {} are refused: {} listens on port {} only at {}", target,
+                                l ? fmt::format("{} (pid {})", l->comm, l->pid) : std::string("a socket"), port,
+                                join(bound, ", "));
+        add_details();
+        for (const Listener* x : on_port)
+            c.evidence.push_back(fmt::format("listening: {}{}", describe_listener(*x), x->v6only ? " (IPv6 only)" : ""));
+        append(c.evidence, sshd_state_evidence(host));
+        std::string config = config_of(host, l ? l->pid : 0);
+        bool family_only = l && f && l->addr.is_unspecified();
+        if (family_only)
+            c.fix.push_back(fmt::format("let sshd take {} too: `AddressFamily any` and `ListenAddress {}` in {}, then {}",
+                                        family_name(f->dst.family), f->dst.family == Family::ipv4 ? "0.0.0.0" : "::",
+                                        config, restart_sshd(host)));
+        else
+            c.fix.push_back(fmt::format("listen on the address clients use: `ListenAddress {}` (or 0.0.0.0 / ::) in {}, then {}",
+                                        f ? f->dst.str() : "ADDR", config, restart_sshd(host)));
+        if (l && !bound.empty() && !l->addr.is_unspecified())
+            c.fix.push_back(fmt::format("or connect to the bound address: ssh -p {} user@{}", port, l->addr.str()));
+    } else if (code == cause::firewall_drop || code == cause::firewall_reject) {
+        std::string backend = "netfilter";
+        for (const FlowEvidence* e : evidence)
+            if (e->inbound_drop) {
+                backend = firewall_backend(*e->inbound_drop, host);
+                break;
+            }
+        c.summary = fmt::format("a firewall rule ({}) {} SYNs to {}", backend,
+                                code == cause::firewall_drop ? "drops" : "rejects", target);
+        add_details();
+        if (code == cause::firewall_drop)
+            c.evidence.push_back("the client sees a timeout: it retransmits the SYN and gives up");
+        append(c.evidence, listener_evidence(host, port));
+        if (backend == "iptables-legacy") {
+            c.fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
+                                        "(and ip6tables-legacy for IPv6)", port));
+            c.fix.push_back(fmt::format("then delete it (iptables-legacy -D CHAIN NUM) or insert an accept before it: "
+                                        "iptables-legacy -I INPUT -p tcp --dport {} -j ACCEPT", port));
+        } else {
+            c.fix.push_back(fmt::format("find the rule: nft -a list ruleset | grep -w 'dport {}'", port));
+            c.fix.push_back("then delete it: nft delete rule FAMILY TABLE CHAIN handle N "
+                            "(or, for ufw: ufw allow " + std::to_string(port) + "/tcp)");
+        }
+    } else if (code == cause::not_arriving) {
+        c.summary = fmt::format("no SYN to port {} reached this host during the capture", port);
+        if (host) {
+            std::vector<std::string> addrs;
+            for (const auto& a : host->addresses)
+                if (!a.is_loopback()) addrs.push_back(a.str());
+            c.evidence.push_back("this host's addresses: " + (addrs.empty() ? std::string("none") : join(addrs, ", ")));
+        }
+        append(c.evidence, listener_evidence(host, port));
+        c.fix.push_back("check the address the client connects to (ssh -v prints it) against this host's addresses");
+        c.fix.push_back("check DNS (getent ahosts NAME), upstream and cloud firewalls (security groups), the client's network");
+    } else if (code == cause::kernel_drop) {
+        c.summary = fmt::format("the kernel drops SYNs to {}", target);
+        add_details();
+        std::string reason;
+        for (const FlowEvidence* e : evidence)
+            if (e->inbound_drop) reason = e->inbound_drop->reason;
+        if (reason == "IP_RPFILTER")
+            c.fix.push_back("reverse-path filter: fix the route back to the client, or sysctl net.ipv4.conf.all.rp_filter=2");
+        else
+            c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and the function named", reason));
+    } else if (code == cause::reply_dropped) {
+        c.summary = fmt::format("the answers from {} are dropped on the way out", target);
+        add_details();
+        c.fix.push_back(fmt::format("find the output rule: nft -a list ruleset | grep -w 'sport {}'", port));
+    } else if (code == cause::handshake_incomplete) {
+        c.summary = fmt::format("SYN-ACKs from {} get no ACK back", target);
+        add_details();
+        c.fix.push_back("check the return path to the client (asymmetric routing, a client-side firewall)");
+    } else if (code == cause::listen_overflow) {
+        c.summary = fmt::format("the listener on {} does not accept: its queue is full", target);
+        add_details();
+        c.fix.push_back("sshd is stuck or overloaded: look at its state (ps -o stat,pid,cmd -C sshd), restart it");
+    } else {
+        c.summary = fmt::format("SYNs to {} got no answer that synwhy could see", target);
+        add_details();
+        append(c.evidence, listener_evidence(host, port));
+    }
+    return c;
+}
+
+}  // namespace
+
+Diagnosis diagnose(const DiagnosisInput& input) {
+    Diagnosis d;
+    std::map<FlowKey, FlowEvidence> flows;
+    for (const Event& e : input.events) {
+        if (e.kind == EventKind::listen_change) continue;
+        if (e.kind == EventKind::syn_rx) d.syns_seen++;
+        auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
+        if (inserted) it->second.key = it->first;
+        it->second.add(e);
+    }
+    // Flows known only from a reply or a state change, without an inbound SYN, are not attempts
+    // we watched (e.g. the capture started mid-handshake).
+    std::vector<const FlowEvidence*> kept;
+    for (const auto& [key, ev] : flows)
+        if (ev.syns > 0) kept.push_back(&ev);
+    std::sort(kept.begin(), kept.end(),
+              [](const FlowEvidence* a, const FlowEvidence* b) { return a->first_ns < b->first_ns; });
+    for (const FlowEvidence* ev : kept) d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns)));
+
+    uint16_t default_port = input.ports.empty() ? 22 : input.ports.front();
+    if (d.flows.empty()) {
+        d.causes.push_back(build_cause(cause::not_arriving, {}, {}, input.hosts, default_port));
+        return d;
+    }
+    std::map<std::string, std::pair<std::vector<const Flow*>, std::vector<const FlowEvidence*>>> by_code;
+    for (size_t i = 0; i < d.flows.size(); i++) {
+        auto& slot = by_code[d.flows[i].verdict];
+        slot.first.push_back(&d.flows[i]);
+        slot.second.push_back(kept[i]);
+    }
+    for (const auto& [code, group] : by_code)
+        d.causes.push_back(build_cause(code, group.first, group.second, input.hosts, default_port));
+    std::stable_sort(d.causes.begin(), d.causes.end(), [](const Cause& a, const Cause& b) {
+        bool a_ok = a.code == cause::accepted, b_ok = b.code == cause::accepted;
+        if (a_ok != b_ok) return b_ok;  // failures first, whatever their count
+        if (a.flows != b.flows) return a.flows > b.flows;
+        return severity(a.code) < severity(b.code);
+    });
+    return d;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,80 @@
+// The diagnosis: a pure function from (kernel events, host snapshots) to per-flow verdicts and
+// ranked causes. No I/O, no clock: everything it knows is in its arguments, so it is unit-tested
+// on hand-built fixtures.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "diagnosis/model.h"
+
+namespace synwhy {
+
+// Cause codes, as in shared/causes.md.
+namespace cause {
+inline constexpr const char* no_listener = "no-listener";
+inline constexpr const char* listening_elsewhere = "listening-elsewhere";
+inline constexpr const char* bound_other_address = "bound-other-address";
+inline constexpr const char* firewall_drop = "firewall-drop";
+inline constexpr const char* firewall_reject = "firewall-reject";
+inline constexpr const char* not_arriving = "not-arriving";
+inline constexpr const char* listen_overflow = "listen-overflow";
+inline constexpr const char* reply_dropped = "reply-dropped";
+inline constexpr const char* handshake_incomplete = "handshake-incomplete";
+inline constexpr const char* kernel_drop = "kernel-drop";
+inline constexpr const char* unanswered = "unanswered";  // arrived, no answer or drop seen (yet)
+inline constexpr const char* accepted = "accepted";
+}  // namespace cause
+
+// A connection attempt: the client end, the server end, the namespace it arrived in.
+struct FlowKey {
+    uint32_t netns = 0;
+    IpAddr src, dst;
+    uint16_t sport = 0, dport = 0;
+    auto operator<=>(const FlowKey&) const = default;
+    static FlowKey of(const Event& e) { return {e.netns, e.src, e.dst, e.sport, e.dport}; }
+};
+
+// Everything seen about one flow, folded from its events.
+struct FlowEvidence {
+    FlowKey key;
+    std::string ifname;
+    uint32_t syns = 0;
+    uint64_t first_ns = 0, last_ns = 0;
+    bool established = false;
+    bool rst_by_tcp = false;       // tcp_send_reset fired for it
+    std::string rst_reason;
+    bool rst_on_wire = false;      // a RST for it left a device (TCP's or a firewall's)
+    bool synack_sent = false;
+    uint32_t synack_retransmits = 0;
+    std::optional<Event> inbound_drop;   // first drop of a client->server packet
+    std::optional<Event> outbound_drop;  // first drop of a server->client packet
+    std::optional<Event> icmp;           // first ICMP error sent for it
+
+    void add(const Event& e);
+    // Whether the flow's outcome is known (no later event can change the verdict of its SYN).
+    bool settled() const;
+};
+
+// The verdict on one flow against the host's state (nullptr: no snapshot of its namespace).
+Flow classify(const FlowEvidence& flow, const HostSnapshot* host);
+
+struct DiagnosisInput {
+    std::vector<uint16_t> ports;
+    std::vector<Event> events;
+    std::vector<HostSnapshot> hosts;  // one per watched netns; the first is the default
+    uint64_t capture_ns = 0;          // how long the capture lasted
+};
+
+Diagnosis diagnose(const DiagnosisInput& input);
+
+// Helpers shared with the renderers and tests.
+bool listener_accepts(const Listener& l, const IpAddr& dst);
+std::string endpoint(const IpAddr& a, uint16_t port);  // "192.0.2.2:22", "[2001:db8::2]:22"
+std::string describe_listener(const Listener& l);      // "sshd (pid 812) on 0.0.0.0:22"
+
+}  // namespace synwhy

@@ -1,0 +1,141 @@
+// The data the diagnosis works on: decoded kernel events and a snapshot of the host.
+// Plain structs only, no I/O: the tracer and the host probes fill them, the diagnosis reads them,
+// and the unit tests build them by hand.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace synwhy {
+
+enum class Family : uint8_t { ipv4 = 4, ipv6 = 6 };
+
+// An address of either family, kept in network byte order; IPv4 uses the first 4 bytes.
+struct IpAddr {
+    Family family = Family::ipv4;
+    std::array<uint8_t, 16> bytes{};
+
+    static std::optional<IpAddr> parse(const std::string& text);
+    std::string str() const;
+    bool is_unspecified() const;   // 0.0.0.0 or ::
+    bool is_loopback() const;      // 127/8 or ::1
+    std::optional<IpAddr> v4_mapped() const;  // ::ffff:a.b.c.d -> a.b.c.d
+    auto operator<=>(const IpAddr&) const = default;
+};
+
+// What one kernel event said, with reason numbers already turned into the running kernel's names.
+enum class EventKind : uint8_t {
+    syn_rx,          // an inbound SYN reached a device (netif_receive_skb)
+    drop,            // kfree_skb of a packet of the flow (either direction)
+    rst_sent,        // tcp_send_reset: the TCP stack answered with a RST
+    icmp_sent,       // icmp_send for the SYN (reject / unreachable)
+    tx_rst,          // a RST from the watched port left a device (any origin, e.g. nft reject)
+    tx_synack,       // a SYN-ACK from the watched port left a device
+    established,     // the child socket went SYN_RECV -> ESTABLISHED
+    synack_retrans,  // tcp_retransmit_synack
+    listen_change,   // a socket on a watched port entered or left LISTEN
+};
+
+// Addresses are oriented as the inbound SYN: src = client, dst = server, whatever the packet was.
+struct Event {
+    EventKind kind = EventKind::syn_rx;
+    uint64_t ts_ns = 0;          // CLOCK_REALTIME nanoseconds
+    uint32_t netns = 0;          // netns inode, 0 when the kernel object carried none
+    uint32_t ifindex = 0;
+    std::string ifname;
+    IpAddr src, dst;
+    uint16_t sport = 0, dport = 0;
+    bool outbound = false;       // the packet was going out (reply direction)
+    uint8_t tcp_flags = 0;
+    std::string reason;          // drop or reset reason name ("NO_SOCKET", "NETFILTER_DROP", ...)
+    std::string location;        // symbol of the drop location ("nft_do_chain+0x2c4")
+    uint8_t icmp_type = 0, icmp_code = 0;
+    int old_state = 0, new_state = 0;  // for listen_change (TCP_* numbers)
+};
+
+struct Listener {
+    IpAddr addr;
+    uint16_t port = 0;
+    bool v6only = false;
+    uint32_t backlog = 0;        // sock_diag idiag_wqueue for LISTEN
+    uint32_t accept_queue = 0;   // sock_diag idiag_rqueue for LISTEN
+    uint64_t inode = 0;
+    int pid = 0;                 // 0 when no process holds it
+    std::string comm;
+    std::string exe;
+};
+
+struct SshdProcess {
+    int pid = 0;
+    int ppid = 0;
+    std::string exe;
+    std::string cmdline;        // NUL-separated argv joined with spaces
+    std::string config_path;    // -f argument or the default
+    bool is_listener = false;   // the daemon itself, not a per-connection child
+};
+
+// sshd's effective configuration (`sshd -T`) or the error that stopped it (`sshd -t`).
+struct SshdConfig {
+    std::string config_path;
+    bool ok = false;
+    std::vector<uint16_t> ports;
+    std::vector<std::string> listen_addresses;  // as printed: "0.0.0.0:22", "[::]:22"
+    std::string address_family;                 // any, inet, inet6
+    std::string error;                          // first error line when !ok
+};
+
+struct SystemdUnit {
+    std::string name;            // ssh.service, ssh.socket, sshd.service
+    std::string load_state;      // loaded, not-found, masked
+    std::string active_state;    // active, inactive, failed
+    std::string sub_state;
+    std::string unit_file_state; // enabled, disabled, masked, static
+    uint32_t main_pid = 0;
+};
+
+struct HostSnapshot {
+    uint64_t taken_ns = 0;
+    uint32_t netns = 0;                  // the watched netns inode
+    std::string netns_name;              // name under /run/netns, or "" for the caller's
+    std::vector<Listener> listeners;     // TCP LISTEN sockets in the watched netns (every port)
+    std::vector<IpAddr> addresses;       // addresses of the watched netns' interfaces
+    std::vector<SshdProcess> sshd_processes;
+    std::vector<SshdConfig> sshd_configs;   // one per config path in use (or the default)
+    bool systemd_running = false;
+    std::vector<SystemdUnit> units;
+    bool iptables_legacy_present = false;   // ip_tables / ip6_tables have rules in this netns
+    std::vector<std::string> probe_errors;  // what a probe could not find out, one line each
+};
+
+// The result of the diagnosis.
+struct Flow {
+    Family family = Family::ipv4;
+    IpAddr src, dst;
+    uint16_t sport = 0, dport = 0;
+    uint32_t netns = 0;
+    std::string ifname;
+    uint64_t first_ns = 0, last_ns = 0;
+    uint32_t syns = 0;
+    std::string verdict;   // a cause code
+    std::string detail;    // one line: what happened to this flow
+};
+
+struct Cause {
+    std::string code;
+    uint32_t flows = 0;
+    std::string summary;
+    std::vector<std::string> evidence;
+    std::vector<std::string> fix;
+};
+
+struct Diagnosis {
+    std::vector<Flow> flows;
+    std::vector<Cause> causes;   // most important first
+    uint64_t syns_seen = 0;
+};
+
+}  // namespace synwhy

@@ -1,0 +1,37 @@
+// Host state probes: what listens, which sshd runs with which config, which units systemd has.
+// Every probe reads the network namespace of the calling thread; none of them changes anything.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diagnosis/model.h"
+
+namespace synwhy::host {
+
+struct SnapshotOptions {
+    bool query_sshd_config = true;                   // run `sshd -T` / `sshd -t`
+    std::chrono::milliseconds exec_timeout{3000};    // per external command
+};
+
+// The whole snapshot of the calling thread's netns. Never throws: what a probe cannot learn is
+// written to HostSnapshot::probe_errors.
+HostSnapshot take_snapshot(const SnapshotOptions& options);
+
+// The pieces, each usable on its own.
+std::vector<Listener> list_tcp_listeners(std::string& error);          // netlink sock_diag, both families
+void attach_socket_owners(std::vector<Listener>& listeners);           // /proc/*/fd socket:[inode]
+std::vector<SshdProcess> find_sshd_processes();                        // /proc/*/comm == sshd
+SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout);
+std::vector<SystemdUnit> query_ssh_units(bool& systemd_running, std::string& error);
+std::vector<IpAddr> list_local_addresses(std::string& error);
+bool iptables_legacy_tables_present();
+
+// Pure parsers, unit-tested on fixtures.
+SshdConfig parse_sshd_T(const std::string& stdout_text);               // `sshd -T` output
+std::string first_sshd_error_line(const std::string& stderr_text);     // `sshd -t` stderr
+std::string sshd_config_path_from_cmdline(const std::vector<std::string>& argv);
+
+}  // namespace synwhy::host

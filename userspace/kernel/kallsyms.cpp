@@ -1,0 +1,45 @@
+#include "kernel/kallsyms.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace synwhy::kernel {
+
+Kallsyms Kallsyms::parse(const std::string& text) {
+    Kallsyms k;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream l(line);
+        std::string addr_s, type, name;
+        if (!(l >> addr_s >> type >> name)) continue;
+        if (type != "T" && type != "t") continue;
+        uint64_t addr = std::strtoull(addr_s.c_str(), nullptr, 16);
+        if (addr == 0) continue;  // kptr_restrict hides addresses: nothing to resolve with
+        k.symbols_.push_back({addr, name});
+    }
+    std::sort(k.symbols_.begin(), k.symbols_.end(),
+              [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
+    return k;
+}
+
+Kallsyms Kallsyms::load() {
+    std::ifstream f("/proc/kallsyms");
+    if (!f) return {};
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse(ss.str());
+}
+
+std::string Kallsyms::symbolize(uint64_t addr) const {
+    auto it = std::upper_bound(symbols_.begin(), symbols_.end(), addr,
+                               [](uint64_t a, const Symbol& s) { return a < s.addr; });
+    if (it == symbols_.begin()) return fmt::format("{:#x}", addr);
+    --it;
+    return fmt::format("{}+{:#x}", it->name, addr - it->addr);
+}
+
+}  // namespace synwhy::kernel

@@ -1,0 +1,85 @@
+#include <fmt/format.h>
+
+#include "render/render.h"
+
+namespace synwhy {
+
+namespace {
+const char* family_str(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
+}  // namespace
+
+nlohmann::json flow_json(const Flow& f) {
+    return {
+        {"src", f.src.str()},       {"sport", f.sport},     {"dst", f.dst.str()},
+        {"dport", f.dport},         {"family", family_str(f.family)},
+        {"syns", f.syns},           {"verdict", f.verdict}, {"detail", f.detail},
+        {"netns", f.netns},         {"ifname", f.ifname},
+        {"ts", format_time(f.first_ns)},
+        {"first_ns", f.first_ns},   {"last_ns", f.last_ns},
+    };
+}
+
+nlohmann::json host_json(const HostSnapshot& h) {
+    nlohmann::json listeners = nlohmann::json::array();
+    for (const auto& l : h.listeners)
+        listeners.push_back({{"addr", l.addr.str()}, {"port", l.port}, {"family", family_str(l.addr.family)},
+                             {"v6only", l.v6only}, {"backlog", l.backlog}, {"accept_queue", l.accept_queue},
+                             {"pid", l.pid}, {"comm", l.comm}, {"exe", l.exe}, {"inode", l.inode}});
+    nlohmann::json addresses = nlohmann::json::array();
+    for (const auto& a : h.addresses) addresses.push_back(a.str());
+    nlohmann::json sshd = nlohmann::json::array();
+    for (const auto& p : h.sshd_processes)
+        sshd.push_back({{"pid", p.pid}, {"ppid", p.ppid}, {"exe", p.exe}, {"config", p.config_path},
+                        {"listener", p.is_listener}});
+    nlohmann::json configs = nlohmann::json::array();
+    for (const auto& c : h.sshd_configs)
+        configs.push_back({{"path", c.config_path}, {"ok", c.ok}, {"ports", c.ports},
+                           {"listen_addresses", c.listen_addresses}, {"address_family", c.address_family},
+                           {"error", c.error}});
+    nlohmann::json units = nlohmann::json::array();
+    for (const auto& u : h.units)
+        units.push_back({{"name", u.name}, {"load_state", u.load_state}, {"active_state", u.active_state},
+                         {"sub_state", u.sub_state}, {"unit_file_state", u.unit_file_state}, {"main_pid", u.main_pid}});
+    return {{"netns", h.netns},
+            {"netns_name", h.netns_name},
+            {"listeners", listeners},
+            {"addresses", addresses},
+            {"sshd_processes", sshd},
+            {"sshd_configs", configs},
+            {"systemd_running", h.systemd_running},
+            {"units", units},
+            {"iptables_legacy", h.iptables_legacy_present},
+            {"probe_errors", h.probe_errors}};
+}
+
+nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
+    nlohmann::json flows = nlohmann::json::array();
+    for (const auto& f : d.flows) flows.push_back(flow_json(f));
+    nlohmann::json causes = nlohmann::json::array();
+    for (const auto& c : d.causes)
+        causes.push_back({{"code", c.code}, {"flows", c.flows}, {"summary", c.summary},
+                          {"evidence", c.evidence}, {"fix", c.fix}});
+    nlohmann::json caps = nlohmann::json::object();
+    for (const auto& [name, ok] : ctx.capabilities) caps[name] = ok;
+    nlohmann::json j = {
+        {"version", SYNWHY_VERSION},
+        {"ports", ctx.ports},
+        {"capture_seconds", ctx.capture_seconds},
+        {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted)},
+        {"syns_detailed", d.syns_seen},
+        {"events_lost", ctx.events_lost},
+        {"flows", flows},
+        {"causes", causes},
+        {"host", ctx.hosts.empty() ? nlohmann::json::object() : host_json(ctx.hosts.front())},
+        {"kernel_signals", caps},
+        {"missing_signals", ctx.missing_signals},
+    };
+    if (ctx.hosts.size() > 1) {
+        nlohmann::json all = nlohmann::json::array();
+        for (const auto& h : ctx.hosts) all.push_back(host_json(h));
+        j["hosts"] = all;
+    }
+    return j;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,36 @@
+// Renderers: the diagnosis as text for a person and as JSON for tools (the JSON is a contract).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "diagnosis/model.h"
+
+namespace synwhy {
+
+struct ReportContext {
+    std::vector<uint16_t> ports;
+    std::vector<HostSnapshot> hosts;
+    double capture_seconds = 0;
+    uint64_t syns_counted = 0;      // by the kernel, including any not detailed
+    uint64_t events_lost = 0;       // ring buffer full
+    std::vector<std::pair<std::string, bool>> capabilities;  // kernel signal -> available
+    std::vector<std::string> missing_signals;                 // one line each
+};
+
+nlohmann::json flow_json(const Flow& flow);
+nlohmann::json host_json(const HostSnapshot& host);
+nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
+
+std::string report_text(const Diagnosis& d, const ReportContext& ctx);
+std::string watch_line(const Flow& flow);  // one line, no newline
+
+// User-controlled text (process names, comments, hostnames) made safe for a terminal:
+// control characters and escapes are shown as \xNN, so they can neither forge lines nor drive the TTY.
+std::string printable(const std::string& s);
+std::string format_time(uint64_t realtime_ns);  // "10:03:12.345"
+
+}  // namespace synwhy

@@ -1,0 +1,108 @@
+#include "tracer/decode.h"
+
+#include <linux/types.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <utility>
+
+#include "synwhy_events.h"
+
+namespace synwhy {
+
+namespace {
+
+IpAddr make_addr(uint16_t family, const uint8_t* bytes) {
+    IpAddr a;
+    a.family = family == AF_INET6 ? Family::ipv6 : Family::ipv4;
+    std::memcpy(a.bytes.data(), bytes, a.family == Family::ipv4 ? 4 : 16);
+    return a;
+}
+
+std::string ifname_of(const synwhy_event& r) {
+    return std::string(r.ifname, strnlen(r.ifname, sizeof r.ifname));
+}
+
+}  // namespace
+
+bool decode_event(const void* data, size_t size, const PortSet& ports, const KernelNames& names,
+                  int64_t monotonic_to_realtime_ns, Event& out) {
+    if (size < sizeof(synwhy_event)) return false;
+    synwhy_event r;
+    std::memcpy(&r, data, sizeof r);
+    if (r.family != AF_INET && r.family != AF_INET6) return false;
+
+    Event e;
+    e.ts_ns = r.ts_ns + monotonic_to_realtime_ns;
+    e.netns = r.netns;
+    e.ifindex = r.ifindex;
+    e.ifname = ifname_of(r);
+    e.src = make_addr(r.family, r.saddr);
+    e.dst = make_addr(r.family, r.daddr);
+    e.sport = r.sport;
+    e.dport = r.dport;
+    e.tcp_flags = r.tcp_flags;
+    e.icmp_type = r.icmp_type;
+    e.icmp_code = r.icmp_code;
+
+    // Orient everything as the inbound SYN: src = client, dst = server.
+    auto swap_ends = [&e] {
+        std::swap(e.src, e.dst);
+        std::swap(e.sport, e.dport);
+    };
+
+    switch (r.kind) {
+    case SYNWHY_EV_SYN_RX:
+        e.kind = EventKind::syn_rx;
+        break;
+    case SYNWHY_EV_DROP:
+        e.kind = EventKind::drop;
+        if (!ports.contains(r.dport) && ports.contains(r.sport)) {
+            e.outbound = true;  // a reply from the watched port was dropped
+            swap_ends();
+        }
+        e.reason = kernel::drop_reason_name(names.drop_reasons, r.reason);
+        if (names.symbolize) e.location = names.symbolize(r.location);
+        break;
+    case SYNWHY_EV_RST_SENT:
+        e.kind = EventKind::rst_sent;
+        if (r.reason > 0) {
+            auto it = names.reset_reasons.find(r.reason - 1);
+            e.reason = it != names.reset_reasons.end() ? it->second : "REASON_" + std::to_string(r.reason - 1);
+        }
+        break;
+    case SYNWHY_EV_ICMP_SENT:
+        e.kind = EventKind::icmp_sent;
+        e.outbound = true;
+        break;
+    case SYNWHY_EV_TX:
+        e.outbound = true;
+        if (r.icmp_type) {
+            e.kind = EventKind::icmp_sent;  // the quoted packet is the client's segment already
+        } else {
+            e.kind = (r.tcp_flags & 0x04) ? EventKind::tx_rst : EventKind::tx_synack;
+            swap_ends();
+        }
+        break;
+    case SYNWHY_EV_STATE:
+        swap_ends();  // the socket's local end is the server
+        if (r.old_state == 3 /* SYN_RECV */ && r.new_state == 1 /* ESTABLISHED */)
+            e.kind = EventKind::established;
+        else
+            e.kind = EventKind::listen_change;
+        e.old_state = r.old_state;
+        e.new_state = r.new_state;
+        break;
+    case SYNWHY_EV_SYNACK_RETRANS:
+        e.kind = EventKind::synack_retrans;
+        e.outbound = true;
+        swap_ends();
+        break;
+    default:
+        return false;
+    }
+    out = std::move(e);
+    return true;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,157 @@
+#include "tracer/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "kernel/btf_names.h"
+#include "synwhy_bpf.skel.h"
+#include "synwhy_events.h"
+
+namespace synwhy {
+
+namespace {
+
+// libbpf's own messages are kept to be quoted in an error, not printed as they come.
+thread_local std::string libbpf_log;
+
+int collect_libbpf_log(enum libbpf_print_level level, const char* format, va_list args) {
+    if (level == LIBBPF_DEBUG) return 0;
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, format, args);
+    libbpf_log += buf;
+    return 0;
+}
+
+// One tracepoint and the variants of our program for it, keyed by the argument count they read.
+struct TracepointPlan {
+    const char* tracepoint;
+    const char* signal;             // what the user loses without it
+    bool required;
+    std::vector<std::pair<int, struct bpf_program*>> variants;  // min args -> program, best first
+};
+
+}  // namespace
+
+std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string& error) {
+    libbpf_set_print(collect_libbpf_log);
+    libbpf_log.clear();
+    std::unique_ptr<Tracer> t(new Tracer());
+
+    t->btf_ = btf__load_vmlinux_btf();
+    if (!t->btf_) {
+        error = "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): CONFIG_DEBUG_INFO_BTF=y is needed";
+        return nullptr;
+    }
+
+    t->skel_ = synwhy_bpf__open();
+    if (!t->skel_) {
+        error = fmt::format("cannot open the BPF object: {}", strerror(errno));
+        return nullptr;
+    }
+    PortSet ports(options.ports);
+    std::memcpy(t->skel_->rodata->port_bitmap, ports.words().data(), sizeof t->skel_->rodata->port_bitmap);
+    t->skel_->rodata->watch_netns = options.netns;
+
+    // Kernel drift, in one place: each tracepoint's argument list as it changed upstream.
+    auto* p = &t->skel_->progs;
+    std::vector<TracepointPlan> plans = {
+        {"netif_receive_skb", "SYN arrival", true, {{1, p->syn_rx}}},
+        // reason argument added in 5.17
+        {"kfree_skb", "packet drops", true, {{3, p->kfree_skb_reason}, {2, p->kfree_skb_noreason}}},
+        // sk_rst_reason argument added in 6.10
+        {"tcp_send_reset", "TCP resets", false, {{3, p->tcp_send_reset_reason}, {2, p->tcp_send_reset_noreason}}},
+        // tracepoint added in 6.13; ICMP errors are also seen leaving through net_dev_queue
+        {"icmp_send", "ICMP errors (IPv4, at the source)", false, {{3, p->icmp_send}}},
+        {"net_dev_queue", "RSTs, SYN-ACKs and ICMP errors sent", false, {{1, p->tx}}},
+        {"inet_sock_set_state", "accepted handshakes and listener changes", false, {{3, p->sock_state}}},
+        {"tcp_retransmit_synack", "SYN-ACK retransmits", false, {{2, p->synack_retrans}}},
+    };
+    for (auto& plan : plans) {
+        auto args = kernel::tracepoint_arg_count(t->btf_, plan.tracepoint);
+        struct bpf_program* chosen = nullptr;
+        for (auto& [min_args, prog] : plan.variants) {
+            if (!chosen && args && *args >= min_args) chosen = prog;
+        }
+        for (auto& [min_args, prog] : plan.variants) bpf_program__set_autoload(prog, prog == chosen);
+        Capability cap{fmt::format("{} ({})", plan.tracepoint, plan.signal), chosen != nullptr, ""};
+        if (!args)
+            cap.detail = "this kernel has no such tracepoint";
+        else if (!chosen)
+            cap.detail = fmt::format("unexpected signature ({} arguments)", *args);
+        else
+            cap.detail = bpf_program__name(chosen);
+        if (!chosen && plan.required) {
+            error = fmt::format("cannot trace: tracepoint {}: {}", plan.tracepoint, cap.detail);
+            return nullptr;
+        }
+        t->capabilities_.push_back(std::move(cap));
+    }
+    auto reasons = kernel::enum_names(t->btf_, "sk_rst_reason", "SK_RST_REASON_");
+    t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !reasons.empty(), ""});
+
+    if (int err = synwhy_bpf__load(t->skel_); err) {
+        std::string log = libbpf_log;
+        while (!log.empty() && log.back() == '\n') log.pop_back();
+        if (auto nl = log.rfind('\n'); nl != std::string::npos) log = log.substr(nl + 1);
+        if (err == -EPERM || errno == EPERM)
+            error = "cannot load BPF programs: permission denied (run as root, or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)";
+        else
+            error = fmt::format("cannot load BPF programs: {}{}{}", strerror(-err), log.empty() ? "" : ": ", log);
+        return nullptr;
+    }
+    if (int err = synwhy_bpf__attach(t->skel_); err) {
+        error = fmt::format("cannot attach BPF programs: {}", strerror(-err));
+        return nullptr;
+    }
+    t->ringbuf_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.events), &Tracer::on_sample, t.get(), nullptr);
+    if (!t->ringbuf_) {
+        error = fmt::format("cannot open the BPF ring buffer: {}", strerror(errno));
+        return nullptr;
+    }
+    return t;
+}
+
+Tracer::~Tracer() {
+    if (ringbuf_) ring_buffer__free(ringbuf_);
+    if (skel_) synwhy_bpf__destroy(skel_);
+    if (btf_) btf__free(btf_);
+}
+
+int Tracer::on_sample(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Tracer*>(ctx);
+    if (self->handler_) (*self->handler_)(data, size);
+    return 0;
+}
+
+bool Tracer::poll(std::chrono::milliseconds timeout, const RawHandler& handler) {
+    handler_ = &handler;
+    int n = ring_buffer__poll(ringbuf_, static_cast<int>(timeout.count()));
+    handler_ = nullptr;
+    return n >= 0 || n == -EINTR;
+}
+
+TracerStats Tracer::stats() const {
+    TracerStats s;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return s;
+    std::vector<uint64_t> values(ncpu);
+    auto sum = [&](uint32_t key) {
+        uint64_t total = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &key, values.data()) == 0)
+            for (uint64_t v : values) total += v;
+        return total;
+    };
+    s.ringbuf_full = sum(SYNWHY_STAT_RINGBUF_FULL);
+    s.syns_seen = sum(SYNWHY_STAT_SYN_RX);
+    return s;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,65 @@
+// Loading and attaching the kernel side, and reading its ring buffer.
+// Open -> set read-only config -> pick the program variants this kernel takes -> load -> attach.
+// Everything attached is owned here: destroying the Tracer (or the process dying) detaches it all.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tracer/port_set.h"
+
+struct btf;
+struct synwhy_bpf;
+struct ring_buffer;
+
+namespace synwhy {
+
+// One kernel signal and whether this kernel gave it to us.
+struct Capability {
+    std::string name;     // "kfree_skb reason", "icmp_send", ...
+    bool available = false;
+    std::string detail;   // why not, or which variant
+};
+
+struct TracerOptions {
+    std::vector<uint16_t> ports;
+    uint32_t netns = 0;  // netns inode to watch; 0 = every namespace
+};
+
+struct TracerStats {
+    uint64_t ringbuf_full = 0;  // events the kernel could not hand over
+    uint64_t syns_seen = 0;     // inbound SYNs to watched ports, counted in the kernel
+};
+
+class Tracer {
+public:
+    using RawHandler = std::function<void(const void* data, size_t size)>;
+
+    // nullptr and a one-line error when it cannot be loaded.
+    static std::unique_ptr<Tracer> start(const TracerOptions& options, std::string& error);
+    ~Tracer();
+    Tracer(const Tracer&) = delete;
+    Tracer& operator=(const Tracer&) = delete;
+
+    const std::vector<Capability>& capabilities() const { return capabilities_; }
+    const struct btf* kernel_btf() const { return btf_; }
+
+    // Waits up to timeout for records and hands each to handler. Returns false on a hard error.
+    bool poll(std::chrono::milliseconds timeout, const RawHandler& handler);
+    TracerStats stats() const;
+
+private:
+    Tracer() = default;
+    struct synwhy_bpf* skel_ = nullptr;
+    struct ring_buffer* ringbuf_ = nullptr;
+    struct btf* btf_ = nullptr;
+    std::vector<Capability> capabilities_;
+    const RawHandler* handler_ = nullptr;  // valid during poll() only
+    static int on_sample(void* ctx, void* data, size_t size);
+};
+
+}  // namespace synwhy
