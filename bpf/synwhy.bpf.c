@@ -25,6 +25,7 @@
 #define TCP_FLAG_ACK 0x10
 #define TCP_ESTABLISHED_ 1
 #define TCP_SYN_RECV_ 3
+#define TCP_CLOSE_ 7
 #define TCP_LISTEN_ 10
 
 char LICENSE[] SEC("license") = "GPL";
@@ -93,12 +94,10 @@ static __always_inline bool netns_watched(__u32 inum)
 
 /* Parse the IP and TCP headers starting at l3 (one probe read for the common case). For an
  * ICMP/ICMPv6 error the quoted packet's TCP ports are returned instead, with icmp_type set. */
+/* One read covers an IPv6 header or an option-less IPv4 header plus the first 14 bytes of TCP. */
+#define HDR_BYTES (40 + 14)
 struct raw_hdrs {
-	union {
-		struct iphdr ip4;
-		struct ipv6hdr ip6;
-	};
-	__u8 l4[16];
+	__u8 b[HDR_BYTES];
 };
 
 static __always_inline int read_tcp_at(const void *p, struct pkt *out)
@@ -112,6 +111,13 @@ static __always_inline int read_tcp_at(const void *p, struct pkt *out)
 	return 0;
 }
 
+static __always_inline void tcp_from(const __u8 *tcp, struct pkt *out)
+{
+	out->sport = ((__u16)tcp[0] << 8) | tcp[1];
+	out->dport = ((__u16)tcp[2] << 8) | tcp[3];
+	out->tcp_flags = tcp[13];
+}
+
 static __always_inline int parse_l3(const unsigned char *l3, __u16 proto, struct pkt *out,
 				    bool allow_icmp)
 {
@@ -120,47 +126,48 @@ static __always_inline int parse_l3(const unsigned char *l3, __u16 proto, struct
 		return -1;
 	__u8 l4proto;
 	const unsigned char *l4;
+	const __u8 *l4b; /* the L4 header within h, when it is there */
 	if (proto == bpf_htons(ETH_P_IP)) {
-		if (h.ip4.version != 4)
+		struct iphdr *ip4 = (struct iphdr *)h.b;
+		if (ip4->version != 4 || ip4->ihl < 5)
 			return -1;
 		out->family = AF_INET;
-		__builtin_memcpy(out->saddr, &h.ip4.saddr, 4);
-		__builtin_memcpy(out->daddr, &h.ip4.daddr, 4);
-		l4proto = h.ip4.protocol;
-		l4 = l3 + h.ip4.ihl * 4;
+		__builtin_memcpy(out->saddr, &ip4->saddr, 4);
+		__builtin_memcpy(out->daddr, &ip4->daddr, 4);
+		l4proto = ip4->protocol;
+		l4 = l3 + ip4->ihl * 4;
+		l4b = h.b + 20;
 		if (l4proto == IPPROTO_TCP) {
-			if (h.ip4.ihl == 5) {
-				out->sport = ((__u16)h.l4[0] << 8) | h.l4[1];
-				out->dport = ((__u16)h.l4[2] << 8) | h.l4[3];
-				out->tcp_flags = h.l4[13];
+			if (ip4->ihl == 5) {
+				tcp_from(l4b, out);
 				return 0;
 			}
 			return read_tcp_at(l4, out);
 		}
-		if (allow_icmp && l4proto == IPPROTO_ICMP && (h.l4[0] == 3 || h.l4[0] == 11)) {
-			out->icmp_type = h.l4[0];
-			out->icmp_code = h.l4[1];
+		if (allow_icmp && l4proto == IPPROTO_ICMP && ip4->ihl == 5 && (l4b[0] == 3 || l4b[0] == 11)) {
+			out->icmp_type = l4b[0];
+			out->icmp_code = l4b[1];
 			goto quoted;
 		}
 		return -1;
 	}
 	if (proto == bpf_htons(ETH_P_IPV6)) {
-		if (h.ip6.version != 6)
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)h.b;
+		if (ip6->version != 6)
 			return -1;
 		out->family = AF_INET6;
-		__builtin_memcpy(out->saddr, &h.ip6.saddr, 16);
-		__builtin_memcpy(out->daddr, &h.ip6.daddr, 16);
-		l4proto = h.ip6.nexthdr;
-		l4 = l3 + sizeof(struct ipv6hdr);
+		__builtin_memcpy(out->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(out->daddr, &ip6->daddr, 16);
+		l4proto = ip6->nexthdr;
+		l4 = l3 + 40;
+		l4b = h.b + 40;
 		if (l4proto == IPPROTO_TCP) {
-			out->sport = ((__u16)h.l4[0] << 8) | h.l4[1];
-			out->dport = ((__u16)h.l4[2] << 8) | h.l4[3];
-			out->tcp_flags = h.l4[13];
+			tcp_from(l4b, out);
 			return 0;
 		}
-		if (allow_icmp && l4proto == IPPROTO_ICMPV6_ && (h.l4[0] == 1 || h.l4[0] == 3)) {
-			out->icmp_type = h.l4[0];
-			out->icmp_code = h.l4[1];
+		if (allow_icmp && l4proto == IPPROTO_ICMPV6_ && (l4b[0] == 1 || l4b[0] == 3)) {
+			out->icmp_type = l4b[0];
+			out->icmp_code = l4b[1];
 			goto quoted;
 		}
 		return -1;
@@ -176,19 +183,23 @@ quoted:
 		if (bpf_probe_read_kernel(&q, sizeof(q), inner))
 			return -1;
 		if (out->family == AF_INET) {
-			if (q.ip4.protocol != IPPROTO_TCP || q.ip4.ihl < 5)
+			struct iphdr *qip4 = (struct iphdr *)q.b;
+			if (qip4->protocol != IPPROTO_TCP || qip4->ihl < 5)
 				return -1;
-			__builtin_memcpy(out->saddr, &q.ip4.saddr, 4);
-			__builtin_memcpy(out->daddr, &q.ip4.daddr, 4);
-			return read_tcp_at(inner + q.ip4.ihl * 4, out);
+			__builtin_memcpy(out->saddr, &qip4->saddr, 4);
+			__builtin_memcpy(out->daddr, &qip4->daddr, 4);
+			if (qip4->ihl == 5) {
+				tcp_from(q.b + 20, out);
+				return 0;
+			}
+			return read_tcp_at(inner + qip4->ihl * 4, out);
 		}
-		if (q.ip6.nexthdr != IPPROTO_TCP)
+		struct ipv6hdr *qip6 = (struct ipv6hdr *)q.b;
+		if (qip6->nexthdr != IPPROTO_TCP)
 			return -1;
-		__builtin_memcpy(out->saddr, &q.ip6.saddr, 16);
-		__builtin_memcpy(out->daddr, &q.ip6.daddr, 16);
-		out->sport = ((__u16)q.l4[0] << 8) | q.l4[1];
-		out->dport = ((__u16)q.l4[2] << 8) | q.l4[3];
-		out->tcp_flags = q.l4[13];
+		__builtin_memcpy(out->saddr, &qip6->saddr, 16);
+		__builtin_memcpy(out->daddr, &qip6->daddr, 16);
+		tcp_from(q.b + 40, out);
 		return 0;
 	}
 }
@@ -283,7 +294,12 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	struct pkt p = {};
 	if (parse_skb_l3(skb, &p, false))
 		return 0;
-	if (!port_watched(p.dport) && !port_watched(p.sport))
+	/* Handshake segments only: the SYN or the ACK completing it towards the port, the SYN-ACK or
+	 * RST answering from it. A FIN purged from a closing socket says nothing about the SYN. */
+	__u8 fl = p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN);
+	bool inbound = port_watched(p.dport) && (fl == TCP_FLAG_SYN || fl == TCP_FLAG_ACK);
+	bool reply = port_watched(p.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
+	if (!inbound && !reply)
 		return 0;
 	struct synwhy_event *e = new_event(SYNWHY_EV_DROP);
 	if (!e)
@@ -417,12 +433,13 @@ static __always_inline void fill_from_sock_common(struct synwhy_event *e, struct
 	e->family = BPF_CORE_READ(c, skc_family);
 	e->sport = BPF_CORE_READ(c, skc_num);
 	e->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	/* Explicit sizes: BPF_CORE_READ_INTO on an array destination would copy one byte. */
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO(e->saddr, c, skc_rcv_saddr);
-		BPF_CORE_READ_INTO(e->daddr, c, skc_daddr);
+		bpf_core_read(e->saddr, 4, &c->skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &c->skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(e->saddr, c, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(e->daddr, c, skc_v6_daddr);
+		bpf_core_read(e->saddr, 16, &c->skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &c->skc_v6_daddr);
 	}
 }
 
@@ -430,7 +447,9 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
 	bool accepted = oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_;
-	bool listen = oldstate == TCP_LISTEN_ || newstate == TCP_LISTEN_;
+	/* A listener starts (-> LISTEN) or stops (LISTEN -> CLOSE); a child cloned from a listener
+	 * also leaves LISTEN (-> SYN_RECV) and is not a listener change. */
+	bool listen = newstate == TCP_LISTEN_ || (oldstate == TCP_LISTEN_ && newstate == TCP_CLOSE_);
 	if (!accepted && !listen)
 		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP)

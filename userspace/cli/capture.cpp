@@ -199,11 +199,18 @@ int run_capture(const CaptureOptions& o) {
     ctx.hosts = take_snapshots();
 
     PortSet ports(o.ports);
+    // SYNWHY_DEBUG_EVENTS=1 prints every decoded kernel event to stderr (for developers).
+    const bool debug_events = getenv("SYNWHY_DEBUG_EVENTS") != nullptr;
     int64_t clock_offset = realtime_minus_monotonic();
     std::vector<Event> events;
     auto handle_raw = [&](const void* data, size_t size) {
         Event e;
-        if (decode_event(data, size, ports, names, clock_offset, e)) events.push_back(std::move(e));
+        if (!decode_event(data, size, ports, names, clock_offset, e)) return;
+        if (debug_events)
+            std::cerr << fmt::format("event kind={} netns={} {} -> {} flags={:#x} reason={} loc={} out={}\n",
+                                     int(e.kind), e.netns, endpoint(e.src, e.sport), endpoint(e.dst, e.dport),
+                                     e.tcp_flags, e.reason, e.location, e.outbound);
+        events.push_back(std::move(e));
     };
 
     write_ready_file(o.ready_file);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what synwhy needs to build, run and be tested on Debian 12, then builds it into build/.
+# Idempotent and non-interactive (CI runs it as root with no stdin).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (it installs packages with apt-get)" >&2
+    exit 1
+fi
+
+packages=(
+    # build
+    cmake make g++ clang llvm pkg-config bpftool
+    libbpf-dev libelf-dev zlib1g-dev libcli11-dev libfmt-dev nlohmann-json3-dev
+    libmnl-dev libnftnl-dev libsystemd-dev libgtest-dev libgmock-dev
+    # the lab and the end-to-end tests: real sshd, real firewalls, real clients
+    openssh-server openssh-client nftables iptables iproute2 iputils-ping netcat-openbsd jq procps
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
