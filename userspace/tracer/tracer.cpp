@@ -68,7 +68,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
         {"kfree_skb", "packet drops", true, {{3, p->kfree_skb_reason}, {2, p->kfree_skb_noreason}}},
         // sk_rst_reason argument added in 6.10
         {"tcp_send_reset", "TCP resets", false, {{3, p->tcp_send_reset_reason}, {2, p->tcp_send_reset_noreason}}},
-        // tracepoint added in 6.13; ICMP errors are also seen leaving through net_dev_queue
+        // a recent tracepoint (absent in 6.1); ICMP errors are also seen leaving through net_dev_queue
         {"icmp_send", "ICMP errors (IPv4, at the source)", false, {{3, p->icmp_send}}},
         {"net_dev_queue", "RSTs, SYN-ACKs and ICMP errors sent", false, {{1, p->tx}}},
         {"inet_sock_set_state", "accepted handshakes and listener changes", false, {{3, p->sock_state}}},

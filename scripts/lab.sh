@@ -1,0 +1,476 @@
+#!/usr/bin/env bash
+# A two-namespace lab of broken SSH servers, for the demo and the end-to-end tests.
+#
+# A client namespace and a server namespace are joined by a veth pair; the server side is then set
+# up as one named failure scenario (a real OpenSSH sshd where the scenario has one, real nftables or
+# iptables-legacy rules where it has those). Nothing touches the root namespace's network, so the
+# lab is safe on a closed machine and several labs (different LAB_PREFIX) can coexist.
+#
+# Usage:
+#   lab.sh up SCENARIO             build the lab (tears down any previous lab with this prefix)
+#   lab.sh down                    remove everything this prefix made; always exits 0
+#   lab.sh list                    scenario names with a one-line description
+#   lab.sh target 4|6              the address the client should connect to in this scenario
+#   lab.sh port                    the port the client connects to (always 22)
+#   lab.sh connect 4|6 [TIMEOUT]   one real ssh attempt from the client; prints ssh's error line
+#   lab.sh srv CMD... / cli CMD... run CMD in the server / client namespace
+#
+# Environment: LAB_PREFIX (default synwhy) names the namespaces (PREFIX-srv, PREFIX-cli) and the
+# state dir /run/synwhy-lab/PREFIX/ (sshd_config, host key, pid file, log, scenario name).
+set -euo pipefail
+
+PROG=lab.sh
+PREFIX=${LAB_PREFIX:-synwhy}
+# The prefix ends up in file names and namespace names: keep it to a safe, short alphabet.
+if ! [[ $PREFIX =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$ ]]; then
+    echo "$PROG: LAB_PREFIX '$PREFIX' must be 1-48 characters of [A-Za-z0-9_.-]" >&2
+    exit 2
+fi
+SRV_NS="${PREFIX}-srv"
+CLI_NS="${PREFIX}-cli"
+STATE_ROOT=/run/synwhy-lab
+STATE="$STATE_ROOT/$PREFIX"
+# The veth ends have fixed names: each lives only inside its own namespace (it is created there
+# directly, never in the root namespace), so two labs never clash over an interface name.
+SRV_IF=veth-srv
+CLI_IF=veth-cli
+SRV4=192.0.2.2
+CLI4=192.0.2.1
+SRV6=2001:db8::2
+CLI6=2001:db8::1
+# Addresses in the lab's subnets that nobody holds, for the wrong-ip scenario.
+WRONG4=192.0.2.3
+WRONG6=2001:db8::3
+SSH_PORT=22
+SSHD=/usr/sbin/sshd # sshd must be started by absolute path (it re-executes itself)
+
+# Scenario table: name, then description. Order is the order `list` prints.
+SCENARIOS=(
+    healthy "sshd on :22, both families; connections reach authentication"
+    sshd-stopped "sshd installed and configured but not running"
+    sshd-other-port "sshd listening on :2222 instead of :22"
+    sshd-loopback-only "sshd bound to 127.0.0.1 and ::1 only"
+    nft-drop "healthy sshd, nftables silently drops tcp dport 22"
+    nft-reject-rst "healthy sshd, nftables rejects tcp dport 22 with a TCP reset"
+    nft-reject-icmp "healthy sshd, nftables rejects tcp dport 22 with ICMP port unreachable"
+    iptables-legacy-drop "healthy sshd, iptables-legacy/ip6tables-legacy drop tcp dport 22"
+    wrong-ip "healthy sshd, but the client targets an address nobody holds"
+)
+
+usage() {
+    cat >&2 <<'EOF'
+usage: lab.sh up SCENARIO | down | list | target 4|6 | port | connect 4|6 [TIMEOUT_S]
+       lab.sh srv CMD... | cli CMD...
+EOF
+    exit 2
+}
+
+is_scenario() {
+    local i
+    for ((i = 0; i < ${#SCENARIOS[@]}; i += 2)); do
+        [ "${SCENARIOS[i]}" = "$1" ] && return 0
+    done
+    return 1
+}
+
+ns_exists() {
+    [ -e "/run/netns/$1" ]
+}
+
+# The scenario of the lab that is up, or a clear error when there is none.
+current_scenario() {
+    if ! [ -f "$STATE/scenario" ] || ! ns_exists "$SRV_NS" || ! ns_exists "$CLI_NS"; then
+        echo "$PROG: no lab is up for LAB_PREFIX=$PREFIX (run: $PROG up SCENARIO)" >&2
+        exit 1
+    fi
+    cat "$STATE/scenario"
+}
+
+check_family() {
+    case ${1:-} in
+    4 | 6) ;;
+    *) usage ;;
+    esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Teardown. Must be safe to run at any point (half-built lab, nothing at all) and leave nothing.
+
+# Sends SIG to every pid given, ignoring ones that have already gone.
+signal_pids() {
+    local sig=$1 pid
+    shift
+    for pid in "$@"; do
+        kill "-$sig" "$pid" 2>/dev/null || true
+    done
+}
+
+# Pids of processes in namespace NS, never including this script itself.
+ns_pids() {
+    local pid
+    ns_exists "$1" || return 0
+    for pid in $(ip netns pids "$1" 2>/dev/null || true); do
+        [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || echo "$pid"
+    done
+}
+
+# True if PID exists and, with "running", has not yet exited (a zombie has exited: it only waits
+# to be reaped, which a slow init may take a second or so to do).
+pid_alive() {
+    local pid=$1 how=${2:-exists} state
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$how" = running ] || return 0
+    state=$(sed -n 's/^.*) \([A-Za-z]\).*$/\1/p' "/proc/$pid/stat" 2>/dev/null || true)
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# wait_gone N HOW PID...: waits up to N tenths of a second until no pid is alive in the sense of
+# pid_alive HOW; fails if some still are.
+wait_gone() {
+    local n=$1 how=$2 pid alive
+    shift 2
+    while :; do
+        alive=0
+        for pid in "$@"; do
+            if pid_alive "$pid" "$how"; then
+                alive=1
+                break
+            fi
+        done
+        [ "$alive" -eq 0 ] && return 0
+        [ "$n" -gt 0 ] || return 1
+        n=$((n - 1))
+        sleep 0.1
+    done
+}
+
+teardown() {
+    local pid pids=() ns
+
+    # The sshd from the pid file, but only if that pid is still our sshd (the pid file may be
+    # stale and its number reused): its command line names our config file.
+    if [ -f "$STATE/sshd.pid" ]; then
+        pid=$(head -n1 "$STATE/sshd.pid" 2>/dev/null || true)
+        if [[ $pid =~ ^[0-9]+$ ]] && [ -r "/proc/$pid/cmdline" ] &&
+            tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STATE/sshd_config"; then
+            pids+=("$pid")
+        fi
+    fi
+    # Everything else living in our namespaces (sshd sessions, leftover `srv`/`cli` commands).
+    for ns in "$SRV_NS" "$CLI_NS"; do
+        while read -r pid; do
+            [ -n "$pid" ] && pids+=("$pid")
+        done < <(ns_pids "$ns")
+    done
+
+    if [ ${#pids[@]} -gt 0 ]; then
+        # Bounded grace period, then force, then a bounded wait for the exits (and for the reaper
+        # to collect them) so that a check right after `down` finds nothing.
+        signal_pids TERM "${pids[@]}"
+        wait_gone 20 running "${pids[@]}" || signal_pids KILL "${pids[@]}"
+        wait_gone 30 exists "${pids[@]}" || true
+    fi
+
+    # Deleting a namespace destroys its veth end (and with it the peer), its nft tables and its
+    # iptables-legacy rules: nothing of the lab lives in the root namespace.
+    for ns in "$SRV_NS" "$CLI_NS"; do
+        if ns_exists "$ns"; then
+            ip netns del "$ns" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$STATE"
+    # The parent is shared by all prefixes: remove it only once the last lab is gone.
+    rmdir "$STATE_ROOT" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Build steps. Each reports failures on stderr; cmd_up turns the last line into its one-line error.
+
+fail() {
+    echo "$*" >&2
+    exit 1
+}
+
+build_network() {
+    ip netns add "$SRV_NS"
+    ip netns add "$CLI_NS"
+    # Create the pair with each end already inside its namespace (see SRV_IF above).
+    ip link add "$SRV_IF" netns "$SRV_NS" type veth peer name "$CLI_IF" netns "$CLI_NS"
+
+    ip -n "$SRV_NS" link set lo up
+    ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_IF"
+    # nodad: the address is usable at once instead of after duplicate address detection.
+    ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_IF" nodad
+    ip -n "$SRV_NS" link set "$SRV_IF" up
+
+    ip -n "$CLI_NS" link set lo up
+    ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_IF"
+    ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_IF" nodad
+    ip -n "$CLI_NS" link set "$CLI_IF" up
+}
+
+# Proves the client reaches the server over FAMILY before any scenario is applied. There is no
+# ping on every machine, so probe a TCP port nothing listens on: a "refused" answer is a full
+# round trip over exactly the path ssh will use. Bounded: a few 1-second tries.
+check_reachable() {
+    local addr=$1 out try
+    for try in 1 2 3 4 5; do
+        out=$(ip netns exec "$CLI_NS" nc -z -v -w1 "$addr" 9 2>&1 || true)
+        case $out in
+        *refused*) return 0 ;;
+        esac
+        [ "$try" -eq 5 ] || sleep 0.2
+    done
+    fail "client cannot reach $addr from $CLI_NS (last probe: ${out:-no output})"
+}
+
+# Writes the sshd config for the scenario and a fresh host key; starts nothing.
+write_sshd_config() {
+    local scenario=$1 port=$SSH_PORT listen=("0.0.0.0" "::")
+    case $scenario in
+    sshd-other-port) port=2222 ;;
+    sshd-loopback-only) listen=("127.0.0.1" "::1") ;;
+    esac
+
+    ssh-keygen -q -t ed25519 -N '' -C "synwhy-lab-$PREFIX" -f "$STATE/ssh_host_ed25519_key"
+    {
+        echo "# synwhy lab ($PREFIX), scenario $scenario"
+        echo "Port $port"
+        local a
+        for a in "${listen[@]}"; do
+            echo "ListenAddress $a"
+        done
+        echo "HostKey $STATE/ssh_host_ed25519_key"
+        echo "PidFile $STATE/sshd.pid"
+        # No PAM, no passwords, no keys accepted: a completed handshake ends in
+        # "Permission denied (publickey)", which is all the lab needs to show.
+        echo "UsePAM no"
+        echo "PasswordAuthentication no"
+        echo "KbdInteractiveAuthentication no"
+        echo "AuthorizedKeysFile none"
+        echo "PrintMotd no"
+        echo "UseDNS no"
+    } >"$STATE/sshd_config"
+    # Privilege separation directory (shared with any other sshd on the machine, so never removed).
+    mkdir -p /run/sshd
+    "$SSHD" -t -f "$STATE/sshd_config"
+}
+
+# Listening TCP sockets on PORT in the server namespace.
+listeners_on() {
+    ip netns exec "$SRV_NS" ss -Hltn "sport = :$1" 2>/dev/null | grep -c . || true
+}
+
+start_sshd() {
+    local port=$1 i
+    # sshd daemonizes (stdio to /dev/null), so it never holds our caller's pipes open; errors
+    # before that reach up's error line. -E keeps its log with the lab's state (there is no syslog
+    # here), useful when a scenario misbehaves.
+    ip netns exec "$SRV_NS" "$SSHD" -f "$STATE/sshd_config" -E "$STATE/sshd.log" </dev/null >/dev/null
+    # Bounded wait: pid file written and both families' listeners present.
+    for i in $(seq 1 50); do
+        if [ -s "$STATE/sshd.pid" ] && [ "$(listeners_on "$port")" -ge 2 ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "sshd did not start listening on port $port within 5 s ($(tail -n1 "$STATE/sshd.log" 2>/dev/null || true))"
+}
+
+# A table in the server namespace's nftables with one rule on tcp dport 22.
+load_nft_rule() {
+    local rule=$1
+    ip netns exec "$SRV_NS" nft -f - <<EOF
+table inet lab_filter {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        $rule
+    }
+}
+EOF
+}
+
+apply_scenario_firewall() {
+    case $1 in
+    nft-drop) load_nft_rule 'tcp dport 22 drop comment "block-ssh"' ;;
+    nft-reject-rst) load_nft_rule 'tcp dport 22 reject with tcp reset comment "reject-ssh-rst"' ;;
+    # Plain reject in an inet table: ICMP port unreachable for IPv4, ICMPv6 port unreachable for IPv6.
+    nft-reject-icmp) load_nft_rule 'tcp dport 22 reject comment "reject-ssh-icmp"' ;;
+    iptables-legacy-drop)
+        ip netns exec "$SRV_NS" iptables-legacy -A INPUT -p tcp --dport 22 -j DROP
+        ip netns exec "$SRV_NS" ip6tables-legacy -A INPUT -p tcp --dport 22 -j DROP
+        ;;
+    esac
+}
+
+# For wrong-ip the client's SYN waits on ARP/neighbour discovery for an address nobody holds. By
+# default the kernel gives up after 3 probes (~3 s) and fails the connect with "No route to host",
+# which races ssh's ConnectTimeout of 3 s. Keep probing far longer than any connect timeout so the
+# outcome is always a plain time-out, as for a SYN lost on the way. Client side only.
+slow_neighbour_failure() {
+    ip netns exec "$CLI_NS" sh -c "
+        echo 60 > /proc/sys/net/ipv4/neigh/$CLI_IF/mcast_solicit &&
+        echo 60 > /proc/sys/net/ipv6/neigh/$CLI_IF/mcast_solicit"
+}
+
+UP_ERR=""
+UP_STEP=""
+UP_SCENARIO=""
+
+# EXIT trap while `up` runs: on any failure, undo everything and print one line.
+up_exit() {
+    local rc=$? detail=""
+    trap - EXIT
+    set +e
+    [ "$rc" -ne 0 ] || rc=1
+    teardown >/dev/null 2>&1
+    if [ -n "$UP_ERR" ] && [ -f "$UP_ERR" ]; then
+        detail=$(grep -v '^[[:space:]]*$' "$UP_ERR" | tail -n1)
+        rm -f "$UP_ERR"
+    fi
+    echo "$PROG: up $UP_SCENARIO failed while ${UP_STEP:-starting}${detail:+: $detail}" >&3
+    exit "$rc"
+}
+
+cmd_up() {
+    local scenario=$1
+    is_scenario "$scenario" || {
+        echo "$PROG: unknown scenario '$scenario' (see: $PROG list)" >&2
+        exit 2
+    }
+    [ "$(id -u)" -eq 0 ] || {
+        echo "$PROG: must run as root (network namespaces)" >&2
+        exit 1
+    }
+    UP_SCENARIO=$scenario
+
+    # Steps' own error output goes to a scratch file; on failure only its last line is shown.
+    UP_ERR=$(mktemp /tmp/synwhy-lab-up.XXXXXX)
+    exec 3>&2 2>"$UP_ERR"
+    trap up_exit EXIT
+    trap 'exit 130' INT TERM
+
+    UP_STEP="removing the previous lab"
+    teardown
+    mkdir -p "$STATE"
+    echo "$scenario" >"$STATE/scenario"
+
+    UP_STEP="building the network"
+    build_network
+    UP_STEP="checking IPv4 reachability"
+    check_reachable "$SRV4"
+    UP_STEP="checking IPv6 reachability"
+    check_reachable "$SRV6"
+
+    UP_STEP="writing the sshd config"
+    write_sshd_config "$scenario"
+    case $scenario in
+    sshd-stopped) ;; # installed and configured, not running
+    sshd-other-port)
+        UP_STEP="starting sshd"
+        start_sshd 2222
+        ;;
+    *)
+        UP_STEP="starting sshd"
+        start_sshd "$SSH_PORT"
+        ;;
+    esac
+
+    UP_STEP="applying the firewall rules"
+    apply_scenario_firewall "$scenario"
+    if [ "$scenario" = wrong-ip ]; then
+        UP_STEP="tuning neighbour discovery"
+        slow_neighbour_failure
+    fi
+
+    trap - EXIT INT TERM
+    exec 2>&3 3>&-
+    rm -f "$UP_ERR"
+    echo "lab $PREFIX up: $scenario"
+}
+
+cmd_target() {
+    local family=$1 scenario
+    scenario=$(current_scenario)
+    if [ "$scenario" = wrong-ip ]; then
+        if [ "$family" = 4 ]; then echo "$WRONG4"; else echo "$WRONG6"; fi
+    else
+        if [ "$family" = 4 ]; then echo "$SRV4"; else echo "$SRV6"; fi
+    fi
+}
+
+cmd_connect() {
+    local family=$1 t=${2:-3} addr out rc
+    [[ $t =~ ^[1-9][0-9]*$ ]] || usage
+    addr=$(cmd_target "$family")
+    # ssh's ConnectTimeout bounds the TCP connect and the banner exchange; `timeout` bounds
+    # everything else (T+1, then SIGKILL one second later: never beyond T+2). -F /dev/null keeps
+    # the machine's ssh_config out of the outcome.
+    out=$(timeout -k 1 $((t + 1)) ip netns exec "$CLI_NS" \
+        ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout="$t" -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p "$SSH_PORT" "$addr" true \
+        2>&1 </dev/null) && rc=0 || rc=$?
+    out=$(printf '%s\n' "$out" | tr -d '\r' | grep -v '^[[:space:]]*$' || true)
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "${out:+$out; }lab.sh: ssh did not finish within $((t + 1)) s"
+    elif [ -n "$out" ]; then
+        echo "$out"
+    else
+        echo "ssh exited with status $rc"
+    fi
+    # The outcome is what is being diagnosed, not a failure of this command.
+    return 0
+}
+
+cmd_exec() {
+    local ns=$1
+    shift
+    [ $# -gt 0 ] || usage
+    ns_exists "$ns" || {
+        echo "$PROG: namespace $ns does not exist (run: $PROG up SCENARIO)" >&2
+        exit 1
+    }
+    exec ip netns exec "$ns" "$@"
+}
+
+main() {
+    [ $# -gt 0 ] || usage
+    local cmd=$1
+    shift
+    case $cmd in
+    up)
+        [ $# -eq 1 ] || usage
+        cmd_up "$1"
+        ;;
+    down)
+        teardown >/dev/null 2>&1 || true
+        exit 0
+        ;;
+    list)
+        local i
+        for ((i = 0; i < ${#SCENARIOS[@]}; i += 2)); do
+            printf '%-22s %s\n' "${SCENARIOS[i]}" "${SCENARIOS[i + 1]}"
+        done
+        ;;
+    target)
+        [ $# -eq 1 ] || usage
+        check_family "$1"
+        cmd_target "$1"
+        ;;
+    port)
+        [ $# -eq 0 ] || usage
+        echo "$SSH_PORT"
+        ;;
+    connect)
+        case $# in 1 | 2) ;; *) usage ;; esac
+        check_family "$1"
+        current_scenario >/dev/null
+        cmd_connect "$@"
+        ;;
+    srv) cmd_exec "$SRV_NS" "$@" ;;
+    cli) cmd_exec "$CLI_NS" "$@" ;;
+    *) usage ;;
+    esac
+}
+
+main "$@"

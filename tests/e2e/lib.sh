@@ -1,0 +1,70 @@
+# Shared by the end-to-end tests: a lab of our own per test, a ready signal, bounded waits, and
+# cleanup of everything the test made, however it ends.
+# Needs: SYNWHY (the binary), LAB (scripts/lab.sh).
+set -euo pipefail
+
+export LAB_PREFIX="swt$$"
+WORK=$(mktemp -d /tmp/synwhy-e2e.XXXXXX)
+SYNWHY_PID=""
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$WORK"/*.out "$WORK"/*.err; do
+        [ -s "$f" ] && { echo "--- $f" >&2; head -c 6000 "$f" >&2; echo >&2; }
+    done
+    exit 1
+}
+
+cleanup() {
+    local rc=$?
+    if [ -n "$SYNWHY_PID" ] && kill -0 "$SYNWHY_PID" 2>/dev/null; then
+        kill -TERM "$SYNWHY_PID" 2>/dev/null || true
+        wait "$SYNWHY_PID" 2>/dev/null || true
+    fi
+    "$LAB" down >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ "$(id -u)" -eq 0 ] || fail "end-to-end tests need root (BPF, network namespaces)"
+
+# Starts synwhy in the background with the given arguments; returns once its programs are attached.
+start_synwhy() {
+    local name=$1
+    shift
+    rm -f "$WORK/ready"
+    "$@" --ready-file "$WORK/ready" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    SYNWHY_PID=$!
+    for _ in $(seq 1 100); do
+        [ -f "$WORK/ready" ] && return 0
+        kill -0 "$SYNWHY_PID" 2>/dev/null || fail "synwhy exited before attaching"
+        sleep 0.1
+    done
+    fail "synwhy did not attach within 10 s"
+}
+
+# Waits (bounded) for the background synwhy; sets SYNWHY_RC.
+wait_synwhy() {
+    local limit=${1:-30}
+    for _ in $(seq 1 $((limit * 10))); do
+        kill -0 "$SYNWHY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$SYNWHY_PID" 2>/dev/null; then
+        kill -KILL "$SYNWHY_PID"
+        fail "synwhy did not finish within ${limit} s"
+    fi
+    set +e
+    wait "$SYNWHY_PID"
+    SYNWHY_RC=$?
+    set -e
+    SYNWHY_PID=""
+}
+
+# jq_check FILE FILTER DESCRIPTION: FILTER must print true.
+jq_check() {
+    local out
+    out=$(jq -e "$2" "$1" 2>&1) || fail "$3 (jq: $2 -> ${out:-false})"
+}

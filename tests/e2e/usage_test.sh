@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Bad input: one line on stderr, the documented exit status, nothing left behind.
+. "$(dirname "$0")/lib.sh"
+
+expect() {  # expect STATUS ARGS...
+    local want=$1
+    shift
+    set +e
+    "$SYNWHY" "$@" >"$WORK/usage.out" 2>"$WORK/usage.err" </dev/null
+    local rc=$?
+    set -e
+    [ "$rc" -eq "$want" ] || fail "synwhy $*: exit $rc, expected $want"
+    if [ "$want" -ne 0 ]; then
+        [ "$(wc -l <"$WORK/usage.err")" -eq 1 ] || fail "synwhy $*: expected one line on stderr, got: $(cat "$WORK/usage.err")"
+        grep -q '^synwhy: ' "$WORK/usage.err" || fail "synwhy $*: error line does not start with 'synwhy: '"
+    fi
+}
+expect 2 bogus
+expect 2
+expect 2 report --port 0
+expect 2 report --port 65536
+expect 2 report --port ssh
+expect 2 report --port 22 --port 22
+expect 2 report --duration -1
+expect 2 report --duration 1y
+expect 2 report --duration ""
+expect 2 report --count 0
+expect 2 watch --no-such-flag
+expect 2 report --netns synwhy-no-such-netns --count 1
+expect 2 report --netns x --all-netns
+expect 0 --version
+expect 0 report --help
+# Not root: a clear line and exit 3, before touching anything.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    set +e
+    setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$SYNWHY" report --count 1 \
+        >"$WORK/usage.out" 2>"$WORK/usage.err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 3 ] || fail "unprivileged: exit $rc, expected 3"
+    grep -q 'privileges' "$WORK/usage.err" || fail "unprivileged: $(cat "$WORK/usage.err")"
+fi
+bpftool prog show 2>/dev/null | grep -qE 'name (syn_rx|sock_state) ' && fail "BPF programs left behind"
+echo "ok: usage"
