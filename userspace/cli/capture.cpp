@@ -19,7 +19,10 @@
 
 #include <fmt/format.h>
 
+#include <poll.h>
+
 #include "diagnosis/diagnose.h"
+#include "firewall/nft_trace.h"
 #include "host/snapshot.h"
 #include "kernel/kallsyms.h"
 #include "render/render.h"
@@ -213,6 +216,28 @@ int run_capture(const CaptureOptions& o) {
         events.push_back(std::move(e));
     };
 
+    // Rule-level firewall attribution (nft trace) in the watched namespace.
+    std::unique_ptr<firewall::NftTraceSession> nft;
+    if (o.passive) {
+        ctx.firewall_attribution = "--passive: firewall drops are named by backend (nftables / iptables-legacy), not by rule";
+    } else if (o.all_netns) {
+        ctx.firewall_attribution = "--all-netns: nft trace is not set up; firewall drops are named by backend only";
+    } else {
+        std::string nft_error;
+        nft = firewall::NftTraceSession::start(o.ports, own_netns, nft_error);
+        ctx.firewall_attribution = nft ? "nft trace" : nft_error + "; firewall drops are named by backend only";
+    }
+
+    // Waits up to `timeout` for kernel records or trace messages; appends what came to `events`.
+    auto collect = [&](std::chrono::milliseconds timeout) {
+        struct pollfd fds[2] = {{tracer->ready_fd(), POLLIN, 0}, {nft ? nft->fd() : -1, POLLIN, 0}};
+        int n = ::poll(fds, nft ? 2 : 1, static_cast<int>(timeout.count()));
+        if (n < 0 && errno != EINTR) return false;
+        if (!tracer->consume(handle_raw)) return false;
+        if (nft) nft->drain(events);
+        return true;
+    };
+
     write_ready_file(o.ready_file);
     if (!o.json)
         std::cerr << fmt::format("synwhy: watching TCP port{} {} {}\n", o.ports.size() > 1 ? "s" : "",
@@ -248,25 +273,31 @@ int run_capture(const CaptureOptions& o) {
         };
         while (!stop_signal) {
             events.clear();
-            if (!tracer->poll(poll_interval, handle_raw)) break;
+            if (!collect(poll_interval)) break;
+            // Fold the whole batch first: a trace message naming the rule comes in the same
+            // batch as the drop it explains, and the line should carry both.
+            std::vector<FlowKey> decided;
             bool failure_seen = false;
             for (const Event& e : events) {
                 if (e.kind == EventKind::listen_change) continue;
                 auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
                 if (inserted) it->second.key = it->first;
-                FlowEvidence& f = it->second;
-                f.add(e);
+                it->second.add(e);
                 bool decisive = e.kind == EventKind::established || e.kind == EventKind::drop ||
-                                e.kind == EventKind::rst_sent || e.kind == EventKind::icmp_sent ||
-                                e.kind == EventKind::tx_rst;
-                if (decisive && f.syns > printed[f.key]) {
+                                e.kind == EventKind::firewall_verdict || e.kind == EventKind::rst_sent ||
+                                e.kind == EventKind::icmp_sent || e.kind == EventKind::tx_rst;
+                if (decisive) {
+                    decided.push_back(it->first);
                     failure_seen |= e.kind != EventKind::established;
-                    if (failure_seen && now_ns() - last_snapshot > 1000000000ULL) {
-                        ctx.hosts = take_snapshots();  // the verdict needs the host as it is now
-                        last_snapshot = now_ns();
-                    }
-                    print(f);
                 }
+            }
+            if (failure_seen && now_ns() - last_snapshot > 1000000000ULL) {
+                ctx.hosts = take_snapshots();  // the verdict needs the host as it is now
+                last_snapshot = now_ns();
+            }
+            for (const FlowKey& key : decided) {
+                auto it = flows.find(key);
+                if (it != flows.end() && it->second.syns > printed[key]) print(it->second);
             }
             // SYNs with no fate after a while: say so, once.
             uint64_t now = now_ns();
@@ -291,7 +322,7 @@ int run_capture(const CaptureOptions& o) {
     bool counting_done = false;
     while (!stop_signal && now_ns() < deadline) {
         events.clear();
-        if (!tracer->poll(poll_interval, handle_raw)) break;
+        if (!collect(poll_interval)) break;
         for (auto& e : events) {
             if (e.kind == EventKind::syn_rx) syns++;
             all.push_back(std::move(e));
@@ -303,7 +334,7 @@ int run_capture(const CaptureOptions& o) {
     }
     // What is still in the ring buffer belongs to the capture too.
     events.clear();
-    tracer->poll(std::chrono::milliseconds(0), handle_raw);
+    collect(std::chrono::milliseconds(0));
     for (auto& e : events) all.push_back(std::move(e));
 
     ctx.hosts = take_snapshots();
@@ -311,6 +342,9 @@ int run_capture(const CaptureOptions& o) {
     ctx.syns_counted = stats.syns_seen;
     ctx.events_lost = stats.ringbuf_full;
     ctx.capture_seconds = double(now_ns() - start) / 1e9;
+    if (nft && nft->lost())
+        ctx.missing_signals.push_back(fmt::format("{} nft trace messages lost (socket buffer full)", nft->lost()));
+    nft.reset();     // the kernel removes the trace table with its owner socket
     tracer.reset();  // detach before printing: nothing of synwhy stays in the kernel past this point
 
     DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start};

@@ -55,6 +55,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         sub->add_flag("--all-netns", o.all_netns, "watch every network namespace");
         sub->add_flag("--json", o.json, "print JSON (report: one object; watch: one object per line)");
         sub->add_option("--ready-file", o.ready_file, "create this file once tracing is attached");
+        sub->add_flag("--passive", o.passive,
+                      "add no nft trace table: the firewall is named by backend only, not by rule");
     };
     CLI::App* watch = app.add_subcommand("watch", "print each inbound SYN and its fate as it happens");
     watch->footer(examples_watch);

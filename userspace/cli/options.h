@@ -17,6 +17,7 @@ struct CaptureOptions {
     std::string netns;          // name under /run/netns or a path; "" = the caller's netns
     bool all_netns = false;
     bool json = false;
+    bool passive = false;       // no nft trace table: firewall attribution at table level only
     std::chrono::milliseconds duration{30000};  // report: how long to capture at most
     uint64_t count = 0;                          // report: stop after this many SYNs (0 = no limit)
     std::chrono::milliseconds settle{1000};      // report: time left to the last SYNs' fates

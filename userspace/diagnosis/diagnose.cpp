@@ -102,6 +102,43 @@ std::string describe_listener(const Listener& l) {
     return fmt::format("{} (pid {}) on {}", l.comm.empty() ? "?" : l.comm, l.pid, endpoint(l.addr, l.port));
 }
 
+std::string describe_rule(const FirewallRule& r) {
+    std::string where = r.backend == "iptables-legacy"
+                            ? fmt::format("table {} chain {} rule {}", r.table, r.chain, r.rule_num)
+                            : fmt::format("{} {} {}", r.family, r.table, r.chain);
+    std::string via;
+    for (const auto& c : r.path) via += c + " -> ";
+    if (!via.empty()) where += " (via " + via + r.chain + ")";
+    if (r.policy) return fmt::format("{}: chain policy {}", where, r.verdict);
+    if (r.backend != "iptables-legacy") where += fmt::format(" handle {}", r.handle);
+    if (!r.text.empty()) where += fmt::format(": {}", r.text);
+    else if (!r.comment.empty()) where += fmt::format(" comment \"{}\"", r.comment);
+    return where;
+}
+
+std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port) {
+    std::vector<std::string> fix;
+    bool ufw = r.chain.rfind("ufw", 0) == 0 || std::any_of(r.path.begin(), r.path.end(), [](const std::string& c) {
+                   return c.rfind("ufw", 0) == 0;
+               });
+    if (ufw) fix.push_back(fmt::format("ufw allow {}/tcp", port));
+    if (r.table == "firewalld")
+        fix.push_back("firewall-cmd --add-service=ssh --permanent && firewall-cmd --reload");
+    if (r.backend == "iptables-legacy") {
+        std::string tool = r.family == "ip6" ? "ip6tables-legacy" : "iptables-legacy";
+        if (r.policy)
+            fix.push_back(fmt::format("{} -t {} -I {} -p tcp --dport {} -j ACCEPT", tool, r.table, r.chain, port));
+        else
+            fix.push_back(fmt::format("{} -t {} -D {} {}", tool, r.table, r.chain, r.rule_num));
+        return fix;
+    }
+    if (r.policy)
+        fix.push_back(fmt::format("nft insert rule {} {} {} tcp dport {} accept", r.family, r.table, r.chain, port));
+    else
+        fix.push_back(fmt::format("nft delete rule {} {} {} handle {}", r.family, r.table, r.chain, r.handle));
+    return fix;
+}
+
 bool listener_accepts(const Listener& l, const IpAddr& dst) {
     if (l.addr.family == Family::ipv4) return dst.family == Family::ipv4 && (l.addr.is_unspecified() || l.addr == dst);
     if (dst.family == Family::ipv6) return l.addr.is_unspecified() || l.addr == dst;
@@ -113,7 +150,7 @@ bool listener_accepts(const Listener& l, const IpAddr& dst) {
 }
 
 void FlowEvidence::add(const Event& e) {
-    if (first_ns == 0 || e.ts_ns < first_ns) first_ns = e.ts_ns;
+    if (e.ts_ns && (first_ns == 0 || e.ts_ns < first_ns)) first_ns = e.ts_ns;
     last_ns = std::max(last_ns, e.ts_ns);
     if (ifname.empty() && !e.outbound) ifname = e.ifname;
     switch (e.kind) {
@@ -140,11 +177,19 @@ void FlowEvidence::add(const Event& e) {
         synack_retransmits++;
         break;
     case EventKind::listen_change: break;
+    case EventKind::firewall_verdict:
+        if (!e.rule) break;
+        if (e.outbound) {
+            if (!outbound_rule) outbound_rule = e.rule;
+        } else if (!inbound_rule) {
+            inbound_rule = e.rule;
+        }
+        break;
     }
 }
 
 bool FlowEvidence::settled() const {
-    return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp;
+    return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp || inbound_rule;
 }
 
 Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
@@ -171,16 +216,19 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
             }
         return out;
     }
-    if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) {
-        std::string backend = firewall_backend(*f.inbound_drop, host);
+    if ((f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) || f.inbound_rule) {
+        std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop, host);
+        std::string where = f.inbound_rule ? describe_rule(*f.inbound_rule) : "(" + f.inbound_drop->location + ")";
         bool firewall_rst = f.rst_on_wire && !f.rst_by_tcp;
-        if (f.icmp || firewall_rst) {
+        bool rejecting_rule = f.inbound_rule && f.inbound_rule->verdict == "reject";
+        out.rule = f.inbound_rule;
+        if (f.icmp || firewall_rst || rejecting_rule) {
             out.verdict = cause::firewall_reject;
-            out.detail = fmt::format("rejected by {} ({}) with {}", backend, f.inbound_drop->location,
-                                     f.icmp ? icmp_name(*f.icmp) : std::string("a TCP RST"));
+            out.detail = fmt::format("rejected by {} {} with {}", backend, where,
+                                     f.icmp ? icmp_name(*f.icmp) : firewall_rst ? std::string("a TCP RST") : std::string("an error"));
         } else {
             out.verdict = cause::firewall_drop;
-            out.detail = fmt::format("dropped by {} ({})", backend, f.inbound_drop->location);
+            out.detail = fmt::format("dropped by {} {}", backend, where);
         }
         return out;
     }
@@ -214,11 +262,15 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
                                  f.inbound_drop->location);
         return out;
     }
-    if (f.outbound_drop) {
-        const Event& d = *f.outbound_drop;
-        out.verdict = is_netfilter_drop(d) ? cause::reply_dropped : cause::kernel_drop;
-        out.detail = fmt::format("the reply ({}) was dropped on the way out: reason {} at {}",
-                                 (d.tcp_flags & tcp_rst) ? "RST" : "SYN-ACK", d.reason, d.location);
+    if (f.outbound_drop || f.outbound_rule) {
+        bool netfilter = f.outbound_rule || is_netfilter_drop(*f.outbound_drop);
+        uint8_t flags = f.outbound_drop ? f.outbound_drop->tcp_flags : 0;
+        out.verdict = netfilter ? cause::reply_dropped : cause::kernel_drop;
+        out.rule = f.outbound_rule;
+        out.detail = fmt::format("the reply ({}) was dropped on the way out: {}", (flags & tcp_rst) ? "RST" : "SYN-ACK",
+                                 f.outbound_rule ? "by nftables " + describe_rule(*f.outbound_rule)
+                                                 : fmt::format("reason {} at {}", f.outbound_drop->reason,
+                                                               f.outbound_drop->location));
         return out;
     }
     if (f.icmp) {
@@ -434,7 +486,17 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         if (code == cause::firewall_drop)
             c.evidence.push_back("the client sees a timeout: it retransmits the SYN and gives up");
         append(c.evidence, listener_evidence(host, port));
-        if (backend == "iptables-legacy") {
+        for (const Flow* fl : flows)
+            if (fl->rule) {
+                c.rule = fl->rule;
+                break;
+            }
+        if (c.rule) {
+            backend = c.rule->backend;
+            c.summary = fmt::format("{} {} SYNs to {}: {}", c.rule->policy ? "a chain policy" : "a firewall rule",
+                                    code == cause::firewall_drop ? "drops" : "rejects", target, describe_rule(*c.rule));
+            c.fix = rule_fix(*c.rule, port);
+        } else if (backend == "iptables-legacy") {
             c.fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
                                         "(and ip6tables-legacy for IPv6)", port));
             c.fix.push_back(fmt::format("then delete it (iptables-legacy -D CHAIN NUM) or insert an accept before it: "
@@ -468,7 +530,15 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
     } else if (code == cause::reply_dropped) {
         c.summary = fmt::format("the answers from {} are dropped on the way out", target);
         add_details();
-        c.fix.push_back(fmt::format("find the output rule: nft -a list ruleset | grep -w 'sport {}'", port));
+        for (const Flow* fl : flows)
+            if (fl->rule) {
+                c.rule = fl->rule;
+                break;
+            }
+        if (c.rule)
+            c.fix = rule_fix(*c.rule, port);
+        else
+            c.fix.push_back(fmt::format("find the output rule: nft -a list ruleset | grep -w 'sport {}'", port));
     } else if (code == cause::handshake_incomplete) {
         c.summary = fmt::format("SYN-ACKs from {} get no ACK back", target);
         add_details();

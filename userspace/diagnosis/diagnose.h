@@ -54,6 +54,8 @@ struct FlowEvidence {
     std::optional<Event> inbound_drop;   // first drop of a client->server packet
     std::optional<Event> outbound_drop;  // first drop of a server->client packet
     std::optional<Event> icmp;           // first ICMP error sent for it
+    std::optional<FirewallRule> inbound_rule;   // nft trace: the rule that dropped the SYN
+    std::optional<FirewallRule> outbound_rule;  // nft trace: the rule that dropped the reply
 
     void add(const Event& e);
     // Whether the flow's outcome is known (no later event can change the verdict of its SYN).
@@ -76,5 +78,8 @@ Diagnosis diagnose(const DiagnosisInput& input);
 bool listener_accepts(const Listener& l, const IpAddr& dst);
 std::string endpoint(const IpAddr& a, uint16_t port);  // "192.0.2.2:22", "[2001:db8::2]:22"
 std::string describe_listener(const Listener& l);      // "sshd (pid 812) on 0.0.0.0:22"
+std::string describe_rule(const FirewallRule& r);      // "inet filter ssh_guard handle 3 (comment ...)"
+// The command that removes or amends the rule, in the front-end's terms first when one made it.
+std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port);
 
 }  // namespace synwhy

@@ -38,6 +38,23 @@ enum class EventKind : uint8_t {
     established,     // the child socket went SYN_RECV -> ESTABLISHED
     synack_retrans,  // tcp_retransmit_synack
     listen_change,   // a socket on a watched port entered or left LISTEN
+    firewall_verdict,  // nft trace: a rule or policy dropped/rejected a packet of the flow
+};
+
+// The firewall rule (or chain policy) that decided a packet's fate, as nft trace or the
+// iptables-legacy counters named it.
+struct FirewallRule {
+    std::string backend;          // "nftables" or "iptables-legacy"
+    std::string family;           // ip, ip6, inet, ...
+    std::string table;
+    std::string chain;
+    std::vector<std::string> path;  // chains jumped through to get there, base chain first
+    uint64_t handle = 0;          // nft rule handle; 0 for a policy
+    uint32_t rule_num = 0;        // iptables-legacy rule number
+    bool policy = false;          // the chain's policy decided, no rule matched
+    std::string text;             // as `nft -a list` / `iptables-save` prints it
+    std::string comment;
+    std::string verdict;          // drop, accept, reject, ...
 };
 
 // Addresses are oriented as the inbound SYN: src = client, dst = server, whatever the packet was.
@@ -55,6 +72,7 @@ struct Event {
     std::string location;        // symbol of the drop location ("nft_do_chain+0x2c4")
     uint8_t icmp_type = 0, icmp_code = 0;
     int old_state = 0, new_state = 0;  // for listen_change (TCP_* numbers)
+    std::optional<FirewallRule> rule;  // for firewall_verdict
 };
 
 struct Listener {
@@ -122,6 +140,7 @@ struct Flow {
     uint32_t syns = 0;
     std::string verdict;   // a cause code
     std::string detail;    // one line: what happened to this flow
+    std::optional<FirewallRule> rule;  // the rule that dropped or rejected it, when known
 };
 
 struct Cause {
@@ -130,6 +149,7 @@ struct Cause {
     std::string summary;
     std::vector<std::string> evidence;
     std::vector<std::string> fix;
+    std::optional<FirewallRule> rule;  // firewall causes: the rule (or policy) responsible
 };
 
 struct Diagnosis {

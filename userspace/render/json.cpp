@@ -8,8 +8,19 @@ namespace {
 const char* family_str(Family f) { return f == Family::ipv4 ? "ipv4" : "ipv6"; }
 }  // namespace
 
+nlohmann::json rule_json(const FirewallRule& r) {
+    nlohmann::json j = {{"backend", r.backend}, {"family", r.family},   {"table", r.table},
+                        {"chain", r.chain},     {"path", r.path},       {"policy", r.policy},
+                        {"text", r.text},       {"comment", r.comment}, {"verdict", r.verdict}};
+    if (r.backend == "iptables-legacy")
+        j["rule_num"] = r.rule_num;
+    else
+        j["handle"] = r.handle;
+    return j;
+}
+
 nlohmann::json flow_json(const Flow& f) {
-    return {
+    nlohmann::json j = {
         {"src", f.src.str()},       {"sport", f.sport},     {"dst", f.dst.str()},
         {"dport", f.dport},         {"family", family_str(f.family)},
         {"syns", f.syns},           {"verdict", f.verdict}, {"detail", f.detail},
@@ -17,6 +28,8 @@ nlohmann::json flow_json(const Flow& f) {
         {"ts", format_time(f.first_ns)},
         {"first_ns", f.first_ns},   {"last_ns", f.last_ns},
     };
+    if (f.rule) j["rule"] = rule_json(*f.rule);
+    return j;
 }
 
 nlohmann::json host_json(const HostSnapshot& h) {
@@ -56,9 +69,12 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
     nlohmann::json flows = nlohmann::json::array();
     for (const auto& f : d.flows) flows.push_back(flow_json(f));
     nlohmann::json causes = nlohmann::json::array();
-    for (const auto& c : d.causes)
-        causes.push_back({{"code", c.code}, {"flows", c.flows}, {"summary", c.summary},
-                          {"evidence", c.evidence}, {"fix", c.fix}});
+    for (const auto& c : d.causes) {
+        nlohmann::json cj = {{"code", c.code},         {"flows", c.flows}, {"summary", c.summary},
+                             {"evidence", c.evidence}, {"fix", c.fix}};
+        if (c.rule) cj["rule"] = rule_json(*c.rule);
+        causes.push_back(cj);
+    }
     nlohmann::json caps = nlohmann::json::object();
     for (const auto& [name, ok] : ctx.capabilities) caps[name] = ok;
     nlohmann::json j = {
@@ -73,6 +89,7 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"host", ctx.hosts.empty() ? nlohmann::json::object() : host_json(ctx.hosts.front())},
         {"kernel_signals", caps},
         {"missing_signals", ctx.missing_signals},
+        {"firewall_attribution", ctx.firewall_attribution},
     };
     if (ctx.hosts.size() > 1) {
         nlohmann::json all = nlohmann::json::array();

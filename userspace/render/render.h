@@ -19,9 +19,11 @@ struct ReportContext {
     uint64_t events_lost = 0;       // ring buffer full
     std::vector<std::pair<std::string, bool>> capabilities;  // kernel signal -> available
     std::vector<std::string> missing_signals;                 // one line each
+    std::string firewall_attribution;  // "nft trace", or why only the table level is known
 };
 
 nlohmann::json flow_json(const Flow& flow);
+nlohmann::json rule_json(const FirewallRule& rule);
 nlohmann::json host_json(const HostSnapshot& host);
 nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
 

@@ -58,6 +58,8 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx) {
     }
     if (ctx.events_lost) out += fmt::format("\n{} kernel events not detailed: ring buffer full\n", ctx.events_lost);
     for (const auto& m : ctx.missing_signals) out += "note: " + m + "\n";
+    if (!ctx.firewall_attribution.empty() && ctx.firewall_attribution != "nft trace")
+        out += "note: " + ctx.firewall_attribution + "\n";
     return out;
 }
 

@@ -138,6 +138,15 @@ bool Tracer::poll(std::chrono::milliseconds timeout, const RawHandler& handler) 
     return n >= 0 || n == -EINTR;
 }
 
+int Tracer::ready_fd() const { return ring_buffer__epoll_fd(ringbuf_); }
+
+bool Tracer::consume(const RawHandler& handler) {
+    handler_ = &handler;
+    int n = ring_buffer__consume(ringbuf_);
+    handler_ = nullptr;
+    return n >= 0 || n == -EINTR;
+}
+
 TracerStats Tracer::stats() const {
     TracerStats s;
     int ncpu = libbpf_num_possible_cpus();

@@ -50,6 +50,10 @@ public:
 
     // Waits up to timeout for records and hands each to handler. Returns false on a hard error.
     bool poll(std::chrono::milliseconds timeout, const RawHandler& handler);
+    // For a caller that waits on several sources: an fd readable when records are pending, and
+    // the non-blocking read of what is there.
+    int ready_fd() const;
+    bool consume(const RawHandler& handler);
     TracerStats stats() const;
 
 private:

@@ -1,0 +1,329 @@
+#include "firewall/nft_trace.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/trace.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <nftables/libnftables.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace synwhy::firewall {
+
+namespace {
+
+constexpr size_t max_open_traces = 4096;
+
+std::string table_family_name(uint32_t f) {
+    switch (f) {
+    case NFPROTO_INET: return "inet";
+    case NFPROTO_IPV4: return "ip";
+    case NFPROTO_IPV6: return "ip6";
+    case NFPROTO_ARP: return "arp";
+    case NFPROTO_NETDEV: return "netdev";
+    case NFPROTO_BRIDGE: return "bridge";
+    }
+    return std::to_string(f);
+}
+
+bool contains(const std::vector<uint16_t>& ports, uint16_t p) {
+    return std::find(ports.begin(), ports.end(), p) != ports.end();
+}
+
+std::string ports_expr(const std::vector<uint16_t>& ports) {
+    std::string s = "{ ";
+    for (size_t i = 0; i < ports.size(); i++) s += (i ? ", " : "") + std::to_string(ports[i]);
+    return s + " }";
+}
+
+std::string first_line(const char* text) {
+    std::string s = text ? text : "";
+    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    return s;
+}
+
+}  // namespace
+
+bool decode_trace_packet(uint32_t nfproto, const uint8_t* net, size_t net_len, const uint8_t* l4, size_t l4_len,
+                         TraceRecord& out) {
+    if (!net || !l4 || l4_len < 14) return false;
+    if (nfproto == NFPROTO_IPV4) {
+        if (net_len < 20 || (net[0] >> 4) != 4 || net[9] != IPPROTO_TCP) return false;
+        out.src.family = out.dst.family = Family::ipv4;
+        std::memcpy(out.src.bytes.data(), net + 12, 4);
+        std::memcpy(out.dst.bytes.data(), net + 16, 4);
+    } else if (nfproto == NFPROTO_IPV6) {
+        if (net_len < 40 || (net[0] >> 4) != 6 || net[6] != IPPROTO_TCP) return false;
+        out.src.family = out.dst.family = Family::ipv6;
+        std::memcpy(out.src.bytes.data(), net + 8, 16);
+        std::memcpy(out.dst.bytes.data(), net + 24, 16);
+    } else {
+        return false;
+    }
+    out.sport = uint16_t(l4[0] << 8 | l4[1]);
+    out.dport = uint16_t(l4[2] << 8 | l4[3]);
+    out.tcp_flags = l4[13];
+    out.has_packet = true;
+    return true;
+}
+
+std::optional<Event> TraceAssembler::add(const TraceRecord& r, const std::vector<uint16_t>& ports) {
+    auto [it, inserted] = traces_.try_emplace(r.id);
+    if (inserted) {
+        order_.push_back(r.id);
+        if (order_.size() > max_open_traces) {  // traces never "end": forget the oldest
+            traces_.erase(order_.front());
+            order_.erase(order_.begin());
+        }
+    }
+    Trace& t = it->second;
+    if (r.has_packet) {
+        t.packet = r;
+        t.has_packet = true;
+    }
+    if (r.table == own_table_) return std::nullopt;
+    if (r.table != t.table) {
+        t.table = r.table;
+        t.path.clear();
+    }
+    bool is_rule = r.type == NFT_TRACETYPE_RULE, is_policy = r.type == NFT_TRACETYPE_POLICY;
+    if (is_rule && (r.verdict == NFT_JUMP || r.verdict == NFT_GOTO)) {
+        t.path.push_back(r.chain);
+        return std::nullopt;
+    }
+    if (!(is_rule || is_policy) || r.verdict != NF_DROP || !t.has_packet) return std::nullopt;
+
+    Event e;
+    e.kind = EventKind::firewall_verdict;
+    e.src = t.packet.src;
+    e.dst = t.packet.dst;
+    e.sport = t.packet.sport;
+    e.dport = t.packet.dport;
+    e.tcp_flags = t.packet.tcp_flags;
+    if (!contains(ports, e.dport) && contains(ports, e.sport)) {
+        e.outbound = true;
+        std::swap(e.src, e.dst);
+        std::swap(e.sport, e.dport);
+    }
+    FirewallRule rule;
+    rule.backend = "nftables";
+    rule.family = r.family;
+    rule.table = r.table;
+    rule.chain = r.chain;
+    rule.path = t.path;
+    rule.handle = is_rule ? r.handle : 0;
+    rule.policy = is_policy;
+    rule.verdict = "drop";
+    e.rule = rule;
+    return e;
+}
+
+std::map<uint64_t, std::string> rules_by_handle(const std::string& listing) {
+    std::map<uint64_t, std::string> out;
+    std::istringstream in(listing);
+    std::string line;
+    while (std::getline(in, line)) {
+        size_t start = line.find_first_not_of(" \t");
+        if (start == std::string::npos) continue;
+        line = line.substr(start);
+        if (line.rfind("table ", 0) == 0 || line.rfind("chain ", 0) == 0) continue;
+        auto mark = line.rfind(" # handle ");
+        if (mark == std::string::npos) continue;
+        uint64_t handle = std::strtoull(line.c_str() + mark + 10, nullptr, 10);
+        if (handle) out[handle] = line.substr(0, mark);
+    }
+    return out;
+}
+
+std::string rule_comment(const std::string& text) {
+    auto pos = text.find("comment \"");
+    if (pos == std::string::npos) return "";
+    std::string out;
+    for (size_t i = pos + 9; i < text.size(); i++) {
+        if (text[i] == '\\' && i + 1 < text.size()) {
+            out += text[++i];
+        } else if (text[i] == '"') {
+            break;
+        } else {
+            out += text[i];
+        }
+    }
+    return out;
+}
+
+std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16_t>& ports, uint32_t netns,
+                                                        std::string& error) {
+    std::unique_ptr<NftTraceSession> s(new NftTraceSession());
+    s->ports_ = ports;
+    s->netns_ = netns;
+    s->table_ = fmt::format("synwhy_trace_{}", getpid());
+    s->assembler_ = std::make_unique<TraceAssembler>(s->table_);
+
+    // Listen first, so that no trace of the first SYN is missed.
+    s->trace_sock_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (!s->trace_sock_ || mnl_socket_bind(s->trace_sock_, 0, MNL_SOCKET_AUTOPID) < 0) {
+        error = fmt::format("nft trace: cannot open a netfilter netlink socket: {}", strerror(errno));
+        return nullptr;
+    }
+    int group = NFNLGRP_NFTRACE;
+    if (mnl_socket_setsockopt(s->trace_sock_, NETLINK_ADD_MEMBERSHIP, &group, sizeof group) < 0) {
+        error = fmt::format("nft trace: cannot join the trace group: {}", strerror(errno));
+        return nullptr;
+    }
+    int rcvbuf = 8 << 20;  // bursts of SYNs make bursts of trace messages
+    setsockopt(mnl_socket_get_fd(s->trace_sock_), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+
+    s->owner_ = nft_ctx_new(NFT_CTX_DEFAULT);
+    s->lister_ = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!s->owner_ || !s->lister_) {
+        error = "nft trace: cannot create an nftables context";
+        return nullptr;
+    }
+    nft_ctx_buffer_output(s->owner_);
+    nft_ctx_buffer_error(s->owner_);
+    nft_ctx_buffer_output(s->lister_);
+    nft_ctx_buffer_error(s->lister_);
+    nft_ctx_output_set_flags(s->lister_, NFT_CTX_OUTPUT_HANDLE);
+
+    // Priority -400: before raw (-300) and conntrack, so the mark is set before any other rule
+    // sees the packet. The chains accept (their policy) and the rules only set nftrace; the rate
+    // limit keeps a SYN flood from turning into a flood of trace messages.
+    std::string p = ports_expr(ports);
+    std::string cmd = fmt::format(
+        "table inet {t} {{\n"
+        "  flags owner\n"
+        "  chain syn_in {{\n"
+        "    type filter hook prerouting priority -400; policy accept;\n"
+        "    tcp dport {p} tcp flags & (syn|ack) == syn limit rate 500/second burst 500 packets meta nftrace set 1\n"
+        "  }}\n"
+        "  chain reply_out {{\n"
+        "    type filter hook output priority -400; policy accept;\n"
+        "    tcp sport {p} tcp flags & (syn|ack) == syn|ack limit rate 500/second burst 500 packets meta nftrace set 1\n"
+        "    tcp sport {p} tcp flags & rst == rst limit rate 500/second burst 500 packets meta nftrace set 1\n"
+        "  }}\n"
+        "}}\n",
+        fmt::arg("t", s->table_), fmt::arg("p", p));
+    if (nft_run_cmd_from_buffer(s->owner_, cmd.c_str()) != 0) {
+        error = "nft trace: cannot add the trace table: " + first_line(nft_ctx_get_error_buffer(s->owner_));
+        return nullptr;
+    }
+    return s;
+}
+
+NftTraceSession::~NftTraceSession() {
+    // Freeing the owner context closes the socket that owns the table: the kernel removes it.
+    if (owner_) nft_ctx_free(owner_);
+    if (lister_) nft_ctx_free(lister_);
+    if (trace_sock_) mnl_socket_close(trace_sock_);
+}
+
+int NftTraceSession::fd() const { return mnl_socket_get_fd(trace_sock_); }
+
+void NftTraceSession::fill_rule_text(FirewallRule& rule) {
+    std::string key = rule.family + " " + rule.table + " " + rule.chain;
+    auto it = rule_cache_.find(key);
+    if (it == rule_cache_.end()) {
+        std::string cmd = fmt::format("list chain {} {} {}", rule.family, rule.table, rule.chain);
+        std::map<uint64_t, std::string> rules;
+        std::string listing;
+        if (nft_run_cmd_from_buffer(lister_, cmd.c_str()) == 0) {
+            const char* out = nft_ctx_get_output_buffer(lister_);
+            listing = out ? out : "";
+            rules = rules_by_handle(listing);
+        }
+        // The chain's own line ("type filter hook input priority filter; policy drop;") for policies.
+        std::istringstream in(listing);
+        std::string line;
+        while (std::getline(in, line))
+            if (line.find("policy ") != std::string::npos && line.find("type ") != std::string::npos) {
+                size_t start = line.find_first_not_of(" \t");
+                rules[0] = line.substr(start);
+            }
+        it = rule_cache_.emplace(key, std::move(rules)).first;
+    }
+    auto r = it->second.find(rule.handle);
+    if (r != it->second.end()) rule.text = r->second;
+    if (!rule.policy) {
+        rule.comment = rule_comment(rule.text);
+        if (rule.text.find("reject") != std::string::npos || rule.text.find("REJECT") != std::string::npos)
+            rule.verdict = "reject";
+    }
+    // The table front-end that made it.
+    if (rule.table == "firewalld") rule.backend = "nftables";
+}
+
+void NftTraceSession::drain(std::vector<Event>& out) {
+    char buf[MNL_SOCKET_BUFFER_SIZE * 4];
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(trace_sock_, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == ENOBUFS) {  // the kernel dropped messages: say so, keep reading
+                lost_++;
+                continue;
+            }
+            return;  // EAGAIN: nothing more now
+        }
+        auto* nlh = reinterpret_cast<struct nlmsghdr*>(buf);
+        int len = static_cast<int>(n);
+        for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+            if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+                NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
+                continue;
+            struct nftnl_trace* t = nftnl_trace_alloc();
+            if (!t) return;
+            if (nftnl_trace_nlmsg_parse(nlh, t) == 0) {
+                TraceRecord r;
+                r.id = nftnl_trace_get_u32(t, NFTNL_TRACE_ID);
+                r.type = nftnl_trace_get_u32(t, NFTNL_TRACE_TYPE);
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_FAMILY))
+                    r.family = table_family_name(nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY));
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_TABLE)) r.table = nftnl_trace_get_str(t, NFTNL_TRACE_TABLE);
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_CHAIN)) r.chain = nftnl_trace_get_str(t, NFTNL_TRACE_CHAIN);
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_RULE_HANDLE))
+                    r.handle = nftnl_trace_get_u64(t, NFTNL_TRACE_RULE_HANDLE);
+                if (r.type == NFT_TRACETYPE_POLICY && nftnl_trace_is_set(t, NFTNL_TRACE_POLICY))
+                    r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_POLICY));
+                else if (nftnl_trace_is_set(t, NFTNL_TRACE_VERDICT))
+                    r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_VERDICT));
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_JUMP_TARGET))
+                    r.jump_target = nftnl_trace_get_str(t, NFTNL_TRACE_JUMP_TARGET);
+                if (nftnl_trace_is_set(t, NFTNL_TRACE_NETWORK_HEADER) &&
+                    nftnl_trace_is_set(t, NFTNL_TRACE_TRANSPORT_HEADER)) {
+                    uint32_t net_len = 0, l4_len = 0;
+                    auto* net = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_NETWORK_HEADER, &net_len));
+                    auto* l4 = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_TRANSPORT_HEADER, &l4_len));
+                    uint32_t nfproto = nftnl_trace_is_set(t, NFTNL_TRACE_NFPROTO)
+                                           ? nftnl_trace_get_u32(t, NFTNL_TRACE_NFPROTO)
+                                           : nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY);
+                    decode_trace_packet(nfproto, net, net_len, l4, l4_len, r);
+                }
+                if (getenv("SYNWHY_DEBUG_EVENTS"))
+                    fprintf(stderr, "trace id=%x type=%u %s %s %s handle=%lu verdict=%d packet=%d %s:%u\n", r.id, r.type,
+                            r.family.c_str(), r.table.c_str(), r.chain.c_str(), (unsigned long)r.handle, r.verdict,
+                            r.has_packet, r.src.str().c_str(), r.sport);
+                if (auto e = assembler_->add(r, ports_)) {
+                    e->netns = netns_;
+                    struct timespec ts {};
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    e->ts_ns = uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+                    fill_rule_text(*e->rule);
+                    out.push_back(std::move(*e));
+                }
+            }
+            nftnl_trace_free(t);
+        }
+    }
+}
+
+}  // namespace synwhy::firewall
