@@ -1,0 +1,136 @@
+// nft trace decoding and assembly on fixtures: no netlink, no root.
+#include <gtest/gtest.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "diagnosis/diagnose.h"
+#include "firewall/nft_trace.h"
+
+using namespace synwhy;
+using namespace synwhy::firewall;
+
+namespace {
+
+TraceRecord rec(uint32_t id, const char* table, const char* chain, uint32_t type, int32_t verdict, uint64_t handle = 0) {
+    TraceRecord r;
+    r.id = id;
+    r.family = "inet";
+    r.table = table;
+    r.chain = chain;
+    r.type = type;
+    r.verdict = verdict;
+    r.handle = handle;
+    return r;
+}
+
+TraceRecord with_packet(TraceRecord r, const char* src, uint16_t sport, const char* dst, uint16_t dport) {
+    r.has_packet = true;
+    r.src = *IpAddr::parse(src);
+    r.dst = *IpAddr::parse(dst);
+    r.sport = sport;
+    r.dport = dport;
+    r.tcp_flags = 0x02;
+    return r;
+}
+
+}  // namespace
+
+TEST(NftTrace, DecodesIpv4AndIpv6TcpHeaders) {
+    uint8_t v4[20] = {0x45, 0, 0, 60, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2};
+    uint8_t tcp[20] = {0x9c, 0x40, 0x00, 0x16, 0, 0, 0, 0, 0, 0, 0, 0, 0xa0, 0x02};
+    TraceRecord r;
+    ASSERT_TRUE(decode_trace_packet(NFPROTO_IPV4, v4, sizeof v4, tcp, sizeof tcp, r));
+    EXPECT_EQ(r.src.str(), "192.0.2.1");
+    EXPECT_EQ(r.dst.str(), "192.0.2.2");
+    EXPECT_EQ(r.sport, 40000);
+    EXPECT_EQ(r.dport, 22);
+    EXPECT_EQ(r.tcp_flags, 0x02);
+
+    uint8_t v6[40] = {0x60, 0, 0, 0, 0, 20, 6, 64};
+    auto s = *IpAddr::parse("2001:db8::1"), d = *IpAddr::parse("2001:db8::2");
+    std::copy(s.bytes.begin(), s.bytes.end(), v6 + 8);
+    std::copy(d.bytes.begin(), d.bytes.end(), v6 + 24);
+    TraceRecord r6;
+    ASSERT_TRUE(decode_trace_packet(NFPROTO_IPV6, v6, sizeof v6, tcp, sizeof tcp, r6));
+    EXPECT_EQ(r6.dst.str(), "2001:db8::2");
+
+    v4[9] = 17;  // UDP
+    TraceRecord u;
+    EXPECT_FALSE(decode_trace_packet(NFPROTO_IPV4, v4, sizeof v4, tcp, sizeof tcp, u));
+    EXPECT_FALSE(decode_trace_packet(NFPROTO_IPV4, v4, 10, tcp, sizeof tcp, u));  // truncated
+}
+
+TEST(NftTrace, DropReachedThroughAJumpKeepsThePath) {
+    TraceAssembler a("synwhy_trace_1");
+    std::vector<uint16_t> ports{22};
+    // Our own marking rule carries the packet; it is not part of the path.
+    EXPECT_FALSE(a.add(with_packet(rec(7, "synwhy_trace_1", "syn_in", NFT_TRACETYPE_RULE, NFT_CONTINUE, 3),
+                                   "192.0.2.1", 40000, "192.0.2.2", 22), ports));
+    EXPECT_FALSE(a.add(rec(7, "filter", "input", NFT_TRACETYPE_RULE, NFT_JUMP, 4), ports));
+    auto e = a.add(rec(7, "filter", "ssh_guard", NFT_TRACETYPE_RULE, NF_DROP, 9), ports);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->kind, EventKind::firewall_verdict);
+    EXPECT_EQ(e->src.str(), "192.0.2.1");
+    EXPECT_EQ(e->dport, 22);
+    ASSERT_TRUE(e->rule);
+    EXPECT_EQ(e->rule->chain, "ssh_guard");
+    EXPECT_EQ(e->rule->path, std::vector<std::string>{"input"});
+    EXPECT_EQ(e->rule->handle, 9u);
+    EXPECT_FALSE(e->rule->policy);
+}
+
+TEST(NftTrace, PolicyDropIsNamedAsThePolicy) {
+    TraceAssembler a("own");
+    auto e = a.add(with_packet(rec(8, "filter", "input", NFT_TRACETYPE_POLICY, NF_DROP), "2001:db8::1", 1, "2001:db8::2", 22),
+                   {22});
+    ASSERT_TRUE(e);
+    EXPECT_TRUE(e->rule->policy);
+    EXPECT_EQ(e->rule->handle, 0u);
+    EXPECT_NE(describe_rule(*e->rule).find("chain policy drop"), std::string::npos);
+    EXPECT_EQ(rule_fix(*e->rule, 22).back(), "nft insert rule inet filter input tcp dport 22 accept");
+}
+
+TEST(NftTrace, DroppedReplyIsOutbound) {
+    TraceAssembler a("own");
+    auto e = a.add(with_packet(rec(9, "filter", "output", NFT_TRACETYPE_RULE, NF_DROP, 5), "192.0.2.2", 22, "192.0.2.1", 40000),
+                   {22});
+    ASSERT_TRUE(e);
+    EXPECT_TRUE(e->outbound);
+    EXPECT_EQ(e->src.str(), "192.0.2.1");
+    EXPECT_EQ(e->sport, 40000);
+}
+
+TEST(NftTrace, AcceptsAndUnknownPacketsGiveNothing) {
+    TraceAssembler a("own");
+    EXPECT_FALSE(a.add(with_packet(rec(1, "filter", "input", NFT_TRACETYPE_RULE, NF_ACCEPT, 2), "192.0.2.1", 1,
+                                   "192.0.2.2", 22), {22}));
+    EXPECT_FALSE(a.add(rec(2, "filter", "input", NFT_TRACETYPE_RULE, NF_DROP, 2), {22}));  // no packet seen
+}
+
+TEST(NftTrace, RuleTextByHandleAndComment) {
+    const char* listing =
+        "table inet filter {\n"
+        "\tchain ssh_guard { # handle 2\n"
+        "\t\ttcp dport { 22, 2222 } drop comment \"block \\\"ssh\\\"\" # handle 9\n"
+        "\t\tcounter packets 0 bytes 0 # handle 10\n"
+        "\t}\n"
+        "}\n";
+    auto rules = rules_by_handle(listing);
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[9], "tcp dport { 22, 2222 } drop comment \"block \\\"ssh\\\"\"");
+    EXPECT_EQ(rule_comment(rules[9]), "block \"ssh\"");
+    EXPECT_EQ(rule_comment(rules[10]), "");
+}
+
+TEST(NftTrace, FrontEndsGetTheirOwnFix) {
+    FirewallRule ufw{"nftables", "ip", "filter", "ufw-user-input", {"INPUT", "ufw-before-input"}, 12, 0, false, "", "", "drop"};
+    auto fix = rule_fix(ufw, 22);
+    ASSERT_EQ(fix.size(), 2u);
+    EXPECT_EQ(fix[0], "ufw allow 22/tcp");
+    EXPECT_EQ(fix[1], "nft delete rule ip filter ufw-user-input handle 12");
+    FirewallRule fwd{"nftables", "inet", "firewalld", "filter_IN_public", {}, 0, 0, false, "", "", "reject"};
+    EXPECT_EQ(rule_fix(fwd, 22)[0], "firewall-cmd --add-service=ssh --permanent && firewall-cmd --reload");
+    FirewallRule legacy{"iptables-legacy", "ip", "filter", "SSH_GUARD", {"INPUT"}, 0, 2, false, "-A SSH_GUARD -p tcp -j DROP", "", "drop"};
+    EXPECT_EQ(rule_fix(legacy, 22)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
+}
