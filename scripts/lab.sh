@@ -55,6 +55,14 @@ SCENARIOS=(
     nft-reject-icmp "healthy sshd, nftables rejects tcp dport 22 with ICMP port unreachable"
     iptables-legacy-drop "healthy sshd, iptables-legacy/ip6tables-legacy drop tcp dport 22"
     wrong-ip "healthy sshd, but the client targets an address nobody holds"
+    nft-jump-drop "healthy sshd; input jumps to chain ssh_guard, whose commented rule drops :22"
+    nft-policy-drop "healthy sshd; input has policy drop and accepts only other ports"
+    nft-output-drop "healthy sshd; an output rule drops the SYN-ACKs from :22"
+    iptables-nft-drop "healthy sshd; iptables-nft/ip6tables-nft -j DROP on :22"
+    iptables-nft-reject "healthy sshd; iptables-nft/ip6tables-nft -j REJECT --reject-with tcp-reset on :22"
+    iptables-legacy-chain-drop "healthy sshd; iptables-legacy INPUT jumps to SSH_GUARD, which drops :22"
+    ufw-deny "healthy sshd; ufw's chain layout (iptables-nft) with a deny of 22/tcp in ufw-user-input"
+    firewalld-deny "healthy sshd; firewalld's table layout (inet firewalld), zone public without ssh"
 )
 
 usage() {
@@ -300,8 +308,106 @@ apply_scenario_firewall() {
         ip netns exec "$SRV_NS" iptables-legacy -A INPUT -p tcp --dport 22 -j DROP
         ip netns exec "$SRV_NS" ip6tables-legacy -A INPUT -p tcp --dport 22 -j DROP
         ;;
+    nft-jump-drop)
+        ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet lab_filter {
+    chain ssh_guard {
+        tcp dport 2200 accept
+        tcp dport 22 drop comment "block-ssh"
+    }
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ct state established,related accept
+        meta l4proto tcp jump ssh_guard
+    }
+}
+EOF
+        ;;
+    nft-policy-drop)
+        ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet lab_filter {
+    chain input {
+        type filter hook input priority 0; policy drop;
+        ct state established,related accept
+        iif "lo" accept
+        meta l4proto { icmp, ipv6-icmp } accept
+        tcp dport { 80, 443 } accept
+    }
+}
+EOF
+        ;;
+    nft-output-drop)
+        ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet lab_filter {
+    chain output {
+        type filter hook output priority 0; policy accept;
+        tcp sport 22 tcp flags & (syn|ack) == syn|ack drop comment "no-synack"
+    }
+}
+EOF
+        ;;
+    iptables-nft-drop)
+        ip netns exec "$SRV_NS" iptables-nft -A INPUT -p tcp --dport 22 -j DROP
+        ip netns exec "$SRV_NS" ip6tables-nft -A INPUT -p tcp --dport 22 -j DROP
+        ;;
+    iptables-nft-reject)
+        ip netns exec "$SRV_NS" iptables-nft -A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset
+        ip netns exec "$SRV_NS" ip6tables-nft -A INPUT -p tcp --dport 22 -j REJECT --reject-with tcp-reset
+        ;;
+    iptables-legacy-chain-drop)
+        local t
+        for t in iptables-legacy ip6tables-legacy; do
+            ip netns exec "$SRV_NS" "$t" -N SSH_GUARD
+            ip netns exec "$SRV_NS" "$t" -A SSH_GUARD -p tcp --dport 2200 -j ACCEPT
+            ip netns exec "$SRV_NS" "$t" -A SSH_GUARD -p tcp --dport 22 -j DROP
+            ip netns exec "$SRV_NS" "$t" -A INPUT -p tcp -j SSH_GUARD
+        done
+        ;;
+    ufw-deny)
+        # ufw's own chains, as `ufw enable` + `ufw deny 22/tcp` lay them out (through iptables-nft);
+        # the real ufw would rewrite /etc/ufw on this machine, which a lab must not touch.
+        local t
+        for t in iptables-nft ip6tables-nft; do
+            ip netns exec "$SRV_NS" "$t" -N ufw-before-input
+            ip netns exec "$SRV_NS" "$t" -N ufw-user-input
+            ip netns exec "$SRV_NS" "$t" -N ufw-after-input
+            ip netns exec "$SRV_NS" "$t" -A INPUT -j ufw-before-input
+            ip netns exec "$SRV_NS" "$t" -A INPUT -j ufw-after-input
+            ip netns exec "$SRV_NS" "$t" -A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+            ip netns exec "$SRV_NS" "$t" -A ufw-before-input -j ufw-user-input
+            ip netns exec "$SRV_NS" "$t" -A ufw-user-input -p tcp --dport 22 -j DROP
+        done
+        ;;
+    firewalld-deny)
+        # firewalld's nftables layout: table inet firewalld, zone dispatch, zone public whose
+        # allow chain lacks ssh, and the zone's final reject.
+        ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet firewalld {
+    chain filter_INPUT {
+        type filter hook input priority filter + 10; policy accept;
+        ct state established,related accept
+        iifname "lo" accept
+        jump filter_INPUT_ZONES
+        reject with icmpx admin-prohibited
+    }
+    chain filter_INPUT_ZONES {
+        goto filter_IN_public
+    }
+    chain filter_IN_public {
+        jump filter_IN_public_allow
+        meta l4proto { icmp, ipv6-icmp } accept
+        reject with icmpx admin-prohibited
+    }
+    chain filter_IN_public_allow {
+        tcp dport 9090 accept
+        ip6 daddr fe80::/64 udp dport 546 accept
+    }
+}
+EOF
+        ;;
     esac
 }
+
 
 # For wrong-ip the client's SYN waits on ARP/neighbour discovery for an address nobody holds. By
 # default the kernel gives up after 3 probes (~3 s) and fails the connect with "No route to host",

@@ -134,3 +134,19 @@ TEST(NftTrace, FrontEndsGetTheirOwnFix) {
     FirewallRule legacy{"iptables-legacy", "ip", "filter", "SSH_GUARD", {"INPUT"}, 0, 2, false, "-A SSH_GUARD -p tcp -j DROP", "", "drop"};
     EXPECT_EQ(rule_fix(legacy, 22)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
 }
+
+TEST(NftTrace, ReturnsPopThePath) {
+    // firewalld: filter_INPUT jumps to the zones, goto the zone, the zone jumps to its allow
+    // chain, nothing matches there (implicit return), the zone's last rule rejects.
+    TraceAssembler a("own");
+    std::vector<uint16_t> ports{22};
+    a.add(with_packet(rec(3, "firewalld", "filter_INPUT", NFT_TRACETYPE_RULE, NFT_JUMP, 4), "192.0.2.1", 1, "192.0.2.2", 22),
+          ports);
+    a.add(rec(3, "firewalld", "filter_INPUT_ZONES", NFT_TRACETYPE_RULE, NFT_GOTO, 6), ports);
+    a.add(rec(3, "firewalld", "filter_IN_public", NFT_TRACETYPE_RULE, NFT_JUMP, 11), ports);
+    a.add(rec(3, "firewalld", "filter_IN_public_allow", NFT_TRACETYPE_RETURN, NFT_CONTINUE), ports);
+    auto e = a.add(rec(3, "firewalld", "filter_IN_public", NFT_TRACETYPE_RULE, NF_DROP, 13), ports);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->rule->path, (std::vector<std::string>{"filter_INPUT", "filter_INPUT_ZONES"}));
+    EXPECT_EQ(e->rule->chain, "filter_IN_public");
+}

@@ -535,10 +535,12 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
                 c.rule = fl->rule;
                 break;
             }
-        if (c.rule)
+        if (c.rule) {
+            c.summary += ": " + describe_rule(*c.rule);
             c.fix = rule_fix(*c.rule, port);
-        else
+        } else {
             c.fix.push_back(fmt::format("find the output rule: nft -a list ruleset | grep -w 'sport {}'", port));
+        }
     } else if (code == cause::handshake_incomplete) {
         c.summary = fmt::format("SYN-ACKs from {} get no ACK back", target);
         add_details();

@@ -98,8 +98,14 @@ std::optional<Event> TraceAssembler::add(const TraceRecord& r, const std::vector
         t.path.clear();
     }
     bool is_rule = r.type == NFT_TRACETYPE_RULE, is_policy = r.type == NFT_TRACETYPE_POLICY;
+    // The path is a stack of the chains jumped from: a return (explicit, or falling off the end
+    // of a regular chain) pops it, so only the jumps that led to the verdict remain.
     if (is_rule && (r.verdict == NFT_JUMP || r.verdict == NFT_GOTO)) {
         t.path.push_back(r.chain);
+        return std::nullopt;
+    }
+    if (r.type == NFT_TRACETYPE_RETURN || (is_rule && r.verdict == NFT_RETURN)) {
+        if (!t.path.empty()) t.path.pop_back();
         return std::nullopt;
     }
     if (!(is_rule || is_policy) || r.verdict != NF_DROP || !t.has_packet) return std::nullopt;
@@ -194,7 +200,8 @@ std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16
     nft_ctx_buffer_error(s->owner_);
     nft_ctx_buffer_output(s->lister_);
     nft_ctx_buffer_error(s->lister_);
-    nft_ctx_output_set_flags(s->lister_, NFT_CTX_OUTPUT_HANDLE);
+    // Handles to find the rule; stateless so the text shows no counter values.
+    nft_ctx_output_set_flags(s->lister_, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
 
     // Priority -400: before raw (-300) and conntrack, so the mark is set before any other rule
     // sees the packet. The chains accept (their policy) and the rules only set nftrace; the rate
