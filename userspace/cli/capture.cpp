@@ -22,6 +22,7 @@
 #include <poll.h>
 
 #include "diagnosis/diagnose.h"
+#include "firewall/iptables_legacy.h"
 #include "firewall/nft_trace.h"
 #include "host/snapshot.h"
 #include "kernel/kallsyms.h"
@@ -228,6 +229,32 @@ int run_capture(const CaptureOptions& o) {
         ctx.firewall_attribution = nft ? "nft trace" : nft_error + "; firewall drops are named by backend only";
     }
 
+    // iptables-legacy: per-rule counters now, compared with later readings to name the rule.
+    std::vector<firewall::LegacyRule> legacy_before;
+    auto read_legacy = [&] {
+        std::vector<firewall::LegacyRule> all;
+        if (o.all_netns) return all;
+        for (const char* family : {"ip", "ip6"}) {
+            std::string err;
+            auto rules = firewall::read_legacy_counters(family, std::chrono::milliseconds(3000), err);
+            all.insert(all.end(), rules.begin(), rules.end());
+        }
+        return all;
+    };
+    auto legacy_attribution = [&](const std::vector<firewall::LegacyRule>& after) {
+        std::vector<FirewallRule> rules;
+        for (const char* family : {"ip", "ip6"}) {
+            std::vector<firewall::LegacyRule> b, a;
+            for (const auto& r : legacy_before)
+                if (r.family == family) b.push_back(r);
+            for (const auto& r : after)
+                if (r.family == family) a.push_back(r);
+            if (auto rule = firewall::attribute_legacy_drop(b, a, o.ports.front())) rules.push_back(*rule);
+        }
+        return rules;
+    };
+    legacy_before = read_legacy();
+
     // Waits up to `timeout` for kernel records or trace messages; appends what came to `events`.
     auto collect = [&](std::chrono::milliseconds timeout) {
         struct pollfd fds[2] = {{tracer->ready_fd(), POLLIN, 0}, {nft ? nft->fd() : -1, POLLIN, 0}};
@@ -295,9 +322,20 @@ int run_capture(const CaptureOptions& o) {
                 ctx.hosts = take_snapshots();  // the verdict needs the host as it is now
                 last_snapshot = now_ns();
             }
+            std::vector<FirewallRule> legacy_rules;
+            bool legacy_read = false;
             for (const FlowKey& key : decided) {
                 auto it = flows.find(key);
-                if (it != flows.end() && it->second.syns > printed[key]) print(it->second);
+                if (it == flows.end() || it->second.syns <= printed[key]) continue;
+                FlowEvidence& f = it->second;
+                if (!legacy_before.empty() && f.inbound_drop && !f.inbound_rule && !legacy_read) {
+                    auto now_rules = read_legacy();
+                    legacy_rules = legacy_attribution(now_rules);
+                    legacy_before = std::move(now_rules);
+                    legacy_read = true;
+                }
+                attach_legacy_rule(f, legacy_rules, ctx.hosts.empty() ? nullptr : &ctx.hosts.front());
+                print(f);
             }
             // SYNs with no fate after a while: say so, once.
             uint64_t now = now_ns();
@@ -347,7 +385,8 @@ int run_capture(const CaptureOptions& o) {
     nft.reset();     // the kernel removes the trace table with its owner socket
     tracer.reset();  // detach before printing: nothing of synwhy stays in the kernel past this point
 
-    DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start};
+    DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start, {}};
+    if (!legacy_before.empty()) input.legacy_rules = legacy_attribution(read_legacy());
     Diagnosis d = diagnose(input);
     if (o.json)
         std::cout << report_json(d, ctx).dump(2) << std::endl;

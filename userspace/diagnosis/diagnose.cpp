@@ -559,6 +559,17 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
 
 }  // namespace
 
+void attach_legacy_rule(FlowEvidence& f, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host) {
+    if (f.inbound_rule || !f.inbound_drop || !is_netfilter_drop(*f.inbound_drop)) return;
+    if (firewall_backend(*f.inbound_drop, host) != "iptables-legacy") return;
+    std::string family = f.key.src.family == Family::ipv4 ? "ip" : "ip6";
+    for (const auto& r : legacy_rules)
+        if (r.family == family) {
+            f.inbound_rule = r;
+            return;
+        }
+}
+
 Diagnosis diagnose(const DiagnosisInput& input) {
     Diagnosis d;
     std::map<FlowKey, FlowEvidence> flows;
@@ -572,8 +583,11 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     // Flows known only from a reply or a state change, without an inbound SYN, are not attempts
     // we watched (e.g. the capture started mid-handshake).
     std::vector<const FlowEvidence*> kept;
-    for (const auto& [key, ev] : flows)
-        if (ev.syns > 0) kept.push_back(&ev);
+    for (auto& [key, ev] : flows) {
+        if (ev.syns == 0) continue;
+        attach_legacy_rule(ev, input.legacy_rules, host_for(input.hosts, key.netns));
+        kept.push_back(&ev);
+    }
     std::sort(kept.begin(), kept.end(),
               [](const FlowEvidence* a, const FlowEvidence* b) { return a->first_ns < b->first_ns; });
     for (const FlowEvidence* ev : kept) d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns)));

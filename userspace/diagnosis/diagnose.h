@@ -70,7 +70,13 @@ struct DiagnosisInput {
     std::vector<Event> events;
     std::vector<HostSnapshot> hosts;  // one per watched netns; the first is the default
     uint64_t capture_ns = 0;          // how long the capture lasted
+    // iptables-legacy rules whose counters show they dropped SYNs during the capture (nft trace
+    // cannot see x_tables); joined to the flows that legacy netfilter dropped, by family.
+    std::vector<FirewallRule> legacy_rules;
 };
+
+// Names the legacy rule for a flow that x_tables dropped and nft trace could not attribute.
+void attach_legacy_rule(FlowEvidence& flow, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host);
 
 Diagnosis diagnose(const DiagnosisInput& input);
 

@@ -6,11 +6,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -46,6 +47,17 @@ void drain(int& fd, std::string& out) {
         close_fd(fd);  // EOF or a real error
         return;
     }
+}
+
+// Through syscall(2): glibc 2.36's <sys/pidfd.h> lacks extern "C" and older ones lack the wrapper.
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+    return int(syscall(SYS_pidfd_open, pid, 0));
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
 int decode_status(int status) {
@@ -152,7 +164,7 @@ ExecResult run_program(const std::vector<std::string>& argv, std::chrono::millis
 
     // A pidfd tells when the child exits without polling waitpid; if the kernel has none, poll
     // with a short period instead.
-    int pidfd = pidfd_open(pid, 0);
+    int pidfd = open_pidfd(pid);
     bool exited = false;
     int status_code = -1;
     const int64_t deadline = monotonic_ms() + timeout.count();

@@ -2,6 +2,7 @@
 // moment, so every reader reports failure instead of throwing.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>

@@ -33,5 +33,9 @@ bool iptables_legacy_tables_present();
 SshdConfig parse_sshd_T(const std::string& stdout_text);               // `sshd -T` output
 std::string first_sshd_error_line(const std::string& stderr_text);     // `sshd -t` stderr
 std::string sshd_config_path_from_cmdline(const std::vector<std::string>& argv);
+// Whether an sshd argv (/proc/PID/cmdline, possibly a rewritten title such as
+// "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups") is a listening daemon rather than a
+// connection child ("sshd: alice@pts/0"), an inetd-style `sshd -i` or a `sshd -t/-T` test.
+bool sshd_cmdline_is_daemon(const std::vector<std::string>& argv);
 
 }  // namespace synwhy::host

@@ -1,0 +1,91 @@
+// take_snapshot: every probe of the calling thread's netns into one HostSnapshot. Each probe's
+// failure becomes one line of probe_errors; nothing throws out of here.
+#include "host/snapshot.h"
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <exception>
+#include <set>
+
+#include "host/procfs.h"
+
+namespace synwhy::host {
+
+namespace {
+
+uint64_t realtime_ns() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ULL + uint64_t(ts.tv_nsec);
+}
+
+// Runs one probe; an exception (std::bad_alloc and the like) becomes an error line.
+template <typename F>
+void guarded(HostSnapshot& snap, const char* what, F&& probe) {
+    try {
+        probe();
+    } catch (const std::exception& e) {
+        snap.probe_errors.push_back(std::string(what) + ": " + e.what());
+    } catch (...) {
+        snap.probe_errors.push_back(std::string(what) + ": unknown error");
+    }
+}
+
+}  // namespace
+
+HostSnapshot take_snapshot(const SnapshotOptions& options) {
+    HostSnapshot snap;
+    guarded(snap, "snapshot", [&] {
+        snap.taken_ns = realtime_ns();
+        // The thread's netns, which differs from the process's after a per-thread setns.
+        snap.netns = uint32_t(procfs::ns_inode("/proc/thread-self/ns/net"));
+        if (!snap.netns) snap.probe_errors.push_back("cannot stat /proc/thread-self/ns/net");
+    });
+
+    guarded(snap, "listeners", [&] {
+        std::string error;
+        snap.listeners = list_tcp_listeners(error);
+        if (!error.empty()) snap.probe_errors.push_back("listeners: " + error);
+        attach_socket_owners(snap.listeners);
+    });
+
+    guarded(snap, "addresses", [&] {
+        std::string error;
+        snap.addresses = list_local_addresses(error);
+        if (!error.empty()) snap.probe_errors.push_back("addresses: " + error);
+    });
+
+    guarded(snap, "sshd processes", [&] { snap.sshd_processes = find_sshd_processes(); });
+
+    if (options.query_sshd_config) {
+        guarded(snap, "sshd config", [&] {
+            std::vector<std::string> paths;
+            std::set<std::string> seen;
+            for (const auto& p : snap.sshd_processes)
+                if (p.is_listener && seen.insert(p.config_path).second) paths.push_back(p.config_path);
+            struct stat st {};
+            if (paths.empty() && stat("/etc/ssh/sshd_config", &st) == 0) paths.push_back("/etc/ssh/sshd_config");
+            for (const auto& path : paths) {
+                snap.sshd_configs.push_back(query_sshd_config(path, options.exec_timeout));
+                // A config sshd rejects is a finding (SshdConfig::error); sshd missing, hanging or
+                // not starting means the probe itself failed.
+                const auto& c = snap.sshd_configs.back();
+                if (!c.ok && (c.error == "sshd is not installed" || c.error.starts_with("sshd -T")))
+                    snap.probe_errors.push_back("sshd config " + path + ": " + c.error);
+                if (!c.ok && c.error == "sshd is not installed") break;  // the same for every path
+            }
+        });
+    }
+
+    guarded(snap, "systemd", [&] {
+        std::string error;
+        snap.units = query_ssh_units(snap.systemd_running, error);
+        if (!error.empty()) snap.probe_errors.push_back("systemd: " + error);
+    });
+
+    guarded(snap, "iptables-legacy", [&] { snap.iptables_legacy_present = iptables_legacy_tables_present(); });
+    return snap;
+}
+
+}  // namespace synwhy::host
