@@ -41,7 +41,7 @@ TEST(Options, BadInputIsUsageError) {
     testing::internal::CaptureStderr();
     for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
              {"report", "--port", "0"}, {"report", "--port", "65536"}, {"report", "--port", "ssh"},
-             {"report", "--port", "22", "--port", "22"}, {"report", "--duration", "1y"},
+             {"report", "--port", "22", "--port", "22"}, {"report", "--duration", "1y"}, {"report", "--duration", ""}, {"report", "--settle", "x"},
              {"report", "--count", "0"}, {"nope"}, {}, {"watch", "--bogus"},
              {"watch", "--netns", "a", "--all-netns"}}) {
         CaptureOptions o;

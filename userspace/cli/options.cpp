@@ -64,10 +64,10 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     CLI::App* report = app.add_subcommand("report", "capture for a while, then print the causes, ranked");
     report->footer(examples_report);
     add_common(report);
-    report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
+    CLI::Option* duration_opt = report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
     report->add_option("-c,--count", o.count, "stop after this many SYNs (plus a settle time)")
         ->check(CLI::PositiveNumber);
-    report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
+    CLI::Option* settle_opt = report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
 
     try {
         app.parse(argc, argv);
@@ -93,7 +93,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         }
         o.ports.assign(ports.begin(), ports.end());
     }
-    if (!duration_text.empty()) {
+    if (duration_opt->count() > 0) {
         auto d = parse_duration(duration_text);
         if (!d) {
             std::cerr << "synwhy: --duration: '" << duration_text << "' is not a duration like 30s, 2m or 500ms\n";
@@ -101,7 +101,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         }
         o.duration = *d;
     }
-    if (!settle_text.empty()) {
+    if (settle_opt->count() > 0) {
         auto d = parse_duration(settle_text);
         if (!d) {
             std::cerr << "synwhy: --settle: '" << settle_text << "' is not a duration like 1s or 500ms\n";

@@ -493,8 +493,9 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
             }
         if (c.rule) {
             backend = c.rule->backend;
-            c.summary = fmt::format("{} {} SYNs to {}: {}", c.rule->policy ? "a chain policy" : "a firewall rule",
-                                    code == cause::firewall_drop ? "drops" : "rejects", target, describe_rule(*c.rule));
+            c.summary = fmt::format("{} ({}) {} SYNs to {}: {}", c.rule->policy ? "a chain policy" : "a firewall rule",
+                                    backend, code == cause::firewall_drop ? "drops" : "rejects", target,
+                                    describe_rule(*c.rule));
             c.fix = rule_fix(*c.rule, port);
         } else if (backend == "iptables-legacy") {
             c.fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
