@@ -224,7 +224,7 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
         out.rule = f.inbound_rule;
         if (f.icmp || firewall_rst || rejecting_rule) {
             out.verdict = cause::firewall_reject;
-            out.detail = fmt::format("rejected by {} {} with {}", backend, where,
+            out.detail = fmt::format("rejected by {} {}; the client got {}", backend, where,
                                      f.icmp ? icmp_name(*f.icmp) : firewall_rst ? std::string("a TCP RST") : std::string("an error"));
         } else {
             out.verdict = cause::firewall_drop;
