@@ -290,11 +290,17 @@ int run_capture(const CaptureOptions& o) {
                 if (h.netns == f.key.netns) host = &h;
             if (!host && !ctx.hosts.empty()) host = &ctx.hosts.front();
             Flow flow = classify(f, host);
+            // With every namespace watched, each line says which one it is about.
+            std::string label;
+            if (o.all_netns)
+                label = host && host->netns == f.key.netns && !host->netns_name.empty() ? host->netns_name
+                                                                                         : fmt::format("netns:{}", f.key.netns);
             if (o.json) {
                 auto j = flow_json(flow);
+                if (o.all_netns) j["netns_name"] = label;
                 std::cout << j.dump() << std::endl;
             } else {
-                std::cout << watch_line(flow) << std::endl;
+                std::cout << watch_line(flow, label) << std::endl;
             }
             printed[f.key] = f.syns;
         };

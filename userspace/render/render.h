@@ -28,7 +28,7 @@ nlohmann::json host_json(const HostSnapshot& host);
 nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
 
 std::string report_text(const Diagnosis& d, const ReportContext& ctx);
-std::string watch_line(const Flow& flow);  // one line, no newline
+std::string watch_line(const Flow& flow, const std::string& netns_label = "");  // one line, no newline
 
 // User-controlled text (process names, comments, hostnames) made safe for a terminal:
 // control characters and escapes are shown as \xNN, so they can neither forge lines nor drive the TTY.

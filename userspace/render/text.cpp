@@ -29,8 +29,9 @@ std::string format_time(uint64_t ns) {
     return fmt::format("{}.{:03d}", buf, static_cast<int>((ns / 1000000ULL) % 1000));
 }
 
-std::string watch_line(const Flow& f) {
-    return fmt::format("{}  {:<22} -> {:<22} {:<20} {}", format_time(f.first_ns), endpoint(f.src, f.sport),
+std::string watch_line(const Flow& f, const std::string& netns_label) {
+    return fmt::format("{}  {}{:<22} -> {:<22} {:<20} {}", format_time(f.first_ns),
+                       netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", endpoint(f.src, f.sport),
                        endpoint(f.dst, f.dport), f.verdict, printable(f.detail));
 }
 
