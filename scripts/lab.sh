@@ -63,6 +63,9 @@ SCENARIOS=(
     iptables-legacy-chain-drop "healthy sshd; iptables-legacy INPUT jumps to SSH_GUARD, which drops :22"
     ufw-deny "healthy sshd; ufw's chain layout (iptables-nft) with a deny of 22/tcp in ufw-user-input"
     firewalld-deny "healthy sshd; firewalld's table layout (inet firewalld), zone public without ssh"
+    handshake-lost "healthy sshd; the client's own firewall drops the SYN-ACKs"
+    sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
+    rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
 )
 
 usage() {
@@ -405,6 +408,29 @@ table inet firewalld {
 }
 EOF
         ;;
+    handshake-lost)
+        # The client's own firewall drops the SYN-ACKs: the server answers, nothing comes back.
+        ip netns exec "$CLI_NS" nft -f - <<'EOF'
+table inet lab_client {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp sport 22 tcp flags & (syn|ack) == syn|ack drop
+    }
+}
+EOF
+        ;;
+    rp-filter)
+        # Asymmetric routing: the client's second address 198.51.100.1 is routed, from the
+        # server, through another interface (a veth pair inside the server namespace; the dummy
+        # driver is not always there), so strict reverse-path filtering drops SYNs that come
+        # from it on veth-srv.
+        ip netns exec "$CLI_NS" ip addr add 198.51.100.1/32 dev "$CLI_IF"
+        ip netns exec "$SRV_NS" ip link add rpf0 type veth peer name rpf1
+        ip netns exec "$SRV_NS" ip link set rpf0 up
+        ip netns exec "$SRV_NS" ip link set rpf1 up
+        ip netns exec "$SRV_NS" ip route add 198.51.100.0/24 dev rpf0
+        ip netns exec "$SRV_NS" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf."$SRV_IF".rp_filter=1
+        ;;
     esac
 }
 
@@ -417,6 +443,28 @@ slow_neighbour_failure() {
     ip netns exec "$CLI_NS" sh -c "
         echo 60 > /proc/sys/net/ipv4/neigh/$CLI_IF/mcast_solicit &&
         echo 60 > /proc/sys/net/ipv6/neigh/$CLI_IF/mcast_solicit"
+}
+
+# Stops sshd (SIGSTOP: alive, listening, accepting nothing) and fills its accept queue with
+# connections from the client that stay open until `down`. Bounded wait for the queue to be full.
+wedge_sshd() {
+    local pid i
+    pid=$(cat "$STATE/sshd.pid")
+    kill -STOP "$pid"
+    # sshd has one listener per family: fill both, with exactly backlog + 1 connections each, so
+    # that no extra connection keeps retransmitting its SYN.
+    for i in $(seq 1 5); do
+        ip netns exec "$CLI_NS" sh -c "sleep 600 | nc $SRV4 $SSH_PORT >/dev/null 2>&1 &"
+        ip netns exec "$CLI_NS" sh -c "sleep 600 | nc $SRV6 $SSH_PORT >/dev/null 2>&1 &"
+    done
+    for i in $(seq 1 50); do
+        # Recv-Q of a listener is its accept queue; full is backlog + 1.
+        if [ "$(ip netns exec "$SRV_NS" ss -Hltn "sport = :$SSH_PORT" | awk '$2 > $3' | wc -l)" -ge 2 ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "the accept queue of sshd did not fill"
 }
 
 UP_ERR=""
@@ -476,6 +524,14 @@ cmd_up() {
         UP_STEP="starting sshd"
         start_sshd 2222
         ;;
+    sshd-wedged)
+        # somaxconn is per netns: a backlog of 4 fills with a handful of real connections.
+        ip netns exec "$SRV_NS" sysctl -qw net.core.somaxconn=4
+        UP_STEP="starting sshd"
+        start_sshd "$SSH_PORT"
+        UP_STEP="wedging sshd"
+        wedge_sshd
+        ;;
     *)
         UP_STEP="starting sshd"
         start_sshd "$SSH_PORT"
@@ -509,12 +565,15 @@ cmd_connect() {
     local family=$1 t=${2:-3} addr out rc
     [[ $t =~ ^[1-9][0-9]*$ ]] || usage
     addr=$(cmd_target "$family")
+    local bind=()
+    # rp-filter: connect from the address the server routes elsewhere.
+    [ "$(current_scenario)" = rp-filter ] && [ "$family" = 4 ] && bind=(-b 198.51.100.1)
     # ssh's ConnectTimeout bounds the TCP connect and the banner exchange; `timeout` bounds
     # everything else (T+1, then SIGKILL one second later: never beyond T+2). -F /dev/null keeps
     # the machine's ssh_config out of the outcome.
     out=$(timeout -k 1 $((t + 1)) ip netns exec "$CLI_NS" \
         ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout="$t" -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p "$SSH_PORT" "$addr" true \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${bind[@]}" -p "$SSH_PORT" "$addr" true \
         2>&1 </dev/null) && rc=0 || rc=$?
     out=$(printf '%s\n' "$out" | tr -d '\r' | grep -v '^[[:space:]]*$' || true)
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then

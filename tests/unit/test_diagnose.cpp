@@ -331,3 +331,12 @@ TEST(Diagnose, FullAcceptQueueIsListenOverflow) {
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2")}, host_with({l}));
     EXPECT_EQ(codes(d), std::vector<std::string>{"listen-overflow"});
 }
+
+TEST(Diagnose, DiscardedDuplicateSynAfterSynAckIsNotAKernelDrop) {
+    Event dup = drop("2001:db8::1", 40000, "2001:db8::2", "NOT_SPECIFIED", "tcp_v6_rcv+0x81");
+    dup.tcp_flags = 0x02;
+    auto d = run({syn("2001:db8::1", 40000, "2001:db8::2"), ev(EventKind::tx_synack, "2001:db8::1", 40000, "2001:db8::2", 22),
+                  syn("2001:db8::1", 40000, "2001:db8::2", 22, 2000), dup},
+                 host_with({listener("::", 22)}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"handshake-incomplete"});
+}

@@ -276,3 +276,17 @@ TEST(RunProgram, MissingProgram) {
     EXPECT_FALSE(r.started);
     EXPECT_TRUE(no_children_left());
 }
+
+TEST(TcpExt, ListenCountersFromNetstat) {
+    // Trimmed from /proc/net/netstat on 6.18.
+    const std::string text =
+        "TcpExt: SyncookiesSent SyncookiesRecv ListenOverflows ListenDrops TCPHPHits\n"
+        "TcpExt: 0 0 7 9 12\n"
+        "IpExt: InNoRoutes InTruncatedPkts\n"
+        "IpExt: 0 0\n";
+    uint64_t o = 0, d = 0;
+    ASSERT_TRUE(synwhy::host::parse_tcpext_listen_counters(text, o, d));
+    EXPECT_EQ(o, 7u);
+    EXPECT_EQ(d, 9u);
+    EXPECT_FALSE(synwhy::host::parse_tcpext_listen_counters("IpExt: A\nIpExt: 1\n", o, d));
+}

@@ -381,7 +381,15 @@ int run_capture(const CaptureOptions& o) {
     collect(std::chrono::milliseconds(0));
     for (auto& e : events) all.push_back(std::move(e));
 
+    std::vector<HostSnapshot> at_start = ctx.hosts;
     ctx.hosts = take_snapshots();
+    // What grew during the capture: listen-queue overflows prove SYNs were silently dropped.
+    for (auto& h : ctx.hosts)
+        for (const auto& s : at_start)
+            if (s.netns == h.netns && h.listen_overflows >= s.listen_overflows && h.listen_drops >= s.listen_drops) {
+                h.listen_overflows_grew = int64_t(h.listen_overflows - s.listen_overflows);
+                h.listen_drops_grew = int64_t(h.listen_drops - s.listen_drops);
+            }
     TracerStats stats = tracer->stats();
     ctx.syns_counted = stats.syns_seen;
     ctx.events_lost = stats.ringbuf_full;

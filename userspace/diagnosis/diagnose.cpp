@@ -256,7 +256,11 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
                          : fmt::format("refused{}: nothing listens on {}", why, to);
         return out;
     }
-    if (f.inbound_drop) {
+    // Once a SYN-ACK went out, a retransmitted SYN is answered again and then discarded by
+    // tcp_v4_rcv/tcp_v6_rcv (NOT_SPECIFIED): that drop is the stack at work, not the cause.
+    bool duplicate_syn_discarded = f.inbound_drop && f.synack_sent && (f.inbound_drop->tcp_flags & 0x02) &&
+                                   f.inbound_drop->reason == "NOT_SPECIFIED";
+    if (f.inbound_drop && !duplicate_syn_discarded) {
         out.verdict = cause::kernel_drop;
         out.detail = fmt::format("dropped by the kernel: reason {} at {}", f.inbound_drop->reason,
                                  f.inbound_drop->location);
@@ -549,6 +553,14 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
     } else if (code == cause::listen_overflow) {
         c.summary = fmt::format("the listener on {} does not accept: its queue is full", target);
         add_details();
+        if (host && host->listen_overflows_grew >= 0)
+            c.evidence.push_back(fmt::format("TcpExt ListenOverflows +{}, ListenDrops +{} during the capture",
+                                             host->listen_overflows_grew, host->listen_drops_grew));
+        for (const Listener* l : listeners_on(host, port))
+            if (l->pid)
+                c.fix.insert(c.fix.begin(), fmt::format("look at {} (pid {}): ps -o stat,pid,cmd -p {} "
+                                                        "(T = stopped: kill -CONT {}; else restart it)",
+                                                        l->comm, l->pid, l->pid, l->pid));
         c.fix.push_back("sshd is stuck or overloaded: look at its state (ps -o stat,pid,cmd -C sshd), restart it");
     } else {
         c.summary = fmt::format("SYNs to {} got no answer that synwhy could see", target);

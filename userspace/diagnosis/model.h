@@ -126,6 +126,9 @@ struct HostSnapshot {
     bool systemd_running = false;
     std::vector<SystemdUnit> units;
     bool iptables_legacy_present = false;   // ip_tables / ip6_tables have rules in this netns
+    // TcpExt counters of this netns (cumulative), and their growth over the capture (-1: unknown).
+    uint64_t listen_overflows = 0, listen_drops = 0;
+    int64_t listen_overflows_grew = -1, listen_drops_grew = -1;
     std::vector<std::string> probe_errors;  // what a probe could not find out, one line each
 };
 

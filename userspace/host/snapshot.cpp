@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <set>
 
 #include "host/procfs.h"
@@ -85,7 +87,38 @@ HostSnapshot take_snapshot(const SnapshotOptions& options) {
     });
 
     guarded(snap, "iptables-legacy", [&] { snap.iptables_legacy_present = iptables_legacy_tables_present(); });
+    guarded(snap, "TcpExt counters", [&] {
+        if (!read_listen_counters(snap.listen_overflows, snap.listen_drops))
+            snap.probe_errors.push_back("cannot read TcpExt ListenOverflows/ListenDrops");
+    });
     return snap;
+}
+
+bool parse_tcpext_listen_counters(const std::string& text, uint64_t& overflows, uint64_t& drops) {
+    // Two lines per group: "TcpExt: Name1 Name2 ..." then "TcpExt: 1 2 ...".
+    std::istringstream in(text);
+    std::string names, values;
+    while (std::getline(in, names)) {
+        if (!std::getline(in, values)) break;
+        if (names.rfind("TcpExt:", 0) != 0) continue;
+        std::istringstream n(names), v(values);
+        std::string name, value;
+        bool found_o = false, found_d = false;
+        while (n >> name && v >> value) {
+            if (name == "ListenOverflows") overflows = std::strtoull(value.c_str(), nullptr, 10), found_o = true;
+            if (name == "ListenDrops") drops = std::strtoull(value.c_str(), nullptr, 10), found_d = true;
+        }
+        return found_o && found_d;
+    }
+    return false;
+}
+
+bool read_listen_counters(uint64_t& overflows, uint64_t& drops) {
+    std::ifstream f("/proc/thread-self/net/netstat");
+    if (!f) return false;
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_tcpext_listen_counters(ss.str(), overflows, drops);
 }
 
 }  // namespace synwhy::host

@@ -28,6 +28,9 @@ SshdConfig query_sshd_config(const std::string& config_path, std::chrono::millis
 std::vector<SystemdUnit> query_ssh_units(bool& systemd_running, std::string& error);
 std::vector<IpAddr> list_local_addresses(std::string& error);
 bool iptables_legacy_tables_present();
+// TcpExt ListenOverflows and ListenDrops of the calling thread's netns (/proc/thread-self/net/netstat).
+bool read_listen_counters(uint64_t& overflows, uint64_t& drops);
+bool parse_tcpext_listen_counters(const std::string& netstat_text, uint64_t& overflows, uint64_t& drops);
 
 // Pure parsers, unit-tested on fixtures.
 SshdConfig parse_sshd_T(const std::string& stdout_text);               // `sshd -T` output
