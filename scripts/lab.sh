@@ -28,6 +28,7 @@ if ! [[ $PREFIX =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$ ]]; then
 fi
 SRV_NS="${PREFIX}-srv"
 CLI_NS="${PREFIX}-cli"
+CTR_NS="${PREFIX}-ctr" # a "container": a third namespace with its own sshd (container-unpublished)
 STATE_ROOT=/run/synwhy-lab
 STATE="$STATE_ROOT/$PREFIX"
 # The veth ends have fixed names: each lives only inside its own namespace (it is created there
@@ -66,6 +67,7 @@ SCENARIOS=(
     handshake-lost "healthy sshd; the client's own firewall drops the SYN-ACKs"
     sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
+    container-unpublished "no sshd on the server; one listens on :22 in a container's netns, port not published"
 )
 
 usage() {
@@ -168,7 +170,7 @@ teardown() {
         fi
     fi
     # Everything else living in our namespaces (sshd sessions, leftover `srv`/`cli` commands).
-    for ns in "$SRV_NS" "$CLI_NS"; do
+    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS"; do
         while read -r pid; do
             [ -n "$pid" ] && pids+=("$pid")
         done < <(ns_pids "$ns")
@@ -184,7 +186,7 @@ teardown() {
 
     # Deleting a namespace destroys its veth end (and with it the peer), its nft tables and its
     # iptables-legacy rules: nothing of the lab lives in the root namespace.
-    for ns in "$SRV_NS" "$CLI_NS"; do
+    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS"; do
         if ns_exists "$ns"; then
             ip netns del "$ns" 2>/dev/null || true
         fi
@@ -523,6 +525,20 @@ cmd_up() {
     sshd-other-port)
         UP_STEP="starting sshd"
         start_sshd 2222
+        ;;
+    container-unpublished)
+        # The host runs no sshd; a "container" (its own netns, as docker would make it) does,
+        # and nothing maps the host's port 22 to it.
+        ip netns add "$CTR_NS"
+        ip -n "$CTR_NS" link set lo up
+        sed -e "s|^PidFile .*|PidFile $STATE/ctr_sshd.pid|" "$STATE/sshd_config" >"$STATE/ctr_sshd_config"
+        UP_STEP="starting the container's sshd"
+        ip netns exec "$CTR_NS" "$SSHD" -f "$STATE/ctr_sshd_config" -E "$STATE/ctr_sshd.log" </dev/null >/dev/null
+        for i in $(seq 1 50); do
+            [ "$(ip netns exec "$CTR_NS" ss -Hltn "sport = :$SSH_PORT" | grep -c .)" -ge 2 ] && break
+            [ "$i" -lt 50 ] || fail "the container's sshd did not start listening"
+            sleep 0.1
+        done
         ;;
     sshd-wedged)
         # somaxconn is per netns: a backlog of 4 fills with a handful of real connections.

@@ -340,3 +340,48 @@ TEST(Diagnose, DiscardedDuplicateSynAfterSynAckIsNotAKernelDrop) {
                  host_with({listener("::", 22)}));
     EXPECT_EQ(codes(d), std::vector<std::string>{"handshake-incomplete"});
 }
+
+TEST(Diagnose, SocketActivatedSshNamesTheSocketUnit) {
+    HostSnapshot h = host_with({});
+    h.systemd_running = true;
+    h.units = {{"ssh.service", "loaded", "inactive", "dead", "disabled", 0},
+               {"ssh.socket", "loaded", "failed", "failed", "enabled", 0}};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d)[0], "no-listener");
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl restart ssh.socket"});
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "ssh.socket: failed (failed), enabled"));
+}
+
+TEST(Diagnose, DisabledServiceWithoutSocketIsEnabled) {
+    HostSnapshot h = host_with({});
+    h.systemd_running = true;
+    h.units = {{"ssh.service", "loaded", "inactive", "dead", "disabled", 0},
+               {"ssh.socket", "loaded", "inactive", "dead", "disabled", 0}};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl enable --now ssh.service"});
+}
+
+TEST(Diagnose, ListenerInAContainerIsOtherNetns) {
+    HostSnapshot h = host_with({});
+    ForeignListener f;
+    f.netns = 4026532999;
+    f.netns_name = "";
+    f.container = "docker 3f2a1b9c0d4e";
+    f.listener = listener("0.0.0.0", 22, 4242, "sshd");
+    h.other_netns_listeners = {f};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"other-netns"});
+    EXPECT_NE(d.causes[0].summary.find("sshd (pid 4242) on 0.0.0.0:22 in netns 4026532999 (container docker 3f2a1b9c0d4e)"),
+              std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "docker run -p 22:22"));
+}
+
+TEST(Diagnose, ContainerListenerOnAnotherPortDoesNotCount) {
+    HostSnapshot h = host_with({});
+    ForeignListener f;
+    f.netns = 4026532999;
+    f.listener = listener("0.0.0.0", 8080, 4242, "nginx");
+    h.other_netns_listeners = {f};
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+}

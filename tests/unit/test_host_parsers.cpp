@@ -290,3 +290,12 @@ TEST(TcpExt, ListenCountersFromNetstat) {
     EXPECT_EQ(d, 9u);
     EXPECT_FALSE(synwhy::host::parse_tcpext_listen_counters("IpExt: A\nIpExt: 1\n", o, d));
 }
+
+TEST(Containers, RuntimeNamesFromCgroupPaths) {
+    using synwhy::host::container_from_cgroup;
+    EXPECT_EQ(container_from_cgroup("0::/system.slice/docker-3f2a1b9c0d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8.scope\n"),
+              "docker 3f2a1b9c0d4e");
+    EXPECT_EQ(container_from_cgroup("12:pids:/docker/0123456789abcdef0123456789abcdef\n"), "docker 0123456789ab");
+    EXPECT_EQ(container_from_cgroup("0::/machine.slice/libpod-aaaabbbbccccddddeeee.scope/container\n"), "podman aaaabbbbcccc");
+    EXPECT_EQ(container_from_cgroup("0::/user.slice/user-1000.slice/session-2.scope\n"), "");
+}

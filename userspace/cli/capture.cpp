@@ -67,6 +67,9 @@ std::string missing_privileges() {
     return s;
 }
 
+// Entering namespaces costs a thread and a sock_diag dump each: bounded.
+constexpr size_t max_foreign_namespaces = 512;
+
 uint32_t netns_inode(const std::string& path) {
     struct stat st {};
     return stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
@@ -284,12 +287,22 @@ int run_capture(const CaptureOptions& o) {
         std::map<FlowKey, FlowEvidence> flows;
         std::map<FlowKey, uint32_t> printed;  // SYNs already given a line, per flow
         uint64_t last_snapshot = start;
+        uint64_t last_foreign_scan = 0;
         auto print = [&](const FlowEvidence& f) {
             const HostSnapshot* host = nullptr;
             for (const auto& h : ctx.hosts)
                 if (h.netns == f.key.netns) host = &h;
             if (!host && !ctx.hosts.empty()) host = &ctx.hosts.front();
             Flow flow = classify(f, host);
+            if (flow.verdict == cause::no_listener && !o.all_netns && !ctx.hosts.empty() &&
+                now_ns() - last_foreign_scan > 5000000000ULL) {
+                std::string err;
+                ctx.hosts.front().other_netns_listeners =
+                    host::find_listeners_in_other_netns(o.ports, own_netns, max_foreign_namespaces, err);
+                last_foreign_scan = now_ns();
+                host = &ctx.hosts.front();
+                flow = classify(f, host);
+            }
             // With every namespace watched, each line says which one it is about.
             std::string label;
             if (o.all_netns)
@@ -325,7 +338,11 @@ int run_capture(const CaptureOptions& o) {
                 }
             }
             if (failure_seen && now_ns() - last_snapshot > 1000000000ULL) {
-                ctx.hosts = take_snapshots();  // the verdict needs the host as it is now
+                // The verdict needs the host as it is now (the other namespaces' listeners are
+                // refreshed on their own schedule, below).
+                auto foreign = ctx.hosts.empty() ? std::vector<ForeignListener>{} : ctx.hosts.front().other_netns_listeners;
+                ctx.hosts = take_snapshots();
+                if (!ctx.hosts.empty()) ctx.hosts.front().other_netns_listeners = std::move(foreign);
                 last_snapshot = now_ns();
             }
             std::vector<FirewallRule> legacy_rules;
@@ -402,6 +419,16 @@ int run_capture(const CaptureOptions& o) {
     DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start, {}};
     if (!legacy_before.empty()) input.legacy_rules = legacy_attribution(read_legacy());
     Diagnosis d = diagnose(input);
+    // A refusal with no listener here: a container may have the port. Look, then decide again.
+    bool refused = std::any_of(d.flows.begin(), d.flows.end(), [](const Flow& f) { return f.verdict == cause::no_listener; });
+    if (refused && !o.all_netns && !input.hosts.empty()) {
+        std::string err;
+        input.hosts.front().other_netns_listeners =
+            host::find_listeners_in_other_netns(o.ports, own_netns, max_foreign_namespaces, err);
+        if (!err.empty()) input.hosts.front().probe_errors.push_back(err);
+        ctx.hosts = input.hosts;
+        d = diagnose(input);
+    }
     if (o.json)
         std::cout << report_json(d, ctx).dump(2) << std::endl;
     else

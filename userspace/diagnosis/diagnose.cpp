@@ -70,6 +70,20 @@ std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t p
     return out;
 }
 
+std::vector<const ForeignListener*> foreign_on(const HostSnapshot* host, uint16_t port) {
+    std::vector<const ForeignListener*> out;
+    if (!host) return out;
+    for (const auto& f : host->other_netns_listeners)
+        if (f.listener.port == port) out.push_back(&f);
+    return out;
+}
+
+std::string describe_foreign(const ForeignListener& f) {
+    std::string where = f.netns_name.empty() ? fmt::format("netns {}", f.netns) : "netns " + f.netns_name;
+    if (!f.container.empty()) where += " (container " + f.container + ")";
+    return fmt::format("{} in {}", describe_listener(f.listener), where);
+}
+
 std::string family_name(Family f) { return f == Family::ipv4 ? "IPv4" : "IPv6"; }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {
@@ -250,6 +264,13 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
                                      elsewhere.front()->port);
             return out;
         }
+        auto foreign = foreign_on(host, f.key.dport);
+        if (on_port.empty() && elsewhere.empty() && !foreign.empty()) {
+            out.verdict = cause::other_netns;
+            out.detail = fmt::format("refused{}: nothing listens on :{} here; {}", why, f.key.dport,
+                                     describe_foreign(*foreign.front()));
+            return out;
+        }
         out.verdict = cause::no_listener;
         out.detail = any_accepts
                          ? fmt::format("refused{}: no listener on {} when the SYN came (one listens now)", why, to)
@@ -313,7 +334,7 @@ namespace {
 int severity(const std::string& code) {
     static const std::vector<std::string> order = {
         cause::firewall_drop,   cause::firewall_reject, cause::no_listener,          cause::listening_elsewhere,
-        cause::bound_other_address, cause::reply_dropped, cause::kernel_drop,         cause::listen_overflow,
+        cause::bound_other_address, cause::other_netns, cause::reply_dropped, cause::kernel_drop,         cause::listen_overflow,
         cause::handshake_incomplete, cause::unanswered,  cause::not_arriving,         cause::accepted};
     auto it = std::find(order.begin(), order.end(), code);
     return static_cast<int>(it - order.begin());
@@ -369,13 +390,25 @@ std::vector<std::string> start_sshd_fix(const HostSnapshot* host) {
         fix.push_back(fmt::format("check it with: sshd -t -f {}", c->config_path));
     }
     if (host && host->systemd_running) {
-        const SystemdUnit* unit = nullptr;
-        for (const auto& u : host->units)
-            if (u.name.ends_with(".service") && (!unit || u.unit_file_state != "not-found")) unit = &u;
-        std::string name = unit ? unit->name : "ssh.service";
-        if (unit && (unit->load_state == "masked" || unit->unit_file_state == "masked"))
-            fix.push_back(fmt::format("systemctl unmask {}", name));
-        fix.push_back(fmt::format("systemctl enable --now {}", name));
+        const SystemdUnit* service = nullptr;
+        const SystemdUnit* socket = nullptr;
+        for (const auto& u : host->units) {
+            if (u.name.ends_with(".service") && !service) service = &u;
+            if (u.name.ends_with(".socket") && !socket) socket = &u;
+        }
+        auto masked = [](const SystemdUnit* u) {
+            return u && (u->load_state == "masked" || u->unit_file_state == "masked");
+        };
+        // Socket activation (Debian's ssh.socket, Ubuntu >= 22.10): systemd itself listens and
+        // starts sshd per connection, so it is the socket unit that must run.
+        if (socket && socket->unit_file_state == "enabled") {
+            if (masked(socket)) fix.push_back(fmt::format("systemctl unmask {}", socket->name));
+            fix.push_back(fmt::format("systemctl restart {}", socket->name));
+        } else {
+            std::string name = service ? service->name : "ssh.service";
+            if (masked(service)) fix.push_back(fmt::format("systemctl unmask {}", name));
+            fix.push_back(fmt::format("systemctl enable --now {}", name));
+        }
     } else {
         std::string config = "/etc/ssh/sshd_config";
         if (host && !host->sshd_configs.empty()) config = host->sshd_configs.front().config_path;
@@ -439,6 +472,18 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         append(c.evidence, listener_evidence(host, port));
         append(c.evidence, sshd_state_evidence(host));
         c.fix = start_sshd_fix(host);
+    } else if (code == cause::other_netns) {
+        auto foreign = foreign_on(host, port);
+        c.summary = fmt::format("connections to {} are refused: nothing listens on :{} in this namespace; {}", target,
+                                port, foreign.empty() ? std::string("a listener exists in another one")
+                                                      : describe_foreign(*foreign.front()));
+        add_details();
+        for (const ForeignListener* x : foreign) c.evidence.push_back("listening elsewhere: " + describe_foreign(*x));
+        append(c.evidence, listener_evidence(host, port));
+        c.evidence.push_back("no DNAT maps the port: the SYN was answered by this namespace's TCP stack");
+        c.fix.push_back(fmt::format("publish the port: docker run -p {}:{} … (or a DNAT rule to the container's address)",
+                                    port, port));
+        c.fix.push_back("or connect to the container's own address and port");
     } else if (code == cause::listening_elsewhere) {
         auto elsewhere = sshd_elsewhere(host, port);
         std::set<uint16_t> other_ports;

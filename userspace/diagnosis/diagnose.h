@@ -22,6 +22,7 @@ inline constexpr const char* bound_other_address = "bound-other-address";
 inline constexpr const char* firewall_drop = "firewall-drop";
 inline constexpr const char* firewall_reject = "firewall-reject";
 inline constexpr const char* not_arriving = "not-arriving";
+inline constexpr const char* other_netns = "other-netns";
 inline constexpr const char* listen_overflow = "listen-overflow";
 inline constexpr const char* reply_dropped = "reply-dropped";
 inline constexpr const char* handshake_incomplete = "handshake-incomplete";

@@ -115,6 +115,14 @@ struct SystemdUnit {
     uint32_t main_pid = 0;
 };
 
+// A listener in another network namespace (a container's), for `other-netns`.
+struct ForeignListener {
+    uint32_t netns = 0;
+    std::string netns_name;   // under /run/netns, if named there
+    std::string container;    // "docker 3f2a1b9c0d4e" from the owner's cgroup, if a runtime made it
+    Listener listener;
+};
+
 struct HostSnapshot {
     uint64_t taken_ns = 0;
     uint32_t netns = 0;                  // the watched netns inode
@@ -130,6 +138,8 @@ struct HostSnapshot {
     uint64_t listen_overflows = 0, listen_drops = 0;
     int64_t listen_overflows_grew = -1, listen_drops_grew = -1;
     std::vector<std::string> probe_errors;  // what a probe could not find out, one line each
+    // Listeners on the watched ports in the other namespaces; filled only when a refusal needs it.
+    std::vector<ForeignListener> other_netns_listeners;
 };
 
 // The result of the diagnosis.

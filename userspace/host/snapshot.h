@@ -32,6 +32,13 @@ bool iptables_legacy_tables_present();
 bool read_listen_counters(uint64_t& overflows, uint64_t& drops);
 bool parse_tcpext_listen_counters(const std::string& netstat_text, uint64_t& overflows, uint64_t& drops);
 
+// Listeners on `ports` in every network namespace but `own_netns` (named ones under /run/netns and
+// those of processes, deduplicated by inode; at most max_namespaces are entered).
+std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
+                                                           size_t max_namespaces, std::string& error);
+// "docker 3f2a1b9c0d4e", "podman …", "containerd …" from /proc/PID/cgroup text; "" when none.
+std::string container_from_cgroup(const std::string& cgroup_text);
+
 // Pure parsers, unit-tested on fixtures.
 SshdConfig parse_sshd_T(const std::string& stdout_text);               // `sshd -T` output
 std::string first_sshd_error_line(const std::string& stderr_text);     // `sshd -t` stderr

@@ -53,7 +53,13 @@ nlohmann::json host_json(const HostSnapshot& h) {
     for (const auto& u : h.units)
         units.push_back({{"name", u.name}, {"load_state", u.load_state}, {"active_state", u.active_state},
                          {"sub_state", u.sub_state}, {"unit_file_state", u.unit_file_state}, {"main_pid", u.main_pid}});
+    nlohmann::json foreign = nlohmann::json::array();
+    for (const auto& f : h.other_netns_listeners)
+        foreign.push_back({{"netns", f.netns}, {"netns_name", f.netns_name}, {"container", f.container},
+                           {"addr", f.listener.addr.str()}, {"port", f.listener.port}, {"pid", f.listener.pid},
+                           {"comm", f.listener.comm}});
     return {{"netns", h.netns},
+            {"other_netns_listeners", foreign},
             {"netns_name", h.netns_name},
             {"listeners", listeners},
             {"addresses", addresses},
