@@ -39,6 +39,15 @@ struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
+/* Processes that listen on a watched port (seeded by userspace from the snapshot, added here when
+ * a listen starts), so that their exit is reported with its status. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} listener_pids SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SYNWHY_STAT_MAX);
@@ -467,6 +476,37 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	e->netns = netns;
 	e->old_state = oldstate;
 	e->new_state = newstate;
+	if (listen) {
+		/* listen() and close() run in the owner's context: name it, and watch its exit. */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		e->pid = tgid;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		if (newstate == TCP_LISTEN_) {
+			__u8 one = 1;
+			bpf_map_update_elem(&listener_pids, &tgid, &one, BPF_ANY);
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* The exit of a process that listened on a watched port: its status says why it stopped
+ * (killed by SIGSEGV, exit 255, ...). Only the thread group leader's exit counts. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+	if (p->pid != tgid || !bpf_map_lookup_elem(&listener_pids, &tgid))
+		return 0;
+	bpf_map_delete_elem(&listener_pids, &tgid);
+	struct synwhy_event *e = new_event(SYNWHY_EV_EXIT);
+	if (!e)
+		return 0;
+	e->family = AF_INET; /* not an address event; a valid family keeps the record well-formed */
+	e->pid = tgid;
+	e->exit_code = p->exit_code;
+	e->netns = net_inum(BPF_CORE_READ(p, nsproxy, net_ns));
+	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }

@@ -4,7 +4,7 @@
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 1
+#define SYNWHY_EVENT_VERSION 2
 
 /* Ports are watched through a bitmap so the per-packet check is one load and one AND. */
 #define SYNWHY_PORT_WORDS (65536 / 64)
@@ -17,6 +17,7 @@ enum synwhy_event_kind {
 	SYNWHY_EV_TX = 5,	      /* net_dev_queue: a RST or SYN-ACK from a watched port left */
 	SYNWHY_EV_STATE = 6,	      /* inet_sock_set_state on a watched port */
 	SYNWHY_EV_SYNACK_RETRANS = 7, /* tcp_retransmit_synack */
+	SYNWHY_EV_EXIT = 8,	      /* sched_process_exit of a process that listened on a watched port */
 };
 
 /* Which optional kernel signals the loaded programs read; reported by userspace. */
@@ -37,6 +38,8 @@ struct synwhy_event {
 	__u32 netns;	    /* netns inode */
 	__u32 ifindex;
 	__u32 reason;	    /* DROP: enum skb_drop_reason; RST_SENT: enum sk_rst_reason (+1, 0 = none) */
+	__u32 pid;	    /* STATE (listen changes), EXIT: the process (tgid) */
+	__s32 exit_code;    /* EXIT: wait status (signal in the low 7 bits, status << 8) */
 	__u16 sport;	    /* host byte order */
 	__u16 dport;
 	__u16 family;	    /* AF_INET / AF_INET6 */
@@ -47,6 +50,7 @@ struct synwhy_event {
 	__u8 old_state;	    /* STATE */
 	__u8 new_state;
 	char ifname[16];
+	char comm[16];	    /* STATE (listen changes), EXIT */
 };
 
 #endif /* SYNWHY_EVENTS_H */

@@ -68,12 +68,13 @@ SCENARIOS=(
     sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
     container-unpublished "no sshd on the server; one listens on :22 in a container's netns, port not published"
+    sshd-crash "healthy sshd, until \`lab.sh crash\` kills it with SIGSEGV"
 )
 
 usage() {
     cat >&2 <<'EOF'
 usage: lab.sh up SCENARIO | down | list | target 4|6 | port | connect 4|6 [TIMEOUT_S]
-       lab.sh srv CMD... | cli CMD...
+       lab.sh crash | srv CMD... | cli CMD...
 EOF
     exit 2
 }
@@ -641,6 +642,12 @@ main() {
     port)
         [ $# -eq 0 ] || usage
         echo "$SSH_PORT"
+        ;;
+    crash)
+        # sshd-crash: the server's sshd dies of SIGSEGV (mid-capture, when the caller says).
+        [ $# -eq 0 ] || usage
+        current_scenario >/dev/null
+        kill -SEGV "$(cat "$STATE/sshd.pid")"
         ;;
     connect)
         case $# in 1 | 2) ;; *) usage ;; esac

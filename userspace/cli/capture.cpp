@@ -204,6 +204,11 @@ int run_capture(const CaptureOptions& o) {
         return snaps;
     };
     ctx.hosts = take_snapshots();
+    // The processes that own a listener already: their exit is reported too (watch lifecycle).
+    for (const auto& h : ctx.hosts)
+        for (const auto& l : h.listeners)
+            if (l.pid && std::find(o.ports.begin(), o.ports.end(), l.port) != o.ports.end())
+                tracer->watch_process(static_cast<uint32_t>(l.pid));
 
     PortSet ports(o.ports);
     // SYNWHY_DEBUG_EVENTS=1 prints every decoded kernel event to stderr (for developers).
@@ -288,6 +293,7 @@ int run_capture(const CaptureOptions& o) {
         std::map<FlowKey, uint32_t> printed;  // SYNs already given a line, per flow
         uint64_t last_snapshot = start;
         uint64_t last_foreign_scan = 0;
+        std::map<uint32_t, Event> exits;  // pid -> its exit, for the listen-stop lines that follow
         auto print = [&](const FlowEvidence& f) {
             const HostSnapshot* host = nullptr;
             for (const auto& h : ctx.hosts)
@@ -325,7 +331,22 @@ int run_capture(const CaptureOptions& o) {
             std::vector<FlowKey> decided;
             bool failure_seen = false;
             for (const Event& e : events) {
-                if (e.kind == EventKind::listen_change) continue;
+                if (e.kind == EventKind::process_exit) {
+                    if (exits.size() > 1024) exits.clear();  // bounded: only recent exits matter
+                    exits[e.pid] = e;
+                    continue;
+                }
+                if (e.kind == EventKind::listen_change) {
+                    last_snapshot = 0;  // the listeners changed: the next verdict takes a new snapshot
+                    auto ex = exits.find(e.pid);
+                    const Event* exit = ex != exits.end() ? &ex->second : nullptr;
+                    std::string label = o.all_netns ? fmt::format("netns:{}", e.netns) : "";
+                    if (o.json)
+                        std::cout << lifecycle_json(e, exit).dump() << std::endl;
+                    else
+                        std::cout << lifecycle_line(e, exit, label) << std::endl;
+                    continue;
+                }
                 auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
                 if (inserted) it->second.key = it->first;
                 it->second.add(e);

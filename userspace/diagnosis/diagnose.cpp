@@ -190,7 +190,8 @@ void FlowEvidence::add(const Event& e) {
         synack_sent = true;
         synack_retransmits++;
         break;
-    case EventKind::listen_change: break;
+    case EventKind::listen_change:
+    case EventKind::process_exit: break;
     case EventKind::firewall_verdict:
         if (!e.rule) break;
         if (e.outbound) {
@@ -632,7 +633,7 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     Diagnosis d;
     std::map<FlowKey, FlowEvidence> flows;
     for (const Event& e : input.events) {
-        if (e.kind == EventKind::listen_change) continue;
+        if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) continue;
         if (e.kind == EventKind::syn_rx) d.syns_seen++;
         auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
         if (inserted) it->second.key = it->first;

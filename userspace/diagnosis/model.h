@@ -39,6 +39,7 @@ enum class EventKind : uint8_t {
     synack_retrans,  // tcp_retransmit_synack
     listen_change,   // a socket on a watched port entered or left LISTEN
     firewall_verdict,  // nft trace: a rule or policy dropped/rejected a packet of the flow
+    process_exit,    // a process that listened on a watched port exited (pid, comm, exit_code)
 };
 
 // The firewall rule (or chain policy) that decided a packet's fate, as nft trace or the
@@ -73,6 +74,9 @@ struct Event {
     uint8_t icmp_type = 0, icmp_code = 0;
     int old_state = 0, new_state = 0;  // for listen_change (TCP_* numbers)
     std::optional<FirewallRule> rule;  // for firewall_verdict
+    uint32_t pid = 0;            // listen_change, process_exit
+    std::string comm;
+    int exit_code = 0;           // process_exit: wait status
 };
 
 struct Listener {

@@ -30,6 +30,11 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
 std::string report_text(const Diagnosis& d, const ReportContext& ctx);
 std::string watch_line(const Flow& flow, const std::string& netns_label = "");  // one line, no newline
 
+// A listener appearing or disappearing, with how its process ended when it did (watch).
+std::string describe_exit(int wait_status);  // "killed by SIGSEGV (core dumped)", "exited with status 255"
+std::string lifecycle_line(const Event& change, const Event* exit, const std::string& netns_label = "");
+nlohmann::json lifecycle_json(const Event& change, const Event* exit);
+
 // User-controlled text (process names, comments, hostnames) made safe for a terminal:
 // control characters and escapes are shown as \xNN, so they can neither forge lines nor drive the TTY.
 std::string printable(const std::string& s);

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -33,6 +34,43 @@ std::string watch_line(const Flow& f, const std::string& netns_label) {
     return fmt::format("{}  {}{:<22} -> {:<22} {:<20} {}", format_time(f.first_ns),
                        netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", endpoint(f.src, f.sport),
                        endpoint(f.dst, f.dport), f.verdict, printable(f.detail));
+}
+
+std::string describe_exit(int status) {
+    int sig = status & 0x7f;
+    if (sig) {
+        const char* name = sigabbrev_np(sig);
+        return fmt::format("killed by {}{}", name ? "SIG" + std::string(name) : "signal " + std::to_string(sig),
+                           (status & 0x80) ? " (core dumped)" : "");
+    }
+    return fmt::format("exited with status {}", (status >> 8) & 0xff);
+}
+
+std::string lifecycle_line(const Event& change, const Event* exit, const std::string& netns_label) {
+    bool started = change.new_state == 10;  // TCP_LISTEN
+    std::string who = fmt::format("{} (pid {})", change.comm.empty() ? "?" : printable(change.comm), change.pid);
+    std::string line = fmt::format("{}  {}{} {} {}", format_time(change.ts_ns),
+                                   netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", who,
+                                   started ? "listening on" : "stopped listening on", endpoint(change.dst, change.dport));
+    if (!started && exit) line += " — " + describe_exit(exit->exit_code);
+    return line;
+}
+
+nlohmann::json lifecycle_json(const Event& change, const Event* exit) {
+    bool started = change.new_state == 10;
+    nlohmann::json j = {{"event", started ? "listen-start" : "listen-stop"},
+                        {"ts", format_time(change.ts_ns)},
+                        {"netns", change.netns},
+                        {"pid", change.pid},
+                        {"comm", change.comm},
+                        {"addr", change.dst.str()},
+                        {"port", change.dport},
+                        {"family", change.dst.family == Family::ipv4 ? "ipv4" : "ipv6"}};
+    if (!started && exit) {
+        j["exit"] = describe_exit(exit->exit_code);
+        j["exit_status"] = exit->exit_code;
+    }
+    return j;
 }
 
 std::string report_text(const Diagnosis& d, const ReportContext& ctx) {

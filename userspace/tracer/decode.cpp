@@ -44,6 +44,8 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     e.tcp_flags = r.tcp_flags;
     e.icmp_type = r.icmp_type;
     e.icmp_code = r.icmp_code;
+    e.pid = r.pid;
+    e.comm = std::string(r.comm, strnlen(r.comm, sizeof r.comm));
 
     // Orient everything as the inbound SYN: src = client, dst = server.
     auto swap_ends = [&e] {
@@ -92,6 +94,12 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
             e.kind = EventKind::listen_change;
         e.old_state = r.old_state;
         e.new_state = r.new_state;
+        break;
+    case SYNWHY_EV_EXIT:
+        e.kind = EventKind::process_exit;
+        e.src = e.dst = IpAddr{};
+        e.sport = e.dport = 0;
+        e.exit_code = r.exit_code;
         break;
     case SYNWHY_EV_SYNACK_RETRANS:
         e.kind = EventKind::synack_retrans;

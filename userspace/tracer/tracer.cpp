@@ -73,6 +73,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
         {"net_dev_queue", "RSTs, SYN-ACKs and ICMP errors sent", false, {{1, p->tx}}},
         {"inet_sock_set_state", "accepted handshakes and listener changes", false, {{3, p->sock_state}}},
         {"tcp_retransmit_synack", "SYN-ACK retransmits", false, {{2, p->synack_retrans}}},
+        {"sched_process_exit", "how a listening process ended", false, {{1, p->proc_exit}}},
     };
     for (auto& plan : plans) {
         auto args = kernel::tracepoint_arg_count(t->btf_, plan.tracepoint);
@@ -145,6 +146,11 @@ bool Tracer::consume(const RawHandler& handler) {
     int n = ring_buffer__consume(ringbuf_);
     handler_ = nullptr;
     return n >= 0 || n == -EINTR;
+}
+
+void Tracer::watch_process(uint32_t pid) {
+    uint8_t one = 1;
+    bpf_map_update_elem(bpf_map__fd(skel_->maps.listener_pids), &pid, &one, BPF_ANY);
 }
 
 TracerStats Tracer::stats() const {

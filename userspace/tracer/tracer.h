@@ -55,6 +55,8 @@ public:
     int ready_fd() const;
     bool consume(const RawHandler& handler);
     TracerStats stats() const;
+    // Reports this process's exit (it owns a listener on a watched port).
+    void watch_process(uint32_t pid);
 
 private:
     Tracer() = default;
