@@ -49,6 +49,13 @@ struct {
 } listener_pids SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct synwhy_other_port_key);
+	__type(value, __u64);
+} other_port_syns SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SYNWHY_STAT_MAX);
 	__type(key, __u32);
@@ -275,9 +282,21 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	struct pkt p = {};
 	if (parse_l3(skb->data, skb->protocol, &p, false))
 		return 0;
-	if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN ||
-	    !port_watched(p.dport))
+	if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
 		return 0;
+	if (!port_watched(p.dport)) {
+		/* Counted only: a client knocking on another port is evidence, not an event. */
+		struct synwhy_other_port_key k = {.netns = netns, .dport = p.dport, .family = p.family};
+		__builtin_memcpy(k.saddr, p.saddr, 16);
+		__u64 *n = bpf_map_lookup_elem(&other_port_syns, &k);
+		if (n) {
+			__sync_fetch_and_add(n, 1);
+		} else {
+			__u64 one = 1;
+			bpf_map_update_elem(&other_port_syns, &k, &one, BPF_NOEXIST);
+		}
+		return 0;
+	}
 	count(SYNWHY_STAT_SYN_RX);
 	struct synwhy_event *e = new_event(SYNWHY_EV_SYN_RX);
 	if (!e)

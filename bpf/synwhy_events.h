@@ -53,4 +53,13 @@ struct synwhy_event {
 	char comm[16];	    /* STATE (listen changes), EXIT */
 };
 
+/* SYNs to ports that are not watched, counted per (source, port): for `not-arriving`, a client
+ * that reached this host on the wrong port. */
+struct synwhy_other_port_key {
+	__u8 saddr[16];
+	__u32 netns;
+	__u16 dport;
+	__u16 family;
+};
+
 #endif /* SYNWHY_EVENTS_H */

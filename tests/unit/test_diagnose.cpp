@@ -385,3 +385,23 @@ TEST(Diagnose, ContainerListenerOnAnotherPortDoesNotCount) {
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
     EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
 }
+
+TEST(Diagnose, NotArrivingSaysWhereTheNamePointsAndWhichPortTheClientUsed) {
+    DiagnosisInput in;
+    in.ports = {22};
+    in.hosts = {host_with({listener("0.0.0.0", 22)})};
+    in.hostname = HostnameCheck{"ssh.example.org", {ip("198.51.100.7")}, ""};
+    in.other_port_syns = {{kNetns, ip("192.0.2.1"), 2222, 3}, {kNetns + 1, ip("192.0.2.9"), 80, 9}};
+    auto d = diagnose(in);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"not-arriving"});
+    const Cause& c = d.causes[0];
+    EXPECT_TRUE(any_contains(c.evidence, "ssh.example.org resolves to 198.51.100.7: none of them is an address of this host"));
+    EXPECT_TRUE(any_contains(c.evidence, "SYNs from 192.0.2.1 arrived on port 2222 instead"));
+    EXPECT_FALSE(any_contains(c.evidence, "192.0.2.9"));  // another namespace's traffic
+    EXPECT_NE(c.fix[0].find("connects to port 2222, not 22"), std::string::npos);
+
+    in.hostname = HostnameCheck{"ssh.example.org", {ip("192.0.2.2")}, ""};
+    in.other_port_syns.clear();
+    auto local = diagnose(in);
+    EXPECT_TRUE(any_contains(local.causes[0].evidence, "192.0.2.2 is this host's"));
+}

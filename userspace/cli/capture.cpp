@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 
 #include "diagnosis/diagnose.h"
@@ -130,6 +132,36 @@ std::vector<Watched> all_namespaces() {
         closedir(d);
     }
     return out;
+}
+
+// A and AAAA of the name clients use (the resolver's own timeouts bound it).
+HostnameCheck resolve(const std::string& name) {
+    HostnameCheck h;
+    h.name = name;
+    struct addrinfo hints {};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    struct addrinfo* res = nullptr;
+    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &res);
+    if (rc != 0) {
+        h.error = gai_strerror(rc);
+        return h;
+    }
+    for (auto* ai = res; ai; ai = ai->ai_next) {
+        IpAddr a;
+        if (ai->ai_family == AF_INET) {
+            a.family = Family::ipv4;
+            std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr, 4);
+        } else if (ai->ai_family == AF_INET6) {
+            a.family = Family::ipv6;
+            std::memcpy(a.bytes.data(), &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, 16);
+        } else {
+            continue;
+        }
+        if (std::find(h.addresses.begin(), h.addresses.end(), a) == h.addresses.end()) h.addresses.push_back(a);
+    }
+    freeaddrinfo(res);
+    return h;
 }
 
 void write_ready_file(const std::string& path) {
@@ -434,10 +466,22 @@ int run_capture(const CaptureOptions& o) {
     ctx.capture_seconds = double(now_ns() - start) / 1e9;
     if (nft && nft->lost())
         ctx.missing_signals.push_back(fmt::format("{} nft trace messages lost (socket buffer full)", nft->lost()));
+    auto tracer_other_ports = tracer->other_port_syns();
     nft.reset();     // the kernel removes the trace table with its owner socket
     tracer.reset();  // detach before printing: nothing of synwhy stays in the kernel past this point
 
-    DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start, {}};
+    std::vector<OtherPortSyn> other_ports;
+    for (const auto& x : tracer_other_ports) {
+        OtherPortSyn s;
+        s.netns = x.netns;
+        s.src.family = x.family == AF_INET6 ? Family::ipv6 : Family::ipv4;
+        std::memcpy(s.src.bytes.data(), x.saddr, s.src.family == Family::ipv4 ? 4 : 16);
+        s.dport = x.dport;
+        s.count = x.count;
+        other_ports.push_back(s);
+    }
+    DiagnosisInput input{o.ports, std::move(all), ctx.hosts, now_ns() - start, {}, std::move(other_ports), {}};
+    if (!o.hostname.empty()) input.hostname = resolve(o.hostname);
     if (!legacy_before.empty()) input.legacy_rules = legacy_attribution(read_legacy());
     Diagnosis d = diagnose(input);
     // A refusal with no listener here: a container may have the port. Look, then decide again.

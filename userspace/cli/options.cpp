@@ -67,6 +67,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     CLI::Option* duration_opt = report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
     report->add_option("-c,--count", o.count, "stop after this many SYNs (plus a settle time)")
         ->check(CLI::PositiveNumber);
+    report->add_option("--hostname", o.hostname,
+                       "the name clients connect to: say whether it resolves to this host (A and AAAA)");
     CLI::Option* settle_opt = report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
 
     try {

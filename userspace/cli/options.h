@@ -22,6 +22,7 @@ struct CaptureOptions {
     uint64_t count = 0;                          // report: stop after this many SYNs (0 = no limit)
     std::chrono::milliseconds settle{1000};      // report: time left to the last SYNs' fates
     std::string ready_file;                      // written once the programs are attached
+    std::string hostname;                        // report: the name clients use, checked against this host
 };
 
 // "30", "30s", "500ms", "2m", "1h" -> milliseconds; nullopt for anything else (negative, empty, "1y").

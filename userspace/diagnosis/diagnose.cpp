@@ -430,6 +430,46 @@ std::string restart_sshd(const HostSnapshot* host) {
     return host && host->systemd_running ? "systemctl restart ssh" : "restart sshd (kill -HUP its daemon pid)";
 }
 
+// What not-arriving adds from the name the client uses and the SYNs that came to other ports.
+void explain_not_arriving(Cause& c, const DiagnosisInput& in, const HostSnapshot* host, uint16_t port) {
+    if (in.hostname) {
+        const HostnameCheck& h = *in.hostname;
+        if (!h.error.empty()) {
+            c.evidence.push_back(fmt::format("{} does not resolve here: {}", h.name, h.error));
+            c.fix.insert(c.fix.begin(), fmt::format("fix the DNS record of {} (getent ahosts {})", h.name, h.name));
+        } else {
+            std::vector<std::string> addrs, local;
+            for (const auto& a : h.addresses) {
+                addrs.push_back(a.str());
+                if (host && std::find(host->addresses.begin(), host->addresses.end(), a) != host->addresses.end())
+                    local.push_back(a.str());
+            }
+            if (local.empty()) {
+                c.evidence.push_back(fmt::format("{} resolves to {}: none of them is an address of this host", h.name,
+                                                 join(addrs, ", ")));
+                c.fix.insert(c.fix.begin(), fmt::format("{} points elsewhere: fix its DNS record (or the client's "
+                                                        "/etc/hosts) to one of this host's addresses", h.name));
+            } else {
+                c.evidence.push_back(fmt::format("{} resolves to {}; {} is this host's, so the SYNs are lost on the "
+                                                 "way (a firewall upstream, routing)", h.name, join(addrs, ", "),
+                                                 join(local, ", ")));
+            }
+        }
+    }
+    std::vector<OtherPortSyn> others = in.other_port_syns;
+    std::sort(others.begin(), others.end(), [](const auto& a, const auto& b) { return a.count > b.count; });
+    size_t shown = 0;
+    for (const auto& o : others) {
+        if (host && o.netns != host->netns) continue;
+        if (shown++ == 5) break;
+        c.evidence.push_back(fmt::format("SYN{} from {} arrived on port {} instead", o.count == 1 ? "" : "s",
+                                         o.src.str(), o.dport));
+        if (shown == 1)
+            c.fix.insert(c.fix.begin(), fmt::format("the client {} connects to port {}, not {}: check its -p or the "
+                                                    "Port in its ~/.ssh/config", o.src.str(), o.dport, port));
+    }
+}
+
 Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows,
                   const std::vector<const FlowEvidence*>& evidence, const std::vector<HostSnapshot>& hosts,
                   uint16_t default_port) {
@@ -654,6 +694,7 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     uint16_t default_port = input.ports.empty() ? 22 : input.ports.front();
     if (d.flows.empty()) {
         d.causes.push_back(build_cause(cause::not_arriving, {}, {}, input.hosts, default_port));
+        explain_not_arriving(d.causes.back(), input, host_for(input.hosts, 0), default_port);
         return d;
     }
     std::map<std::string, std::pair<std::vector<const Flow*>, std::vector<const FlowEvidence*>>> by_code;

@@ -74,6 +74,8 @@ struct DiagnosisInput {
     // iptables-legacy rules whose counters show they dropped SYNs during the capture (nft trace
     // cannot see x_tables); joined to the flows that legacy netfilter dropped, by family.
     std::vector<FirewallRule> legacy_rules;
+    std::vector<OtherPortSyn> other_port_syns;  // for not-arriving: clients on the wrong port
+    std::optional<HostnameCheck> hostname;       // for not-arriving: does the name point here
 };
 
 // Names the legacy rule for a flow that x_tables dropped and nft trace could not attribute.

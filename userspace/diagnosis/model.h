@@ -146,6 +146,21 @@ struct HostSnapshot {
     std::vector<ForeignListener> other_netns_listeners;
 };
 
+// SYNs that reached this host on a port nobody watches (counted in the kernel).
+struct OtherPortSyn {
+    uint32_t netns = 0;
+    IpAddr src;
+    uint16_t dport = 0;
+    uint64_t count = 0;
+};
+
+// What the name the client uses resolves to (`--hostname`).
+struct HostnameCheck {
+    std::string name;
+    std::vector<IpAddr> addresses;  // A and AAAA
+    std::string error;              // resolution failure, one line
+};
+
 // The result of the diagnosis.
 struct Flow {
     Family family = Family::ipv4;

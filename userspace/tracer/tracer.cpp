@@ -148,6 +148,28 @@ bool Tracer::consume(const RawHandler& handler) {
     return n >= 0 || n == -EINTR;
 }
 
+std::vector<OtherPortSyns> Tracer::other_port_syns() const {
+    std::vector<OtherPortSyns> out;
+    int fd = bpf_map__fd(skel_->maps.other_port_syns);
+    synwhy_other_port_key key{}, next{};
+    const void* prev = nullptr;
+    while (out.size() < 4096 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+        uint64_t count = 0;
+        if (bpf_map_lookup_elem(fd, &next, &count) == 0) {
+            OtherPortSyns o;
+            o.netns = next.netns;
+            o.family = next.family;
+            std::memcpy(o.saddr, next.saddr, 16);
+            o.dport = next.dport;
+            o.count = count;
+            out.push_back(o);
+        }
+        key = next;
+        prev = &key;
+    }
+    return out;
+}
+
 void Tracer::watch_process(uint32_t pid) {
     uint8_t one = 1;
     bpf_map_update_elem(bpf_map__fd(skel_->maps.listener_pids), &pid, &one, BPF_ANY);

@@ -30,6 +30,15 @@ struct TracerOptions {
     uint32_t netns = 0;  // netns inode to watch; 0 = every namespace
 };
 
+// SYNs that reached a port nobody watches, per source (see struct synwhy_other_port_key).
+struct OtherPortSyns {
+    uint32_t netns = 0;
+    uint16_t family = 0;   // AF_INET / AF_INET6
+    uint8_t saddr[16] = {};
+    uint16_t dport = 0;
+    uint64_t count = 0;
+};
+
 struct TracerStats {
     uint64_t ringbuf_full = 0;  // events the kernel could not hand over
     uint64_t syns_seen = 0;     // inbound SYNs to watched ports, counted in the kernel
@@ -55,6 +64,7 @@ public:
     int ready_fd() const;
     bool consume(const RawHandler& handler);
     TracerStats stats() const;
+    std::vector<OtherPortSyns> other_port_syns() const;
     // Reports this process's exit (it owns a listener on a watched port).
     void watch_process(uint32_t pid);
 
