@@ -20,6 +20,7 @@
 set -euo pipefail
 
 PROG=lab.sh
+LAB_DIR=$(dirname "$(readlink -f "$0")")
 PREFIX=${LAB_PREFIX:-synwhy}
 # The prefix ends up in file names and namespace names: keep it to a safe, short alphabet.
 if ! [[ $PREFIX =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$ ]]; then
@@ -69,6 +70,8 @@ SCENARIOS=(
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
     container-unpublished "no sshd on the server; one listens on :22 in a container's netns, port not published"
     sshd-crash "healthy sshd, until \`lab.sh crash\` kills it with SIGSEGV"
+    tc-drop "healthy sshd; a tc ingress BPF program on the server's interface drops :22"
+    xdp-drop "healthy sshd; an XDP program (generic) on the server's interface drops :22"
 )
 
 usage() {
@@ -434,8 +437,20 @@ EOF
         ip netns exec "$SRV_NS" ip route add 198.51.100.0/24 dev rpf0
         ip netns exec "$SRV_NS" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf."$SRV_IF".rp_filter=1
         ;;
+    tc-drop | xdp-drop)
+        # A real BPF program on the server's interface drops TCP to port 22 before the stack.
+        clang -O2 -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$LAB_DIR/lab-bpf/drop_ssh.bpf.c" \
+            -o "$STATE/drop_ssh.bpf.o"
+        if [ "$1" = tc-drop ]; then
+            ip netns exec "$SRV_NS" tc qdisc add dev "$SRV_IF" clsact
+            ip netns exec "$SRV_NS" tc filter add dev "$SRV_IF" ingress bpf da obj "$STATE/drop_ssh.bpf.o" sec tc
+        else
+            ip netns exec "$SRV_NS" ip link set dev "$SRV_IF" xdpgeneric obj "$STATE/drop_ssh.bpf.o" sec xdp
+        fi
+        ;;
     esac
 }
+
 
 
 # For wrong-ip the client's SYN waits on ARP/neighbour discovery for an address nobody holds. By

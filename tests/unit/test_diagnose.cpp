@@ -405,3 +405,18 @@ TEST(Diagnose, NotArrivingSaysWhereTheNamePointsAndWhichPortTheClientUsed) {
     auto local = diagnose(in);
     EXPECT_TRUE(any_contains(local.causes[0].evidence, "192.0.2.2 is this host's"));
 }
+
+TEST(Diagnose, KernelDropsWithAKnownRemedy) {
+    auto tc = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "TC_INGRESS", "__netif_receive_skb_core+0x4dc")},
+                  host_with({listener("0.0.0.0", 22)}));
+    EXPECT_NE(tc.causes[0].summary.find("tc ingress filter on veth-srv"), std::string::npos);
+    // Generic XDP reports no specific reason: the location tells.
+    auto xdp = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "NOT_SPECIFIED", "do_xdp_generic+0x29f")},
+                   host_with({listener("0.0.0.0", 22)}));
+    EXPECT_NE(xdp.causes[0].summary.find("XDP program on veth-srv"), std::string::npos);
+    EXPECT_TRUE(any_contains(xdp.causes[0].fix, "ip link set dev veth-srv xdpgeneric off"));
+    auto other = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "TCP_MD5NOTFOUND", "tcp_v4_rcv+0x10")},
+                     host_with({listener("0.0.0.0", 22)}));
+    EXPECT_TRUE(any_contains(other.causes[0].fix, "TCP_MD5NOTFOUND"));
+    EXPECT_TRUE(any_contains(other.causes[0].fix, "tcp_v4_rcv"));
+}

@@ -609,15 +609,34 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         c.fix.push_back("check the address the client connects to (ssh -v prints it) against this host's addresses");
         c.fix.push_back("check DNS (getent ahosts NAME), upstream and cloud firewalls (security groups), the client's network");
     } else if (code == cause::kernel_drop) {
-        c.summary = fmt::format("the kernel drops SYNs to {}", target);
         add_details();
-        std::string reason;
+        std::string reason, location, ifname = f && !f->ifname.empty() ? f->ifname : "IF";
         for (const FlowEvidence* e : evidence)
-            if (e->inbound_drop) reason = e->inbound_drop->reason;
-        if (reason == "IP_RPFILTER")
-            c.fix.push_back("reverse-path filter: fix the route back to the client, or sysctl net.ipv4.conf.all.rp_filter=2");
-        else
-            c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and the function named", reason));
+            if (e->inbound_drop) {
+                reason = e->inbound_drop->reason;
+                location = e->inbound_drop->location;
+            }
+        // The drops with a known remedy, by reason and, where the reason is generic, by location.
+        if (reason == "IP_RPFILTER") {
+            c.summary = fmt::format("reverse-path filtering drops SYNs to {}: the route back to the client leaves "
+                                    "by another interface than {}", target, ifname);
+            c.fix.push_back("fix the route back to the client (ip route get CLIENT_ADDR), or make the filter loose: "
+                            "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + ifname + ".rp_filter=2");
+        } else if (reason == "TC_INGRESS" || location.rfind("tcf_", 0) == 0) {
+            c.summary = fmt::format("a tc ingress filter on {} drops SYNs to {}", ifname, target);
+            c.fix.push_back(fmt::format("see it: tc filter show dev {} ingress", ifname));
+            c.fix.push_back(fmt::format("remove it: tc filter del dev {} ingress (or tc qdisc del dev {} clsact)", ifname,
+                                        ifname));
+        } else if (reason == "XDP" || location.rfind("do_xdp_generic", 0) == 0 || location.rfind("bpf_prog_run_generic_xdp", 0) == 0) {
+            c.summary = fmt::format("an XDP program on {} drops SYNs to {}", ifname, target);
+            c.fix.push_back(fmt::format("see it: ip link show dev {} (xdp/xdpgeneric prog/id), bpftool net show dev {}",
+                                        ifname, ifname));
+            c.fix.push_back(fmt::format("detach it: ip link set dev {} xdpgeneric off (or xdp off)", ifname));
+        } else {
+            c.summary = fmt::format("the kernel drops SYNs to {}: reason {}", target, reason);
+            c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and {}", reason,
+                                        location.empty() ? "the function named" : location.substr(0, location.find('+'))));
+        }
     } else if (code == cause::reply_dropped) {
         c.summary = fmt::format("the answers from {} are dropped on the way out", target);
         add_details();
