@@ -48,6 +48,21 @@ struct {
 	__type(value, __u8);
 } listener_pids SEC(".maps");
 
+/* Clients whose SYN arrived in the watched netns, so that their handshake can be followed where
+ * a DNAT sends it (a container's port 22 behind the host's :2222): the accepted child socket there
+ * has neither the watched port nor the watched netns, only the same client end. */
+struct client_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 family;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct client_key);
+	__type(value, __u8);
+} pending_clients SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -298,6 +313,10 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 		return 0;
 	}
 	count(SYNWHY_STAT_SYN_RX);
+	struct client_key ck = {.port = p.sport, .family = p.family};
+	__builtin_memcpy(ck.addr, p.saddr, 16);
+	__u8 one = 1;
+	bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
 	struct synwhy_event *e = new_event(SYNWHY_EV_SYN_RX);
 	if (!e)
 		return 0;
@@ -471,6 +490,35 @@ static __always_inline void fill_from_sock_common(struct synwhy_event *e, struct
 	}
 }
 
+/* Whether the remote end of sk is a client whose SYN arrived in the watched netns (consumed). */
+static __always_inline bool followed_client(const struct sock *sk)
+{
+	struct client_key ck = {};
+	ck.port = bpf_ntohs(sk->__sk_common.skc_dport);
+	__u16 family = sk->__sk_common.skc_family;
+	if (family == AF_INET) {
+		ck.family = AF_INET;
+		bpf_core_read(ck.addr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		__u8 a[16];
+		bpf_core_read(a, 16, &sk->__sk_common.skc_v6_daddr);
+		/* An IPv4 client of a dual-stack socket appears as ::ffff:a.b.c.d. */
+		bool mapped = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0 && a[4] == 0 && a[5] == 0 &&
+			      a[6] == 0 && a[7] == 0 && a[8] == 0 && a[9] == 0 && a[10] == 0xff && a[11] == 0xff;
+		if (mapped) {
+			ck.family = AF_INET;
+			__builtin_memcpy(ck.addr, a + 12, 4);
+		} else {
+			ck.family = AF_INET6;
+			__builtin_memcpy(ck.addr, a, 16);
+		}
+	}
+	if (!bpf_map_lookup_elem(&pending_clients, &ck))
+		return false;
+	bpf_map_delete_elem(&pending_clients, &ck);
+	return true;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -483,11 +531,12 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	__u16 port = sk->__sk_common.skc_num;
-	if (!port_watched(port))
-		return 0;
 	__u32 netns = net_inum(sk->__sk_common.skc_net.net);
-	if (!netns_watched(netns))
-		return 0;
+	if (!port_watched(port) || !netns_watched(netns)) {
+		/* Elsewhere: only a handshake of a client we saw arrive (followed through DNAT). */
+		if (!accepted || !followed_client(sk))
+			return 0;
+	}
 	struct synwhy_event *e = new_event(SYNWHY_EV_STATE);
 	if (!e)
 		return 0;

@@ -69,6 +69,7 @@ SCENARIOS=(
     sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
     container-unpublished "no sshd on the server; one listens on :22 in a container's netns, port not published"
+    container-published "no sshd on the server; the container's sshd is published as :2222 (DNAT)"
     sshd-crash "healthy sshd, until \`lab.sh crash\` kills it with SIGSEGV"
     tc-drop "healthy sshd; a tc ingress BPF program on the server's interface drops :22"
     xdp-drop "healthy sshd; an XDP program (generic) on the server's interface drops :22"
@@ -542,9 +543,10 @@ cmd_up() {
         UP_STEP="starting sshd"
         start_sshd 2222
         ;;
-    container-unpublished)
-        # The host runs no sshd; a "container" (its own netns, as docker would make it) does,
-        # and nothing maps the host's port 22 to it.
+    container-unpublished | container-published)
+        # The host runs no sshd; a "container" (its own netns, as docker would make it) does.
+        # Unpublished: nothing maps a host port to it. Published: like `docker run -p 2222:22`, a
+        # veth to the host and a DNAT of the host's :2222 to the container's :22.
         ip netns add "$CTR_NS"
         ip -n "$CTR_NS" link set lo up
         sed -e "s|^PidFile .*|PidFile $STATE/ctr_sshd.pid|" "$STATE/sshd_config" >"$STATE/ctr_sshd_config"
@@ -555,6 +557,33 @@ cmd_up() {
             [ "$i" -lt 50 ] || fail "the container's sshd did not start listening"
             sleep 0.1
         done
+        if [ "$scenario" = container-published ]; then
+            UP_STEP="publishing the container's port"
+            ip link add ctr-host netns "$SRV_NS" type veth peer name ctr-eth netns "$CTR_NS"
+            ip -n "$SRV_NS" addr add 198.51.100.1/24 dev ctr-host
+            ip -n "$SRV_NS" addr add 2001:db8:1::1/64 dev ctr-host nodad
+            ip -n "$CTR_NS" addr add 198.51.100.2/24 dev ctr-eth
+            ip -n "$CTR_NS" addr add 2001:db8:1::2/64 dev ctr-eth nodad
+            ip -n "$SRV_NS" link set ctr-host up
+            ip -n "$CTR_NS" link set ctr-eth up
+            ip -n "$CTR_NS" route add default via 198.51.100.1
+            ip -n "$CTR_NS" -6 route add default via 2001:db8:1::1
+            ip netns exec "$SRV_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+            # Resolve the neighbours both ways now, so the first SYN is not held up by it.
+            ip netns exec "$CTR_NS" nc -z -w 1 198.51.100.1 9 >/dev/null 2>&1 || true
+            ip netns exec "$CTR_NS" nc -z -w 1 2001:db8:1::1 9 >/dev/null 2>&1 || true
+            ip netns exec "$SRV_NS" nc -z -w 1 198.51.100.2 9 >/dev/null 2>&1 || true
+            ip netns exec "$SRV_NS" nc -z -w 1 2001:db8:1::2 9 >/dev/null 2>&1 || true
+            ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet lab_nat {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        meta nfproto ipv4 tcp dport 2222 dnat ip to 198.51.100.2:22
+        meta nfproto ipv6 tcp dport 2222 dnat ip6 to [2001:db8:1::2]:22
+    }
+}
+EOF
+        fi
         ;;
     sshd-wedged)
         # somaxconn is per netns: a backlog of 4 fills with a handful of real connections.
@@ -593,6 +622,11 @@ cmd_target() {
     fi
 }
 
+# The port the client connects to: the published one for container-published.
+client_port() {
+    if [ "$(current_scenario 2>/dev/null)" = container-published ]; then echo 2222; else echo "$SSH_PORT"; fi
+}
+
 cmd_connect() {
     local family=$1 t=${2:-3} addr out rc
     [[ $t =~ ^[1-9][0-9]*$ ]] || usage
@@ -605,7 +639,7 @@ cmd_connect() {
     # the machine's ssh_config out of the outcome.
     out=$(timeout -k 1 $((t + 1)) ip netns exec "$CLI_NS" \
         ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout="$t" -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${bind[@]}" -p "$SSH_PORT" "$addr" true \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${bind[@]}" -p "$(client_port)" "$addr" true \
         2>&1 </dev/null) && rc=0 || rc=$?
     out=$(printf '%s\n' "$out" | tr -d '\r' | grep -v '^[[:space:]]*$' || true)
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -656,7 +690,7 @@ main() {
         ;;
     port)
         [ $# -eq 0 ] || usage
-        echo "$SSH_PORT"
+        client_port
         ;;
     crash)
         # sshd-crash: the server's sshd dies of SIGSEGV (mid-capture, when the caller says).

@@ -9,6 +9,7 @@ shift 3
 
 "$LAB" up "$SCENARIO" >"$WORK/lab.out" 2>&1 || fail "lab up $SCENARIO"
 target=$("$LAB" target "$FAMILY")
+port=$("$LAB" port)
 
 # wrong-ip sends nothing to the server: the capture ends by time, not by count.
 if [ "$EXPECTED" = "not-arriving" ]; then
@@ -16,7 +17,7 @@ if [ "$EXPECTED" = "not-arriving" ]; then
 else
     limit=(--count 1 --duration 15s)
 fi
-start_synwhy report "$SYNWHY" report --json --netns "${LAB_PREFIX}-srv" "${limit[@]}"
+start_synwhy report "$SYNWHY" report --json --netns "${LAB_PREFIX}-srv" --port "$port" "${limit[@]}"
 "$LAB" connect "$FAMILY" 3 >"$WORK/client.out" 2>&1
 wait_synwhy 30
 

@@ -420,3 +420,19 @@ TEST(Diagnose, KernelDropsWithAKnownRemedy) {
     EXPECT_TRUE(any_contains(other.causes[0].fix, "TCP_MD5NOTFOUND"));
     EXPECT_TRUE(any_contains(other.causes[0].fix, "tcp_v4_rcv"));
 }
+
+TEST(Diagnose, HandshakeBehindDnatJoinsTheFlowByItsClientEnd) {
+    Event est = ev(EventKind::established, "192.0.2.1", 40000, "198.51.100.2", 22);
+    est.netns = kNetns + 7;  // the container's namespace
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222), ev(EventKind::tx_synack, "192.0.2.1", 40000, "192.0.2.2", 2222),
+                  est},
+                 host_with({}), {2222});
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_NE(d.flows[0].detail.find("followed through DNAT to 198.51.100.2:22 in netns"), std::string::npos);
+    // Another client's handshake does not join it.
+    Event other = est;
+    other.sport = 40001;
+    auto d2 = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222), other}, host_with({}), {2222});
+    EXPECT_EQ(codes(d2), std::vector<std::string>{"unanswered"});
+}

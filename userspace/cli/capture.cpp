@@ -379,14 +379,13 @@ int run_capture(const CaptureOptions& o) {
                         std::cout << lifecycle_line(e, exit, label) << std::endl;
                     continue;
                 }
-                auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
-                if (inserted) it->second.key = it->first;
-                it->second.add(e);
+                FlowEvidence* flow = fold_event(flows, e);
+                if (!flow) continue;
                 bool decisive = e.kind == EventKind::established || e.kind == EventKind::drop ||
                                 e.kind == EventKind::firewall_verdict || e.kind == EventKind::rst_sent ||
                                 e.kind == EventKind::icmp_sent || e.kind == EventKind::tx_rst;
                 if (decisive) {
-                    decided.push_back(it->first);
+                    decided.push_back(flow->key);
                     failure_seen |= e.kind != EventKind::established;
                 }
             }

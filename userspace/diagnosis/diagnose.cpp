@@ -203,6 +203,26 @@ void FlowEvidence::add(const Event& e) {
     }
 }
 
+FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e) {
+    if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) return nullptr;
+    FlowKey key = FlowKey::of(e);
+    if (e.kind == EventKind::established) {
+        auto exact = flows.find(key);
+        if (exact == flows.end() || exact->second.syns == 0) {
+            for (auto& [k, f] : flows)
+                if (k.src == key.src && k.sport == key.sport && f.syns > 0 && !f.established) {
+                    f.add(e);
+                    f.accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
+                    return &f;
+                }
+        }
+    }
+    auto [it, inserted] = flows.try_emplace(key);
+    if (inserted) it->second.key = key;
+    it->second.add(e);
+    return &it->second;
+}
+
 bool FlowEvidence::settled() const {
     return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp || inbound_rule;
 }
@@ -224,6 +244,10 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
     if (f.established) {
         out.verdict = cause::accepted;
         out.detail = fmt::format("handshake to {} completed", to);
+        if (!f.accepted_elsewhere.empty()) {
+            out.detail += ", followed through DNAT to " + f.accepted_elsewhere;
+            return out;
+        }
         for (const Listener* l : listeners_on(host, f.key.dport))
             if (listener_accepts(*l, f.key.dst)) {
                 out.detail += ", accepted by " + describe_listener(*l);
@@ -692,11 +716,8 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     Diagnosis d;
     std::map<FlowKey, FlowEvidence> flows;
     for (const Event& e : input.events) {
-        if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) continue;
         if (e.kind == EventKind::syn_rx) d.syns_seen++;
-        auto [it, inserted] = flows.try_emplace(FlowKey::of(e));
-        if (inserted) it->second.key = it->first;
-        it->second.add(e);
+        fold_event(flows, e);
     }
     // Flows known only from a reply or a state change, without an inbound SYN, are not attempts
     // we watched (e.g. the capture started mid-handshake).

@@ -58,10 +58,17 @@ struct FlowEvidence {
     std::optional<FirewallRule> inbound_rule;   // nft trace: the rule that dropped the SYN
     std::optional<FirewallRule> outbound_rule;  // nft trace: the rule that dropped the reply
 
+    std::string accepted_elsewhere;  // the handshake completed behind a DNAT: "198.51.100.2:22 in netns N"
+
     void add(const Event& e);
     // Whether the flow's outcome is known (no later event can change the verdict of its SYN).
     bool settled() const;
 };
+
+// Folds one event into the flow table and returns the flow it belongs to (nullptr for events
+// about no flow). A handshake completed in another namespace or on another address (a DNAT to a
+// container) joins the flow whose client end it shares.
+FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e);
 
 // The verdict on one flow against the host's state (nullptr: no snapshot of its namespace).
 Flow classify(const FlowEvidence& flow, const HostSnapshot* host);

@@ -88,6 +88,11 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
         break;
     case SYNWHY_EV_STATE:
         swap_ends();  // the socket's local end is the server
+        // An IPv4 connection on a dual-stack socket has v4-mapped ends: key it as the IPv4 SYN.
+        if (auto s4 = e.src.v4_mapped(), d4 = e.dst.v4_mapped(); s4 && d4) {
+            e.src = *s4;
+            e.dst = *d4;
+        }
         if (r.old_state == 3 /* SYN_RECV */ && r.new_state == 1 /* ESTABLISHED */)
             e.kind = EventKind::established;
         else
