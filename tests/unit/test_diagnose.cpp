@@ -436,3 +436,18 @@ TEST(Diagnose, HandshakeBehindDnatJoinsTheFlowByItsClientEnd) {
     auto d2 = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222), other}, host_with({}), {2222});
     EXPECT_EQ(codes(d2), std::vector<std::string>{"unanswered"});
 }
+
+TEST(Diagnose, FullConntrackTableIsAKernelDropNotARule) {
+    HostSnapshot h = host_with({listener("0.0.0.0", 22)});
+    h.conntrack_count = 65536;
+    h.conntrack_max = 65536;
+    auto d = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x7d")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"kernel-drop"});
+    EXPECT_NE(d.causes[0].summary.find("conntrack table is full (65536/65536)"), std::string::npos);
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "nf_conntrack_max=131072"));
+    // Not full: the same drop is the firewall's.
+    h.conntrack_count = 10;
+    EXPECT_EQ(codes(run({syn("192.0.2.1", 1, "192.0.2.2"),
+                         drop("192.0.2.1", 1, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x7d")}, h)),
+              std::vector<std::string>{"firewall-drop"});
+}

@@ -255,6 +255,15 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
             }
         return out;
     }
+    // A full conntrack table drops new connections inside netfilter too (NF_DROP from
+    // nf_conntrack_in): no rule did it, so say so rather than blame the ruleset.
+    bool conntrack_full = host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
+    if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop) && !f.inbound_rule && conntrack_full) {
+        out.verdict = cause::kernel_drop;
+        out.detail = fmt::format("dropped by netfilter with no rule: the conntrack table is full ({}/{})",
+                                 host->conntrack_count, host->conntrack_max);
+        return out;
+    }
     if ((f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) || f.inbound_rule) {
         std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop, host);
         std::string where = f.inbound_rule ? describe_rule(*f.inbound_rule) : "(" + f.inbound_drop->location + ")";
@@ -641,7 +650,14 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
                 location = e->inbound_drop->location;
             }
         // The drops with a known remedy, by reason and, where the reason is generic, by location.
-        if (reason == "IP_RPFILTER") {
+        bool conntrack_full = host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
+        if (reason == "NETFILTER_DROP" && conntrack_full) {
+            c.summary = fmt::format("the conntrack table is full ({}/{}): new connections to {} are dropped",
+                                    host->conntrack_count, host->conntrack_max, target);
+            c.fix.push_back(fmt::format("raise the limit: sysctl -w net.netfilter.nf_conntrack_max={}",
+                                        host->conntrack_max * 2));
+            c.fix.push_back("and find who fills it: conntrack -S; conntrack -L | awk '{print $5}' | sort | uniq -c | sort -rn | head");
+        } else if (reason == "IP_RPFILTER") {
             c.summary = fmt::format("reverse-path filtering drops SYNs to {}: the route back to the client leaves "
                                     "by another interface than {}", target, ifname);
             c.fix.push_back("fix the route back to the client (ip route get CLIENT_ADDR), or make the filter loose: "

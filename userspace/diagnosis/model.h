@@ -141,6 +141,8 @@ struct HostSnapshot {
     // TcpExt counters of this netns (cumulative), and their growth over the capture (-1: unknown).
     uint64_t listen_overflows = 0, listen_drops = 0;
     int64_t listen_overflows_grew = -1, listen_drops_grew = -1;
+    // nf_conntrack entries in use and the limit (0/0 when conntrack is not loaded here).
+    uint64_t conntrack_count = 0, conntrack_max = 0;
     std::vector<std::string> probe_errors;  // what a probe could not find out, one line each
     // Listeners on the watched ports in the other namespaces; filled only when a refusal needs it.
     std::vector<ForeignListener> other_netns_listeners;

@@ -87,6 +87,16 @@ HostSnapshot take_snapshot(const SnapshotOptions& options) {
     });
 
     guarded(snap, "iptables-legacy", [&] { snap.iptables_legacy_present = iptables_legacy_tables_present(); });
+    guarded(snap, "conntrack", [&] {
+        auto read_u64 = [](const char* path, uint64_t& v) {
+            std::ifstream f(path);
+            return static_cast<bool>(f >> v);
+        };
+        // Per netns; absent (and 0/0) when nf_conntrack is not loaded.
+        if (!read_u64("/proc/sys/net/netfilter/nf_conntrack_count", snap.conntrack_count) ||
+            !read_u64("/proc/sys/net/netfilter/nf_conntrack_max", snap.conntrack_max))
+            snap.conntrack_count = snap.conntrack_max = 0;
+    });
     guarded(snap, "TcpExt counters", [&] {
         if (!read_listen_counters(snap.listen_overflows, snap.listen_drops))
             snap.probe_errors.push_back("cannot read TcpExt ListenOverflows/ListenDrops");
