@@ -63,7 +63,7 @@ SCENARIOS=(
     iptables-nft-drop "healthy sshd; iptables-nft/ip6tables-nft -j DROP on :22"
     iptables-nft-reject "healthy sshd; iptables-nft/ip6tables-nft -j REJECT --reject-with tcp-reset on :22"
     iptables-legacy-chain-drop "healthy sshd; iptables-legacy INPUT jumps to SSH_GUARD, which drops :22"
-    ufw-deny "healthy sshd; ufw's chain layout (iptables-nft) with a deny of 22/tcp in ufw-user-input"
+    ufw-deny "healthy sshd; the real ufw, enabled in the server namespace, with \`ufw deny 22/tcp\`"
     firewalld-deny "healthy sshd; firewalld's table layout (inet firewalld), zone public without ssh"
     handshake-lost "healthy sshd; the client's own firewall drops the SYN-ACKs"
     sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
@@ -374,19 +374,12 @@ EOF
         done
         ;;
     ufw-deny)
-        # ufw's own chains, as `ufw enable` + `ufw deny 22/tcp` lay them out (through iptables-nft);
-        # the real ufw would rewrite /etc/ufw on this machine, which a lab must not touch.
-        local t
-        for t in iptables-nft ip6tables-nft; do
-            ip netns exec "$SRV_NS" "$t" -N ufw-before-input
-            ip netns exec "$SRV_NS" "$t" -N ufw-user-input
-            ip netns exec "$SRV_NS" "$t" -N ufw-after-input
-            ip netns exec "$SRV_NS" "$t" -A INPUT -j ufw-before-input
-            ip netns exec "$SRV_NS" "$t" -A INPUT -j ufw-after-input
-            ip netns exec "$SRV_NS" "$t" -A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-            ip netns exec "$SRV_NS" "$t" -A ufw-before-input -j ufw-user-input
-            ip netns exec "$SRV_NS" "$t" -A ufw-user-input -p tcp --dport 22 -j DROP
-        done
+        # The real ufw (`ufw enable` + `ufw deny 22/tcp`), run inside the server namespace with a
+        # private copy of /etc/ufw on a tmpfs, so the machine's own ufw config is never touched.
+        mkdir -p "$STATE/ufw"
+        cp -a /etc/ufw/. "$STATE/ufw/"
+        ip netns exec "$SRV_NS" unshare -m sh -c "mount -t tmpfs lab-ufw /etc/ufw && cp -a '$STATE/ufw/.' /etc/ufw/ &&
+            ufw --force enable >/dev/null && ufw deny 22/tcp >/dev/null"
         ;;
     firewalld-deny)
         # firewalld's nftables layout: table inet firewalld, zone dispatch, zone public whose

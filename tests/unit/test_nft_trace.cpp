@@ -67,7 +67,9 @@ TEST(NftTrace, DropReachedThroughAJumpKeepsThePath) {
     // Our own marking rule carries the packet; it is not part of the path.
     EXPECT_FALSE(a.add(with_packet(rec(7, "synwhy_trace_1", "syn_in", NFT_TRACETYPE_RULE, NFT_CONTINUE, 3),
                                    "192.0.2.1", 40000, "192.0.2.2", 22), ports));
-    EXPECT_FALSE(a.add(rec(7, "filter", "input", NFT_TRACETYPE_RULE, NFT_JUMP, 4), ports));
+    auto jump = rec(7, "filter", "input", NFT_TRACETYPE_RULE, NFT_JUMP, 4);
+    jump.jump_target = "ssh_guard";
+    EXPECT_FALSE(a.add(jump, ports));
     auto e = a.add(rec(7, "filter", "ssh_guard", NFT_TRACETYPE_RULE, NF_DROP, 9), ports);
     ASSERT_TRUE(e);
     EXPECT_EQ(e->kind, EventKind::firewall_verdict);
@@ -140,13 +142,38 @@ TEST(NftTrace, ReturnsPopThePath) {
     // chain, nothing matches there (implicit return), the zone's last rule rejects.
     TraceAssembler a("own");
     std::vector<uint16_t> ports{22};
-    a.add(with_packet(rec(3, "firewalld", "filter_INPUT", NFT_TRACETYPE_RULE, NFT_JUMP, 4), "192.0.2.1", 1, "192.0.2.2", 22),
-          ports);
-    a.add(rec(3, "firewalld", "filter_INPUT_ZONES", NFT_TRACETYPE_RULE, NFT_GOTO, 6), ports);
-    a.add(rec(3, "firewalld", "filter_IN_public", NFT_TRACETYPE_RULE, NFT_JUMP, 11), ports);
+    auto j1 = with_packet(rec(3, "firewalld", "filter_INPUT", NFT_TRACETYPE_RULE, NFT_JUMP, 4), "192.0.2.1", 1, "192.0.2.2", 22);
+    j1.jump_target = "filter_INPUT_ZONES";
+    a.add(j1, ports);
+    auto j2 = rec(3, "firewalld", "filter_INPUT_ZONES", NFT_TRACETYPE_RULE, NFT_GOTO, 6);
+    j2.jump_target = "filter_IN_public";
+    a.add(j2, ports);
+    auto j3 = rec(3, "firewalld", "filter_IN_public", NFT_TRACETYPE_RULE, NFT_JUMP, 11);
+    j3.jump_target = "filter_IN_public_allow";
+    a.add(j3, ports);
     a.add(rec(3, "firewalld", "filter_IN_public_allow", NFT_TRACETYPE_RETURN, NFT_CONTINUE), ports);
     auto e = a.add(rec(3, "firewalld", "filter_IN_public", NFT_TRACETYPE_RULE, NF_DROP, 13), ports);
     ASSERT_TRUE(e);
     EXPECT_EQ(e->rule->path, (std::vector<std::string>{"filter_INPUT", "filter_INPUT_ZONES"}));
     EXPECT_EQ(e->rule->chain, "filter_IN_public");
+}
+
+TEST(NftTrace, UntracedReturnsAreUnwound) {
+    // ufw: INPUT jumps to an empty logging chain (its return is not traced), then to
+    // ufw6-before-input, which jumps to ufw6-user-input, whose rule drops.
+    TraceAssembler a("own");
+    std::vector<uint16_t> ports{22};
+    auto j1 = with_packet(rec(5, "filter", "INPUT", NFT_TRACETYPE_RULE, NFT_JUMP, 1), "2001:db8::1", 1, "2001:db8::2", 22);
+    j1.family = "ip6";
+    j1.jump_target = "ufw6-before-logging-input";
+    a.add(j1, ports);
+    auto j2 = rec(5, "filter", "INPUT", NFT_TRACETYPE_RULE, NFT_JUMP, 2);
+    j2.jump_target = "ufw6-before-input";
+    a.add(j2, ports);
+    auto j3 = rec(5, "filter", "ufw6-before-input", NFT_TRACETYPE_RULE, NFT_JUMP, 30);
+    j3.jump_target = "ufw6-user-input";
+    a.add(j3, ports);
+    auto e = a.add(rec(5, "filter", "ufw6-user-input", NFT_TRACETYPE_RULE, NF_DROP, 144), ports);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->rule->path, (std::vector<std::string>{"INPUT", "ufw6-before-input"}));
 }

@@ -96,18 +96,25 @@ std::optional<Event> TraceAssembler::add(const TraceRecord& r, const std::vector
     if (r.table != t.table) {
         t.table = r.table;
         t.path.clear();
+        t.targets.clear();
     }
     bool is_rule = r.type == NFT_TRACETYPE_RULE, is_policy = r.type == NFT_TRACETYPE_POLICY;
     // The path is a stack of the chains jumped from: a return (explicit, or falling off the end
     // of a regular chain) pops it, so only the jumps that led to the verdict remain.
     if (is_rule && (r.verdict == NFT_JUMP || r.verdict == NFT_GOTO)) {
+        t.unwind_to(r.chain);
         t.path.push_back(r.chain);
+        t.targets.push_back(r.jump_target);
         return std::nullopt;
     }
     if (r.type == NFT_TRACETYPE_RETURN || (is_rule && r.verdict == NFT_RETURN)) {
-        if (!t.path.empty()) t.path.pop_back();
+        if (!t.path.empty()) {
+            t.path.pop_back();
+            t.targets.pop_back();
+        }
         return std::nullopt;
     }
+    t.unwind_to(r.chain);
     if (!(is_rule || is_policy) || r.verdict != NF_DROP || !t.has_packet) return std::nullopt;
 
     Event e;

@@ -54,7 +54,16 @@ private:
         bool has_packet = false;
         TraceRecord packet;
         std::string table;
-        std::vector<std::string> path;
+        std::vector<std::string> path;     // the chains jumped from, base chain first
+        std::vector<std::string> targets;  // the chain each of those jumps went to
+        // Pops the jumps that already returned (the kernel does not trace every return, e.g.
+        // from an empty chain) until `chain` is the current one.
+        void unwind_to(const std::string& chain) {
+            while (!targets.empty() && targets.back() != chain) {
+                targets.pop_back();
+                path.pop_back();
+            }
+        }
     };
     std::string own_table_;
     std::map<uint32_t, Trace> traces_;  // bounded: oldest dropped past a limit
