@@ -277,6 +277,21 @@ static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb
 	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
 }
 
+/* Reserve a record, fill it from the parsed packet and its device, and hand it over. */
+static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns, struct sk_buff *skb,
+				     __u32 reason, __u64 location)
+{
+	struct synwhy_event *e = new_event(kind);
+	if (!e)
+		return;
+	fill_from_pkt(e, p);
+	e->netns = netns;
+	e->reason = reason;
+	e->location = location;
+	fill_dev(e, skb);
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline bool is_ip(struct sk_buff *skb)
 {
 	__u16 proto = skb->protocol;
@@ -317,13 +332,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	__builtin_memcpy(ck.addr, p.saddr, 16);
 	__u8 one = 1;
 	bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
-	struct synwhy_event *e = new_event(SYNWHY_EV_SYN_RX);
-	if (!e)
-		return 0;
-	fill_from_pkt(e, &p);
-	e->netns = netns;
-	fill_dev(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0);
 	return 0;
 }
 
@@ -348,15 +357,7 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	bool reply = port_watched(p.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
 	if (!inbound && !reply)
 		return 0;
-	struct synwhy_event *e = new_event(SYNWHY_EV_DROP);
-	if (!e)
-		return 0;
-	fill_from_pkt(e, &p);
-	e->netns = netns;
-	e->location = location;
-	e->reason = reason;
-	fill_dev(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location);
 	return 0;
 }
 
@@ -389,14 +390,7 @@ static __always_inline int on_send_reset(struct sk_buff *skb, __u32 reason_plus_
 		return 0;
 	if (!(p.tcp_flags & TCP_FLAG_SYN) || !port_watched(p.dport))
 		return 0;
-	struct synwhy_event *e = new_event(SYNWHY_EV_RST_SENT);
-	if (!e)
-		return 0;
-	fill_from_pkt(e, &p);
-	e->netns = netns;
-	e->reason = reason_plus_one;
-	fill_dev(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	emit_pkt(SYNWHY_EV_RST_SENT, &p, netns, skb, reason_plus_one, 0);
 	return 0;
 }
 
@@ -427,15 +421,9 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	struct pkt p = {};
 	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport))
 		return 0;
-	struct synwhy_event *e = new_event(SYNWHY_EV_ICMP_SENT);
-	if (!e)
-		return 0;
-	fill_from_pkt(e, &p);
-	e->icmp_type = type;
-	e->icmp_code = code;
-	e->netns = netns;
-	fill_dev(e, s);
-	bpf_ringbuf_submit(e, 0);
+	p.icmp_type = type;
+	p.icmp_code = code;
+	emit_pkt(SYNWHY_EV_ICMP_SENT, &p, netns, s, 0, 0);
 	return 0;
 }
 
@@ -463,13 +451,7 @@ int BPF_PROG(tx, struct sk_buff *skb)
 		if (!rst && !synack)
 			return 0;
 	}
-	struct synwhy_event *e = new_event(SYNWHY_EV_TX);
-	if (!e)
-		return 0;
-	fill_from_pkt(e, &p);
-	e->netns = netns;
-	fill_dev(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0);
 	return 0;
 }
 
