@@ -64,7 +64,7 @@ SCENARIOS=(
     iptables-nft-reject "healthy sshd; iptables-nft/ip6tables-nft -j REJECT --reject-with tcp-reset on :22"
     iptables-legacy-chain-drop "healthy sshd; iptables-legacy INPUT jumps to SSH_GUARD, which drops :22"
     ufw-deny "healthy sshd; the real ufw, enabled in the server namespace, with \`ufw deny 22/tcp\`"
-    firewalld-deny "healthy sshd; firewalld's table layout (inet firewalld), zone public without ssh"
+    firewalld-deny "healthy sshd; the real firewalld, run in the server namespace, zone public without ssh"
     handshake-lost "healthy sshd; the client's own firewall drops the SYN-ACKs"
     sshd-wedged "sshd stopped with SIGSTOP, its accept queue filled by real connections"
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
@@ -382,31 +382,8 @@ EOF
             ufw --force enable >/dev/null && ufw deny 22/tcp >/dev/null"
         ;;
     firewalld-deny)
-        # firewalld's nftables layout: table inet firewalld, zone dispatch, zone public whose
-        # allow chain lacks ssh, and the zone's final reject.
-        ip netns exec "$SRV_NS" nft -f - <<'EOF'
-table inet firewalld {
-    chain filter_INPUT {
-        type filter hook input priority filter + 10; policy accept;
-        ct state established,related accept
-        iifname "lo" accept
-        jump filter_INPUT_ZONES
-        reject with icmpx admin-prohibited
-    }
-    chain filter_INPUT_ZONES {
-        goto filter_IN_public
-    }
-    chain filter_IN_public {
-        jump filter_IN_public_allow
-        meta l4proto { icmp, ipv6-icmp } accept
-        reject with icmpx admin-prohibited
-    }
-    chain filter_IN_public_allow {
-        tcp dport 9090 accept
-        ip6 daddr fe80::/64 udp dport 546 accept
-    }
-}
-EOF
+        # The real firewalld, run once in the server namespace (see lab-firewalld.sh).
+        ip netns exec "$SRV_NS" unshare -m "$LAB_DIR/lab-firewalld.sh" "$STATE"
         ;;
     handshake-lost)
         # The client's own firewall drops the SYN-ACKs: the server answers, nothing comes back.

@@ -15,7 +15,7 @@ packages=(
     libbpf-dev libelf-dev zlib1g-dev libcli11-dev libfmt-dev nlohmann-json3-dev
     libmnl-dev libnftnl-dev libnftables-dev libsystemd-dev libgtest-dev libgmock-dev
     # the lab and the end-to-end tests: real sshd, real firewalls, real clients
-    openssh-server openssh-client nftables iptables ufw iproute2 iputils-ping netcat-openbsd jq procps
+    openssh-server openssh-client nftables iptables ufw firewalld iproute2 iputils-ping netcat-openbsd jq procps
 )
 missing=()
 for p in "${packages[@]}"; do
