@@ -69,6 +69,9 @@ std::string missing_privileges() {
     return s;
 }
 
+// Flows `watch` keeps to join late events (a SYN-ACK retransmit, the nft trace) to their SYN.
+constexpr size_t max_watch_flows = 65536;
+
 // Entering namespaces costs a thread and a sock_diag dump each: bounded.
 constexpr size_t max_foreign_namespaces = 512;
 
@@ -414,10 +417,14 @@ int run_capture(const CaptureOptions& o) {
             }
             // SYNs with no fate after a while: say so, once.
             uint64_t now = now_ns();
+            // Memory stays bounded: idle flows are forgotten after 2 minutes, and when a flood
+            // crowds the table, every flow whose SYNs all have their line is forgotten at once.
+            const bool crowded = flows.size() > max_watch_flows;
             for (auto it = flows.begin(); it != flows.end();) {
                 FlowEvidence& f = it->second;
                 if (f.syns > printed[f.key] && now - f.last_ns > 1500000000ULL) print(f);
-                if (now - f.last_ns > 120000000000ULL) {  // forget idle flows: memory stays bounded
+                bool done = f.syns <= printed[f.key];
+                if (now - f.last_ns > 120000000000ULL || (crowded && done)) {
                     printed.erase(it->first);
                     it = flows.erase(it);
                 } else {
