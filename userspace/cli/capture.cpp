@@ -352,7 +352,7 @@ int run_capture(const CaptureOptions& o) {
             if (o.json) {
                 auto j = flow_json(flow);
                 if (o.all_netns) j["netns_name"] = label;
-                std::cout << j.dump() << std::endl;
+                std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
             } else {
                 std::cout << watch_line(flow, label) << std::endl;
             }
@@ -377,7 +377,7 @@ int run_capture(const CaptureOptions& o) {
                     const Event* exit = ex != exits.end() ? &ex->second : nullptr;
                     std::string label = o.all_netns ? fmt::format("netns:{}", e.netns) : "";
                     if (o.json)
-                        std::cout << lifecycle_json(e, exit).dump() << std::endl;
+                        std::cout << lifecycle_json(e, exit).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
                     else
                         std::cout << lifecycle_line(e, exit, label) << std::endl;
                     continue;
@@ -501,7 +501,7 @@ int run_capture(const CaptureOptions& o) {
         d = diagnose(input);
     }
     if (o.json)
-        std::cout << report_json(d, ctx).dump(2) << std::endl;
+        std::cout << report_json(d, ctx).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
     else
         std::cout << report_text(d, ctx) << std::flush;
     bool all_accepted = !d.causes.empty() &&
