@@ -45,6 +45,11 @@ std::string icmp_name(const Event& e) {
                        e.icmp_code);
 }
 
+// At 99% of nf_conntrack_max new connections start being dropped inside netfilter.
+bool conntrack_nearly_full(const HostSnapshot* host) {
+    return host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
+}
+
 const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns) {
     for (const auto& h : hosts)
         if (h.netns == netns) return &h;
@@ -257,7 +262,7 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
     }
     // A full conntrack table drops new connections inside netfilter too (NF_DROP from
     // nf_conntrack_in): no rule did it, so say so rather than blame the ruleset.
-    bool conntrack_full = host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
+    bool conntrack_full = conntrack_nearly_full(host);
     if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop) && !f.inbound_rule && conntrack_full) {
         out.verdict = cause::kernel_drop;
         out.detail = fmt::format("dropped by netfilter with no rule: the conntrack table is full ({}/{})",
@@ -650,7 +655,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
                 location = e->inbound_drop->location;
             }
         // The drops with a known remedy, by reason and, where the reason is generic, by location.
-        bool conntrack_full = host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
+        bool conntrack_full = conntrack_nearly_full(host);
         if (reason == "NETFILTER_DROP" && conntrack_full) {
             c.summary = fmt::format("the conntrack table is full ({}/{}): new connections to {} are dropped",
                                     host->conntrack_count, host->conntrack_max, target);
