@@ -13,9 +13,12 @@ packages=(
     # build
     cmake make g++ clang llvm pkg-config bpftool
     libbpf-dev libelf-dev zlib1g-dev libcli11-dev libfmt-dev nlohmann-json3-dev
-    libmnl-dev libnftnl-dev libnftables-dev libsystemd-dev libgtest-dev libgmock-dev
+    libmnl-dev libnftnl-dev libnftables-dev libsystemd-dev libgtest-dev libgmock-dev libpcap-dev
+    # packaging (cpack's .deb generator)
+    dpkg-dev file
     # the lab and the end-to-end tests: real sshd, real firewalls, real clients
     openssh-server openssh-client nftables iptables ufw firewalld iproute2 iputils-ping netcat-openbsd jq procps
+    conntrack tshark prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
