@@ -235,15 +235,76 @@ TEST(Diagnose, NftablesDropIsFirewallDrop) {
     EXPECT_TRUE(any_contains(d.causes[0].evidence, "listening: sshd (pid 812)"));
 }
 
-TEST(Diagnose, LegacyDropIsToldFromNftablesByLocation) {
+TEST(Diagnose, ADropInNfHookSlowIsNetfilterUntilACounterProvesTheBackend) {
+    // nf_hook_slow carries out nftables' verdicts on some kernels and x_tables' on others: with
+    // no trace and no counter, neither backend is named, and the fix points at both.
     HostSnapshot h = host_with({listener("0.0.0.0", 22)});
     h.iptables_legacy_present = true;
-    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"),
-                  drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x4a")},
-                 h);
+    std::vector<Event> events = {syn("192.0.2.1", 40000, "192.0.2.2"),
+                                 drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x4a")};
+    auto d = run(events, h);
     ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
-    EXPECT_NE(d.causes[0].summary.find("iptables-legacy"), std::string::npos);
-    EXPECT_TRUE(any_contains(d.causes[0].fix, "iptables-legacy"));
+    EXPECT_NE(d.causes[0].summary.find("(netfilter)"), std::string::npos) << d.causes[0].summary;
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "nft -a list ruleset"));
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "iptables-legacy -L"));
+
+    // A legacy rule whose counter grew during the capture is the proof.
+    FirewallRule legacy;
+    legacy.backend = "iptables-legacy";
+    legacy.family = "ip";
+    legacy.table = "filter";
+    legacy.chain = "INPUT";
+    legacy.rule_num = 3;
+    legacy.verdict = "drop";
+    legacy.text = "-A INPUT -p tcp -m tcp --dport 22 -j DROP";
+    DiagnosisInput in;
+    in.ports = {22};
+    in.events = events;
+    in.hosts = {h};
+    in.legacy_rules = {legacy};
+    d = diagnose(in);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
+    EXPECT_NE(d.causes[0].summary.find("iptables-legacy"), std::string::npos) << d.causes[0].summary;
+    EXPECT_EQ(d.causes[0].fix.front(), "iptables-legacy -t filter -D INPUT 3");
+
+    // A drop inside nft_do_chain is nftables', whatever legacy counters say.
+    in.events[1].location = "nft_do_chain+0x46f";
+    d = diagnose(in);
+    EXPECT_NE(d.causes[0].summary.find("(nftables)"), std::string::npos) << d.causes[0].summary;
+}
+
+TEST(Diagnose, ForwardedSynsAreCountedApartNotDiagnosed) {
+    // A Docker/KVM host sees SYNs for its guests pass through: they are not its own.
+    auto d = run({syn("192.0.2.1", 40000, "198.51.100.7"), syn("192.0.2.1", 40001, "192.0.2.2"),
+                  rst("192.0.2.1", 40001, "192.0.2.2")},
+                 host_with({}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.syns_seen, 1u);
+    EXPECT_EQ(d.syns_forwarded, 1u);
+}
+
+TEST(Diagnose, AFlowFromANamespaceWithoutSnapshotIsNotJudgedOnAnothers) {
+    HostSnapshot own = host_with({});  // nothing listens here
+    HostSnapshot other = host_with({listener("0.0.0.0", 22)});
+    other.netns = kNetns + 1;
+    own.netns = kNetns + 2;
+    std::vector<HostSnapshot> hosts = {own, other};
+    EXPECT_EQ(host_for(hosts, kNetns + 1), &hosts[1]);
+    EXPECT_EQ(host_for(hosts, kNetns), nullptr);
+    // One snapshot stands for the one watched namespace.
+    std::vector<HostSnapshot> one = {own};
+    EXPECT_EQ(host_for(one, 0), &one[0]);
+}
+
+TEST(Diagnose, CausesAreSplitByPortAndRule) {
+    // :22 refused, :2222 refused: two causes, each with its own port in the summary.
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 22), rst("192.0.2.1", 40000, "192.0.2.2", 22),
+                  syn("192.0.2.1", 40001, "192.0.2.2", 2222), rst("192.0.2.1", 40001, "192.0.2.2", 2222)},
+                 host_with({}), {22, 2222});
+    ASSERT_EQ(codes(d), (std::vector<std::string>{"no-listener", "no-listener"}));
+    EXPECT_NE(d.causes[0].summary.find("port 22"), d.causes[1].summary.find("port 22"));
+    EXPECT_TRUE(any_contains({d.causes[0].summary, d.causes[1].summary}, "nothing listens on port 2222"));
 }
 
 TEST(Diagnose, FirewallRstWithoutTcpResetIsReject) {

@@ -67,3 +67,40 @@ TEST(IptablesLegacy, PolicyDrop) {
     EXPECT_EQ(rule->chain, "INPUT");
     EXPECT_EQ(rule_fix(*rule, 22)[0], "ip6tables-legacy -t filter -I INPUT -p tcp --dport 22 -j ACCEPT");
 }
+
+namespace {
+std::string save_two_drops(int other_port_pkts, int range_pkts, const char* other = "--dport 2222",
+                           const char* range = "-m multiport --dports 20:25,80") {
+    return fmt::format(
+        "*filter\n"
+        ":INPUT ACCEPT [10:600]\n"
+        "[{}:60] -A INPUT -p tcp -m tcp {} -j DROP\n"
+        "[{}:60] -A INPUT -p tcp {} -j DROP\n"
+        "COMMIT\n",
+        other_port_pkts, other, range_pkts, range);
+}
+}  // namespace
+
+TEST(IptablesLegacy, ARuleForAnotherPortIsNeverBlamedEvenIfItsPrefixMatches) {
+    // --dport 2222 grew (other traffic) but cannot drop a SYN to :22; the multiport range can.
+    auto before = parse_iptables_save(save_two_drops(0, 0), "ip");
+    auto after = parse_iptables_save(save_two_drops(5, 1), "ip");
+    auto rule = attribute_legacy_drop(before, after, 22);
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rule->rule_num, 2u);
+    // Only the other port's rule grew: nothing to blame for :22.
+    EXPECT_FALSE(attribute_legacy_drop(before, parse_iptables_save(save_two_drops(5, 0), "ip"), 22));
+}
+
+TEST(IptablesLegacy, PortListsRangesAndNegationsAreRead) {
+    auto before = parse_iptables_save(save_two_drops(0, 0, "--dport 21", "-m multiport --dports 80,443"), "ip");
+    auto after = parse_iptables_save(save_two_drops(1, 1, "--dport 21", "-m multiport --dports 80,443"), "ip");
+    EXPECT_FALSE(attribute_legacy_drop(before, after, 22));
+    EXPECT_TRUE(attribute_legacy_drop(before, after, 443));
+    // "! --dport 80" drops everything but 80: it can drop :22.
+    before = parse_iptables_save(save_two_drops(0, 0, "! --dport 80", "--dport 8080"), "ip");
+    after = parse_iptables_save(save_two_drops(1, 0, "! --dport 80", "--dport 8080"), "ip");
+    auto rule = attribute_legacy_drop(before, after, 22);
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rule->rule_num, 1u);
+}

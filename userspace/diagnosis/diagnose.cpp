@@ -14,12 +14,12 @@ constexpr uint8_t tcp_rst = 0x04;
 bool is_netfilter_drop(const Event& e) { return e.reason == "NETFILTER_DROP"; }
 bool is_no_socket(const std::string& reason) { return reason == "NO_SOCKET"; }
 
-// nftables (and iptables-nft, which is nftables underneath) drop inside nft_do_chain;
-// iptables-legacy verdicts are carried out by nf_hook_slow / ipt_do_table.
-std::string firewall_backend(const Event& drop, const HostSnapshot* host) {
+// nftables (and iptables-nft, which is nftables underneath) drop inside nft_do_chain on some
+// kernels, in nf_hook_slow on others; x_tables in ipt_do_table or nf_hook_slow. Only a location
+// inside one backend names it: anything else is "netfilter" until a trace or a counter proves more.
+std::string firewall_backend(const Event& drop) {
     if (drop.location.rfind("nft_", 0) == 0) return "nftables";
     if (drop.location.rfind("ipt_", 0) == 0 || drop.location.rfind("ip6t_", 0) == 0) return "iptables-legacy";
-    if (host && host->iptables_legacy_present) return "iptables-legacy";
     return "netfilter";
 }
 
@@ -50,11 +50,26 @@ bool conntrack_nearly_full(const HostSnapshot* host) {
     return host && host->conntrack_max > 0 && host->conntrack_count * 100 >= host->conntrack_max * 99;
 }
 
+}  // namespace
+
 const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns) {
     for (const auto& h : hosts)
         if (h.netns == netns) return &h;
-    return hosts.empty() ? nullptr : &hosts.front();
+    // One snapshot stands for the one watched netns (fixtures leave inodes 0). With several, a
+    // flow from a namespace nobody took a snapshot of is judged on its events alone: another
+    // namespace's listeners would give it a wrong cause.
+    if (hosts.size() == 1 && (netns == 0 || hosts.front().netns == 0)) return &hosts.front();
+    return nullptr;
 }
+
+bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
+    if (!host || host->addresses.empty()) return true;  // unknown: keep it
+    if (f.established || f.rst_by_tcp || !f.accepted_elsewhere.empty()) return true;  // the local stack answered
+    if (f.key.dst.is_loopback()) return true;
+    return std::find(host->addresses.begin(), host->addresses.end(), f.key.dst) != host->addresses.end();
+}
+
+namespace {
 
 std::vector<const Listener*> listeners_on(const HostSnapshot* host, uint16_t port) {
     std::vector<const Listener*> out;
@@ -270,7 +285,7 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
         return out;
     }
     if ((f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) || f.inbound_rule) {
-        std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop, host);
+        std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop);
         std::string where = f.inbound_rule ? describe_rule(*f.inbound_rule) : "(" + f.inbound_drop->location + ")";
         bool firewall_rst = f.rst_on_wire && !f.rst_by_tcp;
         bool rejecting_rule = f.inbound_rule && f.inbound_rule->verdict == "reject";
@@ -515,7 +530,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
     c.code = code;
     c.flows = static_cast<uint32_t>(flows.size());
     const Flow* f = flows.empty() ? nullptr : flows.front();
-    const HostSnapshot* host = host_for(hosts, f ? f->netns : 0);
+    const HostSnapshot* host = f ? host_for(hosts, f->netns) : hosts.empty() ? nullptr : &hosts.front();
     uint16_t port = f ? f->dport : default_port;
     uint64_t syns = 0;
     std::set<std::string> clients, targets;
@@ -605,7 +620,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         std::string backend = "netfilter";
         for (const FlowEvidence* e : evidence)
             if (e->inbound_drop) {
-                backend = firewall_backend(*e->inbound_drop, host);
+                backend = firewall_backend(*e->inbound_drop);
                 break;
             }
         c.summary = fmt::format("a firewall rule ({}) {} SYNs to {}", backend,
@@ -625,15 +640,20 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
                                     backend, code == cause::firewall_drop ? "drops" : "rejects", target,
                                     describe_rule(*c.rule));
             c.fix = rule_fix(*c.rule, port);
-        } else if (backend == "iptables-legacy") {
-            c.fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
-                                        "(and ip6tables-legacy for IPv6)", port));
-            c.fix.push_back(fmt::format("then delete it (iptables-legacy -D CHAIN NUM) or insert an accept before it: "
-                                        "iptables-legacy -I INPUT -p tcp --dport {} -j ACCEPT", port));
         } else {
-            c.fix.push_back(fmt::format("find the rule: nft -a list ruleset | grep -w 'dport {}'", port));
-            c.fix.push_back("then delete it: nft delete rule FAMILY TABLE CHAIN handle N "
-                            "(or, for ufw: ufw allow " + std::to_string(port) + "/tcp)");
+            // No trace and no counter named the rule: point at every backend this host has.
+            bool legacy = backend == "iptables-legacy" || (host && host->iptables_legacy_present);
+            if (backend != "iptables-legacy") {
+                c.fix.push_back(fmt::format("find the rule: nft -a list ruleset | grep -w 'dport {}'", port));
+                c.fix.push_back("then delete it: nft delete rule FAMILY TABLE CHAIN handle N "
+                                "(or, for ufw: ufw allow " + std::to_string(port) + "/tcp)");
+            }
+            if (legacy) {
+                c.fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
+                                            "(and ip6tables-legacy for IPv6)", port));
+                c.fix.push_back(fmt::format("then delete it (iptables-legacy -D CHAIN NUM) or insert an accept before it: "
+                                            "iptables-legacy -I INPUT -p tcp --dport {} -j ACCEPT", port));
+            }
         }
     } else if (code == cause::not_arriving) {
         c.summary = fmt::format("no SYN to port {} reached this host during the capture", port);
@@ -724,7 +744,10 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
 
 void attach_legacy_rule(FlowEvidence& f, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host) {
     if (f.inbound_rule || !f.inbound_drop || !is_netfilter_drop(*f.inbound_drop)) return;
-    if (firewall_backend(*f.inbound_drop, host) != "iptables-legacy") return;
+    // A drop inside nft_do_chain is nftables'; anywhere else a legacy rule whose counter grew
+    // during the capture is the proof (legacy_rules holds only those).
+    if (firewall_backend(*f.inbound_drop) == "nftables") return;
+    if (host && !host->iptables_legacy_present) return;
     std::string family = f.key.src.family == Family::ipv4 ? "ip" : "ip6";
     for (const auto& r : legacy_rules)
         if (r.family == family) {
@@ -736,16 +759,21 @@ void attach_legacy_rule(FlowEvidence& f, const std::vector<FirewallRule>& legacy
 Diagnosis diagnose(const DiagnosisInput& input) {
     Diagnosis d;
     std::map<FlowKey, FlowEvidence> flows;
-    for (const Event& e : input.events) {
-        if (e.kind == EventKind::syn_rx) d.syns_seen++;
-        fold_event(flows, e);
-    }
+    for (const Event& e : input.events) fold_event(flows, e);
     // Flows known only from a reply or a state change, without an inbound SYN, are not attempts
-    // we watched (e.g. the capture started mid-handshake).
+    // we watched (e.g. the capture started mid-handshake). SYNs to addresses that are not this
+    // namespace's pass through it (a router, a Docker or KVM host forwarding to its guests):
+    // counted apart, never diagnosed as this host's.
     std::vector<const FlowEvidence*> kept;
     for (auto& [key, ev] : flows) {
         if (ev.syns == 0) continue;
-        attach_legacy_rule(ev, input.legacy_rules, host_for(input.hosts, key.netns));
+        const HostSnapshot* host = host_for(input.hosts, key.netns);
+        if (!addressed_here(ev, host)) {
+            d.syns_forwarded += ev.syns;
+            continue;
+        }
+        d.syns_seen += ev.syns;
+        attach_legacy_rule(ev, input.legacy_rules, host);
         kept.push_back(&ev);
     }
     std::sort(kept.begin(), kept.end(),
@@ -755,17 +783,22 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     uint16_t default_port = input.ports.empty() ? 22 : input.ports.front();
     if (d.flows.empty()) {
         d.causes.push_back(build_cause(cause::not_arriving, {}, {}, input.hosts, default_port));
-        explain_not_arriving(d.causes.back(), input, host_for(input.hosts, 0), default_port);
+        explain_not_arriving(d.causes.back(), input, input.hosts.empty() ? nullptr : &input.hosts.front(),
+                             default_port);
         return d;
     }
-    std::map<std::string, std::pair<std::vector<const Flow*>, std::vector<const FlowEvidence*>>> by_code;
+    // One cause per (code, namespace, port, rule): two ports refused for two reasons, or two
+    // rules dropping, are two causes with their own fix.
+    using CauseKey = std::tuple<std::string, uint32_t, uint16_t, std::string>;
+    std::map<CauseKey, std::pair<std::vector<const Flow*>, std::vector<const FlowEvidence*>>> groups;
     for (size_t i = 0; i < d.flows.size(); i++) {
-        auto& slot = by_code[d.flows[i].verdict];
-        slot.first.push_back(&d.flows[i]);
+        const Flow& fl = d.flows[i];
+        auto& slot = groups[{fl.verdict, fl.netns, fl.dport, fl.rule ? describe_rule(*fl.rule) : ""}];
+        slot.first.push_back(&fl);
         slot.second.push_back(kept[i]);
     }
-    for (const auto& [code, group] : by_code)
-        d.causes.push_back(build_cause(code, group.first, group.second, input.hosts, default_port));
+    for (const auto& [key, group] : groups)
+        d.causes.push_back(build_cause(std::get<0>(key), group.first, group.second, input.hosts, default_port));
     std::stable_sort(d.causes.begin(), d.causes.end(), [](const Cause& a, const Cause& b) {
         bool a_ok = a.code == cause::accepted, b_ok = b.code == cause::accepted;
         if (a_ok != b_ok) return b_ok;  // failures first, whatever their count

@@ -85,6 +85,12 @@ struct DiagnosisInput {
     std::optional<HostnameCheck> hostname;       // for not-arriving: does the name point here
 };
 
+// The snapshot of a flow's namespace: nullptr when several were taken and none is its own.
+const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns);
+
+// Whether the SYN was addressed to the namespace itself (not forwarded through it).
+bool addressed_here(const FlowEvidence& flow, const HostSnapshot* host);
+
 // Names the legacy rule for a flow that x_tables dropped and nft trace could not attribute.
 void attach_legacy_rule(FlowEvidence& flow, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host);
 

@@ -189,7 +189,8 @@ struct Cause {
 struct Diagnosis {
     std::vector<Flow> flows;
     std::vector<Cause> causes;   // most important first
-    uint64_t syns_seen = 0;
+    uint64_t syns_seen = 0;       // SYNs addressed to the watched namespace(s)
+    uint64_t syns_forwarded = 0;  // SYNs that passed through to another host (not diagnosed)
 };
 
 }  // namespace synwhy

@@ -29,13 +29,32 @@ std::string target_of(const std::string& rule_text) {
 
 std::string key(const LegacyRule& r) { return fmt::format("{}|{}|{}|{}", r.table, r.chain, r.num, r.text); }
 
-bool mentions_port(const std::string& text, uint16_t port) {
-    std::string p = std::to_string(port);
-    for (const char* opt : {"--dport ", "--dports "}) {
-        auto pos = text.find(opt);
-        if (pos != std::string::npos && text.compare(pos + std::strlen(opt), p.size(), p) == 0) return true;
+enum class PortMatch { any, this_port, other_port };
+
+// Whether a rule's --dport/--dports (single ports, "a:b" ranges, "a,b" lists) can match `port`.
+// A rule naming only other ports cannot have dropped a SYN to it.
+PortMatch port_match(const std::string& text, uint16_t port) {
+    PortMatch result = PortMatch::any;
+    for (const char* opt : {"--dport ", "--dports ", "--destination-port ", "--destination-ports "}) {
+        for (size_t pos = text.find(opt); pos != std::string::npos; pos = text.find(opt, pos + 1)) {
+            if (pos >= 2 && text.compare(pos - 2, 2, "! ") == 0) continue;  // negated: says nothing
+            std::istringstream value(text.substr(pos + std::strlen(opt)));
+            std::string list, item;
+            value >> list;
+            std::istringstream items(list);
+            result = PortMatch::other_port;
+            while (std::getline(items, item, ',')) {
+                auto colon = item.find(':');
+                char* end = nullptr;
+                unsigned long lo = std::strtoul(item.c_str(), &end, 10);
+                unsigned long hi = colon == std::string::npos ? lo : std::strtoul(item.c_str() + colon + 1, nullptr, 10);
+                if (colon != std::string::npos && colon == 0) lo = 0;
+                if (colon != std::string::npos && colon + 1 == item.size()) hi = 65535;
+                if (port >= lo && port <= hi) return PortMatch::this_port;
+            }
+        }
     }
-    return false;
+    return result;
 }
 
 }  // namespace
@@ -87,11 +106,15 @@ std::optional<FirewallRule> attribute_legacy_drop(const std::vector<LegacyRule>&
         auto it = was.find(key(r));
         return r.packets > (it == was.end() ? 0 : it->second);
     };
-    // A dropping rule that grew; one naming the port first, then any; else a DROP policy that grew.
+    // A dropping rule that grew and can match the port; one naming the port first, then any;
+    // else a DROP policy that grew.
     const LegacyRule* hit = nullptr;
-    for (const auto& r : after)
-        if (r.num && is_drop_target(r.target) && grew(r) && (!hit || (mentions_port(r.text, port) && !mentions_port(hit->text, port))))
-            hit = &r;
+    for (const auto& r : after) {
+        if (!r.num || !is_drop_target(r.target) || !grew(r)) continue;
+        PortMatch m = port_match(r.text, port);
+        if (m == PortMatch::other_port) continue;
+        if (!hit || (m == PortMatch::this_port && port_match(hit->text, port) != PortMatch::this_port)) hit = &r;
+    }
     if (!hit)
         for (const auto& r : after)
             if (!r.num && r.target == "DROP" && grew(r)) hit = &r;

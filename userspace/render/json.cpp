@@ -89,6 +89,7 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"capture_seconds", ctx.capture_seconds},
         {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted)},
         {"syns_detailed", d.syns_seen},
+        {"syns_forwarded", d.syns_forwarded},
         {"events_lost", ctx.events_lost},
         {"flows", flows},
         {"causes", causes},

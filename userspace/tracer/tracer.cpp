@@ -126,26 +126,33 @@ Tracer::~Tracer() {
     if (btf_) btf__free(btf_);
 }
 
+// A flood can refill the ring buffer as fast as it is read: one consume() takes at most this
+// many records, so the caller's loop (signals, deadlines, output) always gets its turn.
+constexpr uint32_t max_records_per_batch = 8192;
+constexpr int batch_full = -E2BIG;  // returned by on_sample to make libbpf stop, not an error
+
 int Tracer::on_sample(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Tracer*>(ctx);
     if (self->handler_) (*self->handler_)(data, size);
-    return 0;
+    return ++self->batch_records_ >= max_records_per_batch ? batch_full : 0;
 }
 
 bool Tracer::poll(std::chrono::milliseconds timeout, const RawHandler& handler) {
     handler_ = &handler;
+    batch_records_ = 0;
     int n = ring_buffer__poll(ringbuf_, static_cast<int>(timeout.count()));
     handler_ = nullptr;
-    return n >= 0 || n == -EINTR;
+    return n >= 0 || n == -EINTR || n == batch_full;
 }
 
 int Tracer::ready_fd() const { return ring_buffer__epoll_fd(ringbuf_); }
 
 bool Tracer::consume(const RawHandler& handler) {
     handler_ = &handler;
+    batch_records_ = 0;
     int n = ring_buffer__consume(ringbuf_);
     handler_ = nullptr;
-    return n >= 0 || n == -EINTR;
+    return n >= 0 || n == -EINTR || n == batch_full;
 }
 
 std::vector<OtherPortSyns> Tracer::other_port_syns() const {

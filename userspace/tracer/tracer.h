@@ -62,7 +62,7 @@ public:
     // For a caller that waits on several sources: an fd readable when records are pending, and
     // the non-blocking read of what is there.
     int ready_fd() const;
-    bool consume(const RawHandler& handler);
+    bool consume(const RawHandler& handler);  // at most one bounded batch per call
     TracerStats stats() const;
     std::vector<OtherPortSyns> other_port_syns() const;
     // Reports this process's exit (it owns a listener on a watched port).
@@ -75,6 +75,7 @@ private:
     struct btf* btf_ = nullptr;
     std::vector<Capability> capabilities_;
     const RawHandler* handler_ = nullptr;  // valid during poll() only
+    uint32_t batch_records_ = 0;
     static int on_sample(void* ctx, void* data, size_t size);
 };
 
