@@ -4,7 +4,8 @@
 # A client namespace and a server namespace are joined by a veth pair; the server side is then set
 # up as one named failure scenario (a real OpenSSH sshd where the scenario has one, real nftables or
 # iptables-legacy rules where it has those). Nothing touches the root namespace's network, so the
-# lab is safe on a closed machine and several labs (different LAB_PREFIX) can coexist.
+# lab is safe on a closed machine and several labs (different LAB_PREFIX) can coexist. The one
+# exception is conntrack-full: it lowers the global nf_conntrack_max, and teardown restores it.
 #
 # Usage:
 #   lab.sh up SCENARIO             build the lab (tears down any previous lab with this prefix)
@@ -45,6 +46,15 @@ WRONG4=192.0.2.3
 WRONG6=2001:db8::3
 SSH_PORT=22
 SSHD=/usr/sbin/sshd # sshd must be started by absolute path (it re-executes itself)
+# conntrack-full: nf_conntrack_max is one global limit (read-only in other namespaces) that the
+# kernel compares with each namespace's own count. The scenario lowers it to CT_FULL_MAX, saving
+# the old value in CT_SAVED, and `down` (any teardown) puts it back. Refused while the root
+# namespace, or another named one, holds more than CT_BUSY entries: the host keeps its margin.
+CT_SYSCTL=/proc/sys/net/netfilter/nf_conntrack_max
+CT_FULL_MAX=256
+CT_BUSY=64
+CT_SAVED_NAME=nf_conntrack_max.saved
+CT_SAVED="$STATE/$CT_SAVED_NAME"
 
 # Scenario table: name, then description. Order is the order `list` prints.
 SCENARIOS=(
@@ -73,6 +83,7 @@ SCENARIOS=(
     sshd-crash "healthy sshd, until \`lab.sh crash\` kills it with SIGSEGV"
     tc-drop "healthy sshd; a tc ingress BPF program on the server's interface drops :22"
     xdp-drop "healthy sshd; an XDP program (generic) on the server's interface drops :22"
+    conntrack-full "healthy sshd; the server's conntrack table is full (global nf_conntrack_max lowered)"
 )
 
 usage() {
@@ -162,8 +173,29 @@ wait_gone() {
     done
 }
 
+# Puts back the global nf_conntrack_max saved in FILE (conntrack-full) and removes FILE. Keeps FILE
+# and fails if the value cannot be written back.
+restore_conntrack_max() {
+    local file=$1 saved
+    [ -f "$file" ] || return 0
+    saved=$(head -n1 "$file" 2>/dev/null || true)
+    if [[ $saved =~ ^[0-9]+$ ]]; then
+        if ! echo "$saved" >"$CT_SYSCTL"; then
+            echo "$PROG: cannot restore nf_conntrack_max to $saved (saved in $file)" >&2
+            return 1
+        fi
+    fi
+    rm -f "$file"
+}
+
 teardown() {
-    local pid pids=() ns
+    local pid pids=() ns ct_kept=0
+
+    # The host-wide limit first, before anything that could stop this teardown half-way.
+    restore_conntrack_max "$CT_SAVED" || ct_kept=1
+    if ns_exists "$SRV_NS" && ip netns exec "$SRV_NS" nft list table inet lab_ct >/dev/null 2>&1; then
+        timeout 5 ip netns exec "$SRV_NS" conntrack -F >/dev/null 2>&1 || true
+    fi
 
     # The sshd from the pid file, but only if that pid is still our sshd (the pid file may be
     # stale and its number reused): its command line names our config file.
@@ -196,7 +228,12 @@ teardown() {
             ip netns del "$ns" 2>/dev/null || true
         fi
     done
-    rm -rf "$STATE"
+    if [ "$ct_kept" -eq 1 ]; then
+        # Only the saved limit stays, for the next `down` to retry.
+        find "$STATE" -mindepth 1 -maxdepth 1 ! -name "$CT_SAVED_NAME" -exec rm -rf {} + 2>/dev/null || true
+    else
+        rm -rf "$STATE"
+    fi
     # The parent is shared by all prefixes: remove it only once the last lab is gone.
     rmdir "$STATE_ROOT" 2>/dev/null || true
 }
@@ -408,6 +445,17 @@ EOF
         ip netns exec "$SRV_NS" ip route add 198.51.100.0/24 dev rpf0
         ip netns exec "$SRV_NS" sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf."$SRV_IF".rp_filter=1
         ;;
+    conntrack-full)
+        # Connection tracking on in the server namespace; policy accept, so only conntrack drops.
+        ip netns exec "$SRV_NS" nft -f - <<'EOF'
+table inet lab_ct {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        ct state established,related accept
+    }
+}
+EOF
+        ;;
     tc-drop | xdp-drop)
         # A real BPF program on the server's interface drops TCP to port 22 before the stack.
         clang -O2 -target bpf -I"/usr/include/$(gcc -dumpmachine)" -c "$LAB_DIR/lab-bpf/drop_ssh.bpf.c" \
@@ -423,6 +471,65 @@ EOF
 }
 
 
+# The conntrack entries of namespace NS (the root namespace when NS is empty); 0 without conntrack.
+ct_count() {
+    local n
+    if [ -z "$1" ]; then
+        n=$(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || true)
+    else
+        n=$(ip netns exec "$1" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || true)
+    fi
+    if [[ $n =~ ^[0-9]+$ ]]; then echo "$n"; else echo 0; fi
+}
+
+# conntrack-full: lowers the global nf_conntrack_max to CT_FULL_MAX (saved first, so that any
+# teardown restores it) and fills the server namespace's table up to it with ASSURED entries, which
+# the kernel never evicts to make room (early drop takes only unassured ones). A new SYN then finds
+# no room: "nf_conntrack: table full in netns N, dropping packet" (6.18), NF_DROP in nf_hook_slow.
+fill_conntrack_table() {
+    local f other orig max ns n count i
+
+    # The limit is shared by every lab: one conntrack-full at a time. A saved value left by a lab
+    # whose namespaces are gone is the real original: put it back first.
+    for f in "$STATE_ROOT"/*/"$CT_SAVED_NAME"; do
+        if ! [ -f "$f" ] || [ "$f" = "$CT_SAVED" ]; then continue; fi
+        other=$(basename "$(dirname "$f")")
+        if ns_exists "${other}-srv"; then
+            fail "lab $other has lowered nf_conntrack_max (conntrack-full); run LAB_PREFIX=$other $PROG down first"
+        fi
+        restore_conntrack_max "$f" || fail "cannot restore the nf_conntrack_max saved by lab $other"
+    done
+
+    orig=$(cat "$CT_SYSCTL")
+    [[ $orig =~ ^[0-9]+$ ]] || fail "cannot read $CT_SYSCTL"
+    # The host must keep room under the lowered limit: the root namespace and every other named one.
+    n=$(ct_count "")
+    [ "$n" -le "$CT_BUSY" ] ||
+        fail "the root namespace tracks $n connections (more than $CT_BUSY): lowering nf_conntrack_max to $CT_FULL_MAX would hurt this host"
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+        [ "$ns" = "$SRV_NS" ] && continue
+        n=$(ct_count "$ns")
+        [ "$n" -le "$CT_BUSY" ] ||
+            fail "netns $ns tracks $n connections (more than $CT_BUSY): lowering nf_conntrack_max to $CT_FULL_MAX would hurt it"
+    done
+
+    max=$CT_FULL_MAX
+    # 0 is "no limit"; a limit already below ours is kept as it is.
+    if [ "$orig" -ne 0 ] && [ "$orig" -lt "$max" ]; then max=$orig; fi
+    echo "$orig" >"$CT_SAVED"
+    echo "$max" >"$CT_SYSCTL"
+
+    # One conntrack process loads every entry (-R, ~50 ms for 256), stopping at the first refusal
+    # ("not enough memory": the table is full). Distinct source ports from an address that is not the client's,
+    # so that no entry matches the connection under test.
+    for ((i = 0; i < max + 16; i++)); do
+        echo "-I -p tcp -s 198.18.0.1 -d $SRV4 --sport $((10000 + i)) --dport 80 --state ESTABLISHED -u ASSURED,SEEN_REPLY -t 86400"
+    done >"$STATE/conntrack-fill"
+    ip netns exec "$SRV_NS" conntrack -R "$STATE/conntrack-fill" >/dev/null 2>&1 || true
+    rm -f "$STATE/conntrack-fill"
+    count=$(ct_count "$SRV_NS")
+    [ "$count" -ge "$max" ] || fail "the conntrack table of $SRV_NS holds $count entries, not $max"
+}
 
 # For wrong-ip the client's SYN waits on ARP/neighbour discovery for an address nobody holds. By
 # default the kernel gives up after 3 probes (~3 s) and fails the connect with "No route to host",
@@ -571,6 +678,10 @@ EOF
 
     UP_STEP="applying the firewall rules"
     apply_scenario_firewall "$scenario"
+    if [ "$scenario" = conntrack-full ]; then
+        UP_STEP="filling the conntrack table"
+        fill_conntrack_table
+    fi
     if [ "$scenario" = wrong-ip ]; then
         UP_STEP="tuning neighbour discovery"
         slow_neighbour_failure
