@@ -125,6 +125,25 @@ TEST(NftTrace, RuleTextByHandleAndComment) {
     EXPECT_EQ(rule_comment(rules[10]), "");
 }
 
+TEST(NftTrace, ACommentWithANewlineKeepsItsRuleWhole) {
+    // As `nft -a list chain` prints a comment holding "\n" and ESC: the rule spans two lines.
+    const char* listing =
+        "table inet hostile {\n"
+        "\tchain input { # handle 1\n"
+        "\t\ttype filter hook input priority -10; policy accept;\n"
+        "\t\ttcp dport 22 drop comment \"evil\n"
+        "forged line\x1b[2J # handle 3\" # handle 2\n"
+        "\t\tcounter packets 0 bytes 0 # handle 4\n"
+        "\t}\n"
+        "}\n";
+    auto rules = rules_by_handle(listing);
+    ASSERT_EQ(rules.size(), 2u);
+    EXPECT_EQ(rules[2], "tcp dport 22 drop comment \"evil\nforged line\x1b[2J # handle 3\"");
+    EXPECT_EQ(rule_comment(rules[2]), "evil\nforged line\x1b[2J # handle 3");
+    EXPECT_EQ(rules.count(3), 0u);
+    EXPECT_EQ(rules[4], "counter packets 0 bytes 0");
+}
+
 TEST(NftTrace, FrontEndsGetTheirOwnFix) {
     FirewallRule ufw{"nftables", "ip", "filter", "ufw-user-input", {"INPUT", "ufw-before-input"}, 12, 0, false, "", "", "drop"};
     auto fix = rule_fix(ufw, 22);

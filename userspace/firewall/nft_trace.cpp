@@ -143,18 +143,33 @@ std::optional<Event> TraceAssembler::add(const TraceRecord& r, const std::vector
 }
 
 std::map<uint64_t, std::string> rules_by_handle(const std::string& listing) {
+    // A rule is one line, unless a quoted string (a comment) holds a newline: then it goes on
+    // until the quotes close and the line ends with its "# handle N".
     std::map<uint64_t, std::string> out;
     std::istringstream in(listing);
-    std::string line;
+    std::string line, pending;
+    bool in_quotes = false;
     while (std::getline(in, line)) {
-        size_t start = line.find_first_not_of(" \t");
-        if (start == std::string::npos) continue;
-        line = line.substr(start);
-        if (line.rfind("table ", 0) == 0 || line.rfind("chain ", 0) == 0) continue;
-        auto mark = line.rfind(" # handle ");
-        if (mark == std::string::npos) continue;
-        uint64_t handle = std::strtoull(line.c_str() + mark + 10, nullptr, 10);
-        if (handle) out[handle] = line.substr(0, mark);
+        if (pending.empty()) {
+            size_t start = line.find_first_not_of(" \t");
+            if (start == std::string::npos) continue;
+            line = line.substr(start);
+            if (line.rfind("table ", 0) == 0 || line.rfind("chain ", 0) == 0) continue;
+            pending = line;
+        } else {
+            pending += "\n" + line;
+        }
+        for (size_t i = pending.size() - line.size(); i < pending.size(); i++) {
+            if (pending[i] == '\\' && in_quotes) i++;
+            else if (pending[i] == '"') in_quotes = !in_quotes;
+        }
+        if (in_quotes) continue;
+        auto mark = pending.rfind(" # handle ");
+        if (mark != std::string::npos) {
+            uint64_t handle = std::strtoull(pending.c_str() + mark + 10, nullptr, 10);
+            if (handle) out[handle] = pending.substr(0, mark);
+        }
+        pending.clear();
     }
     return out;
 }
@@ -246,7 +261,18 @@ int NftTraceSession::fd() const { return mnl_socket_get_fd(trace_sock_); }
 
 void NftTraceSession::fill_rule_text(FirewallRule& rule) {
     std::string key = rule.family + " " + rule.table + " " + rule.chain;
+    // The ruleset may change while synwhy runs (a handle reused, a rule replaced): the listing is
+    // read again when it is older than 5 s or does not hold the handle.
+    auto now = std::chrono::steady_clock::now();
+    if (now - rule_cache_time_ > std::chrono::seconds(5)) {
+        rule_cache_.clear();
+        rule_cache_time_ = now;
+    }
     auto it = rule_cache_.find(key);
+    if (it != rule_cache_.end() && !it->second.count(rule.handle)) {
+        rule_cache_.erase(it);
+        it = rule_cache_.end();
+    }
     if (it == rule_cache_.end()) {
         std::string cmd = fmt::format("list chain {} {} {}", rule.family, rule.table, rule.chain);
         std::map<uint64_t, std::string> rules;

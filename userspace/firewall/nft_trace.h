@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -104,6 +105,7 @@ private:
     struct mnl_socket* trace_sock_ = nullptr;
     std::unique_ptr<TraceAssembler> assembler_;
     std::map<std::string, std::map<uint64_t, std::string>> rule_cache_;  // "family table chain" -> rules
+    std::chrono::steady_clock::time_point rule_cache_time_{};
     uint64_t lost_ = 0;
 };
 

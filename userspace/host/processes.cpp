@@ -87,7 +87,7 @@ std::vector<SshdProcess> find_sshd_processes() {
     const uint64_t own_netns = procfs::ns_inode("/proc/thread-self/ns/net");
     for (int pid : procfs::list_pids()) {
         const std::string base = "/proc/" + std::to_string(pid);
-        std::string comm = procfs::read_line(base + "/comm");
+        std::string comm = procfs::read_comm(base + "/comm");
         if (!is_sshd_comm(comm)) continue;
         // Only the sshd of the watched netns can listen there; one elsewhere is somebody else's.
         // An unreadable ns link (no privileges) keeps the process: better shown than hidden.
@@ -103,7 +103,7 @@ std::vector<SshdProcess> find_sshd_processes() {
         p.exe = procfs::read_link(base + "/exe").value_or("");
         for (const auto& a : argv) p.cmdline += (p.cmdline.empty() ? "" : " ") + a;
         p.config_path = sshd_config_path_from_cmdline(argv);
-        std::string parent_comm = procfs::read_line("/proc/" + std::to_string(p.ppid) + "/comm");
+        std::string parent_comm = procfs::read_comm("/proc/" + std::to_string(p.ppid) + "/comm");
         p.is_listener = comm == "sshd" && !is_sshd_comm(parent_comm) && sshd_cmdline_is_daemon(argv);
         out.push_back(std::move(p));
     }

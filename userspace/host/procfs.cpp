@@ -42,6 +42,13 @@ std::string read_line(const std::string& path) {
     return nl == std::string::npos ? *text : text->substr(0, nl);
 }
 
+std::string read_comm(const std::string& path) {
+    auto text = read_file(path);
+    if (!text) return "";
+    if (!text->empty() && text->back() == '\n') text->pop_back();
+    return *text;
+}
+
 std::optional<std::string> read_link(const std::string& path) {
     char buf[PATH_MAX];
     ssize_t n = readlink(path.c_str(), buf, sizeof buf);

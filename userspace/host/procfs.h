@@ -15,6 +15,10 @@ std::optional<std::string> read_file(const std::string& path);
 // The first line of a file without its newline ("" when unreadable).
 std::string read_line(const std::string& path);
 
+// /proc/PID/comm: the name without the newline the kernel adds. A name may hold newlines and
+// escapes of its own (prctl, the executable's file name): kept whole, escaped when printed.
+std::string read_comm(const std::string& path);
+
 // readlink(2) as a string, or nullopt.
 std::optional<std::string> read_link(const std::string& path);
 

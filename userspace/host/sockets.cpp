@@ -160,7 +160,7 @@ void attach_socket_owners(std::vector<Listener>& listeners) {
             if (auto st = procfs::read_stat(pid)) {
                 it->second.alive = true;
                 it->second.ppid = st->ppid;
-                it->second.comm = procfs::read_line(base + "/comm");
+                it->second.comm = procfs::read_comm(base + "/comm");
                 if (it->second.comm.empty()) it->second.comm = st->comm;
                 it->second.exe = procfs::read_link(base + "/exe").value_or("");
             }
