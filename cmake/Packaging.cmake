@@ -13,11 +13,8 @@ include(GNUInstallDirs)
 
 set(SYNWHY_CLI_DIR ${CMAKE_SOURCE_DIR}/userspace/cli)
 
-# The binary. CMakeLists.txt already installs it to sbin; add a rule only when the caller moved
-# the sbin directory (-DCMAKE_INSTALL_SBINDIR=...), so it is never installed twice.
-if(NOT CMAKE_INSTALL_SBINDIR STREQUAL "sbin")
-  install(TARGETS synwhy RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
-endif()
+# The binary: an administrator's tool (root only), so sbin.
+install(TARGETS synwhy RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 
 # The man page: the version on its .TH line becomes the project's, then gzip -9n (no name, no
 # time stamp: the same bytes on every build), as Debian wants man pages.

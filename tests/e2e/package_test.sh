@@ -56,13 +56,12 @@ if [ -n "$state" ] && [ "$state" != not-installed ]; then
         run_dpkg "$WORK/purge.out" --purge synwhy || fail "dpkg --purge synwhy (leftover) failed"
         rm -f "$MARKER"
     else
-        echo "SKIP: a synwhy package is on this system ($state; dpkg --purge synwhy to run this test)"
-        exit 77
+        # A skipped test would be a silent pass: refuse loudly instead.
+        fail "a synwhy package is on this system ($state); dpkg --purge synwhy, then run this test"
     fi
 fi
 if [ -e /usr/sbin/synwhy ]; then
-    echo "SKIP: /usr/sbin/synwhy exists and belongs to no package (a hand install?); the .deb would replace it"
-    exit 77
+    fail "/usr/sbin/synwhy exists and belongs to no package (a hand install?); the .deb would replace it"
 fi
 
 # --- 1. cpack -G DEB, in a directory of its own (it brings the build up to date first) ---
