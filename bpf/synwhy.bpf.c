@@ -33,6 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by userspace before load (read-only afterwards, so the verifier can prune). */
 const volatile __u64 port_bitmap[SYNWHY_PORT_WORDS] = {};
 const volatile __u32 watch_netns = 0; /* 0: every namespace */
+const volatile bool copy_packets = false; /* --pcap */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -277,14 +278,23 @@ static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb
 	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
 }
 
-/* Reserve a record, fill it from the parsed packet and its device, and hand it over. */
+/* Reserve a record, fill it from the parsed packet and its device, and hand it over. With
+ * --pcap (copy_packets), l3 is where the packet's IP header starts: its first bytes go along. */
 static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns, struct sk_buff *skb,
-				     __u32 reason, __u64 location)
+				     __u32 reason, __u64 location, const unsigned char *l3)
 {
 	struct synwhy_event *e = new_event(kind);
 	if (!e)
 		return;
 	fill_from_pkt(e, p);
+	if (copy_packets && l3) {
+		/* The linear area holds at least the headers parsed above; a shorter packet's tail
+		 * is cut by userspace from the IP length. */
+		if (!bpf_probe_read_kernel(e->packet, sizeof(e->packet), l3))
+			e->packet_len = sizeof(e->packet);
+		else if (!bpf_probe_read_kernel(e->packet, 60, l3))
+			e->packet_len = 60;
+	}
 	e->netns = netns;
 	e->reason = reason;
 	e->location = location;
@@ -332,7 +342,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	__builtin_memcpy(ck.addr, p.saddr, 16);
 	__u8 one = 1;
 	bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
-	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0);
+	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0, skb->data);
 	return 0;
 }
 
@@ -357,7 +367,7 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	bool reply = port_watched(p.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
 	if (!inbound && !reply)
 		return 0;
-	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location);
+	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location, NULL);
 	return 0;
 }
 
@@ -390,7 +400,7 @@ static __always_inline int on_send_reset(struct sk_buff *skb, __u32 reason_plus_
 		return 0;
 	if (!(p.tcp_flags & TCP_FLAG_SYN) || !port_watched(p.dport))
 		return 0;
-	emit_pkt(SYNWHY_EV_RST_SENT, &p, netns, skb, reason_plus_one, 0);
+	emit_pkt(SYNWHY_EV_RST_SENT, &p, netns, skb, reason_plus_one, 0, NULL);
 	return 0;
 }
 
@@ -423,7 +433,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 		return 0;
 	p.icmp_type = type;
 	p.icmp_code = code;
-	emit_pkt(SYNWHY_EV_ICMP_SENT, &p, netns, s, 0, 0);
+	emit_pkt(SYNWHY_EV_ICMP_SENT, &p, netns, s, 0, 0, NULL);
 	return 0;
 }
 
@@ -451,7 +461,7 @@ int BPF_PROG(tx, struct sk_buff *skb)
 		if (!rst && !synack)
 			return 0;
 	}
-	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0);
+	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, skb->head + skb->network_header);
 	return 0;
 }
 

@@ -4,7 +4,11 @@
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 2
+#define SYNWHY_EVENT_VERSION 3
+
+/* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
+ * error with the headers it quotes). */
+#define SYNWHY_PACKET_BYTES 128
 
 /* Ports are watched through a bitmap so the per-packet check is one load and one AND. */
 #define SYNWHY_PORT_WORDS (65536 / 64)
@@ -51,6 +55,8 @@ struct synwhy_event {
 	__u8 new_state;
 	char ifname[16];
 	char comm[16];	    /* STATE (listen changes), EXIT */
+	__u16 packet_len;   /* bytes of packet[] filled (0: not copied) */
+	__u8 packet[SYNWHY_PACKET_BYTES]; /* SYN_RX, TX with copy_packets: from the IP header on */
 };
 
 /* SYNs to ports that are not watched, counted per (source, port): for `not-arriving`, a client

@@ -28,6 +28,13 @@ expect 2 report --count 0
 expect 2 watch --no-such-flag
 expect 2 report --netns synwhy-no-such-netns --count 1
 expect 2 report --netns x --all-netns
+expect 2 report --duration 169h
+# Output files in a missing or read-only place: refused before anything is attached.
+expect 2 report --count 1 --pcap /nonexistent-synwhy-dir/x.pcap
+expect 2 report --count 1 --pcap /proc/synwhy.pcap
+expect 2 watch --metrics-file /nonexistent-synwhy-dir/x.prom
+expect 2 watch --metrics-file /proc/synwhy.prom
+nft list tables 2>/dev/null | grep -q synwhy_trace && fail "an nft trace table was left behind"
 expect 0 --version
 expect 0 report --help
 # Not root: a clear line and exit 3, before touching anything.

@@ -13,7 +13,8 @@ TEST(Options, Durations) {
     EXPECT_EQ(parse_duration("500ms"), milliseconds(500));
     EXPECT_EQ(parse_duration("2m"), milliseconds(120000));
     EXPECT_EQ(parse_duration("1h"), milliseconds(3600000));
-    for (const char* bad : {"", "-1", "1y", "s", "0", "0s", "1.5s", " 1s", "99999999999"})
+    EXPECT_EQ(parse_duration("168h"), milliseconds(168LL * 3600000));
+    for (const char* bad : {"", "-1", "1y", "s", "0", "0s", "1.5s", " 1s", "99999999999", "169h", "999999999h"})
         EXPECT_FALSE(parse_duration(bad)) << bad;
 }
 

@@ -46,10 +46,46 @@ TEST(Render, TextReportCannotBeForgedByAComment) {
     EXPECT_EQ(text.find('\x1b'), std::string::npos);
     EXPECT_EQ(text.find("\nline"), std::string::npos);
     EXPECT_NE(text.find("\\x1b[2J"), std::string::npos);
-    // The verdict comes right after the header line.
-    auto second_para = text.find("\n\n");
-    ASSERT_NE(second_para, std::string::npos);
-    EXPECT_EQ(text.compare(second_para + 2, 26, "a firewall rule drops SYNs"), 0);
+    // The verdict is the first line.
+    EXPECT_EQ(text.rfind("A firewall rule drops SYNs\n", 0), 0u) << text;
+}
+
+TEST(Render, PrintableEscapesC1ControlsAndInvalidUtf8ButKeepsUtf8) {
+    EXPECT_EQ(printable("caf\xc3\xa9"), "caf\xc3\xa9");          // é stays
+    EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J");        // U+009B is CSI on many terminals
+    EXPECT_EQ(printable("\xff\xfe"), "\\xff\\xfe");              // not UTF-8
+    EXPECT_EQ(printable("\xe2\x82"), "\\xe2\\x82");              // truncated sequence
+    EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");              // overlong '/'
+}
+
+TEST(Render, TextFitsEightyColumnsExceptCommandsAndColorsOnlyWhenAsked) {
+    Diagnosis d = sample();
+    d.causes[0].evidence.push_back(std::string(30, 'x') + " " + std::string(30, 'y') + " " + std::string(30, 'z'));
+    ReportContext ctx;
+    ctx.ports = {22};
+    std::string text = report_text(d, ctx);
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        std::string line = text.substr(start, end - start);
+        if (line.find("fix: ") == std::string::npos) EXPECT_LE(line.size(), 80u) << line;
+        start = end + 1;
+    }
+    EXPECT_EQ(text.find('\x1b'), std::string::npos);
+    TextStyle color;
+    color.color = true;
+    std::string colored = report_text(d, ctx, color);
+    EXPECT_EQ(colored.rfind("\x1b[1;31mA firewall rule drops SYNs\x1b[0m\n", 0), 0u) << colored;
+}
+
+TEST(Render, VerdictLineNamesSshOnItsPort) {
+    Diagnosis d;
+    d.causes.push_back({"no-listener", 1, "connections to 192.0.2.2:22 are refused: nothing listens on port 22", {}, {}, {}});
+    ReportContext ctx;
+    ctx.ports = {22};
+    EXPECT_EQ(verdict_line(d, ctx), "SSH connections to 192.0.2.2:22 are refused: nothing listens on port 22");
+    ctx.ports = {80};
+    EXPECT_EQ(verdict_line(d, ctx), "Connections to 192.0.2.2:22 are refused: nothing listens on port 22");
 }
 
 TEST(Render, JsonContract) {
@@ -80,4 +116,21 @@ TEST(Render, JsonContract) {
     EXPECT_EQ(listener["comm"], "sshd");
     // nlohmann escapes control characters: the output stays one parseable document.
     EXPECT_EQ(nlohmann::json::parse(j.dump())["causes"][0]["rule"]["comment"], "evil\n\x1b[2Jline");
+}
+
+#include "render/metrics.h"
+
+TEST(Render, PrometheusTextfileEscapesLabelsAndHasTypes) {
+    WatchMetrics m;
+    m.syns[{22, "firewall-drop", "srv"}] = 3;
+    m.syns[{22, "accepted", "we\"ird\\ns\n"}] = 1;
+    m.syns_seen_kernel = 4;
+    m.updated_unix_seconds = 1700000000.5;
+    std::string t = prometheus_text(m);
+    EXPECT_NE(t.find("# TYPE synwhy_syns_total counter\n"), std::string::npos);
+    EXPECT_NE(t.find("synwhy_syns_total{port=\"22\",verdict=\"firewall-drop\",netns=\"srv\"} 3\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("netns=\"we\\\"ird\\\\ns\\n\"} 1\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("synwhy_kernel_syns_total 4\n"), std::string::npos);
+    EXPECT_NE(t.find("synwhy_up 1\n"), std::string::npos);
+    EXPECT_NE(t.find("synwhy_last_update_timestamp_seconds 1700000000.500\n"), std::string::npos);
 }

@@ -21,7 +21,7 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     else if (unit == "m") ms = n * 60 * 1000;
     else if (unit == "h") ms = n * 3600 * 1000;
     else return std::nullopt;
-    if (ms == 0) return std::nullopt;
+    if (ms == 0 || std::chrono::milliseconds(ms) > max_duration) return std::nullopt;
     return std::chrono::milliseconds(ms);
 }
 
@@ -31,12 +31,14 @@ const char* examples_watch =
     "Examples:\n"
     "  synwhy watch                      # every SYN to :22 in this netns and its fate\n"
     "  synwhy watch --port 22 --port 2222 --json\n"
-    "  ip netns exec srv synwhy watch    # or: synwhy watch --netns srv\n";
+    "  ip netns exec srv synwhy watch    # or: synwhy watch --netns srv\n"
+    "  synwhy watch --metrics-file /var/lib/prometheus/node-exporter/synwhy.prom\n";
 const char* examples_report =
     "Examples:\n"
     "  synwhy report                     # capture 30 s, then say why SSH connections fail\n"
     "  synwhy report --count 1 --duration 60s\n"
-    "  synwhy report --json | jq .causes[0]\n";
+    "  synwhy report --json | jq .causes[0]\n"
+    "  synwhy report --count 1 || page-someone   # exit 1: a failure cause was found\n";
 
 }  // namespace
 
@@ -57,10 +59,14 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         sub->add_option("--ready-file", o.ready_file, "create this file once tracing is attached");
         sub->add_flag("--passive", o.passive,
                       "add no nft trace table: the firewall is named by backend only, not by rule");
+        sub->add_option("--pcap", o.pcap_file,
+                        "write the SYNs and the RSTs / SYN-ACKs / ICMP errors sent for them to this pcap file");
     };
     CLI::App* watch = app.add_subcommand("watch", "print each inbound SYN and its fate as it happens");
     watch->footer(examples_watch);
     add_common(watch);
+    watch->add_option("--metrics-file", o.metrics_file,
+                      "keep SYN counters per port and verdict in this Prometheus text file (node_exporter textfile)");
     CLI::App* report = app.add_subcommand("report", "capture for a while, then print the causes, ranked");
     report->footer(examples_report);
     add_common(report);
@@ -98,7 +104,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     if (duration_opt->count() > 0) {
         auto d = parse_duration(duration_text);
         if (!d) {
-            std::cerr << "synwhy: --duration: '" << duration_text << "' is not a duration like 30s, 2m or 500ms\n";
+            std::cerr << "synwhy: --duration: '" << duration_text << "' is not a duration like 30s, 2m or 500ms (at most 168h)\n";
             return exit_usage;
         }
         o.duration = *d;

@@ -23,10 +23,14 @@ struct CaptureOptions {
     std::chrono::milliseconds settle{1000};      // report: time left to the last SYNs' fates
     std::string ready_file;                      // written once the programs are attached
     std::string hostname;                        // report: the name clients use, checked against this host
+    std::string pcap_file;                       // write the SYNs and the answers sent for them (pcap)
+    std::string metrics_file;                    // watch: Prometheus textfile, replaced atomically
 };
 
-// "30", "30s", "500ms", "2m", "1h" -> milliseconds; nullopt for anything else (negative, empty, "1y").
+// "30", "30s", "500ms", "2m", "1h" -> milliseconds; nullopt for anything else (negative, empty,
+// "1y", or more than max_duration).
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+inline constexpr std::chrono::hours max_duration{24 * 7};
 
 // Exit statuses (documented in the README and synwhy(8)).
 inline constexpr int exit_ok = 0;          // report produced, every SYN accepted (watch: clean stop)

@@ -679,7 +679,8 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         if (reason == "NETFILTER_DROP" && conntrack_full) {
             c.summary = fmt::format("the conntrack table is full ({}/{}): new connections to {} are dropped",
                                     host->conntrack_count, host->conntrack_max, target);
-            c.fix.push_back(fmt::format("raise the limit: sysctl -w net.netfilter.nf_conntrack_max={}",
+            c.fix.push_back(fmt::format("raise the limit, in the root network namespace (one limit for all): "
+                                        "sysctl -w net.netfilter.nf_conntrack_max={}",
                                         host->conntrack_max * 2));
             c.fix.push_back("and find who fills it: conntrack -S; conntrack -L | awk '{print $5}' | sort | uniq -c | sort -rn | head");
         } else if (reason == "IP_RPFILTER") {

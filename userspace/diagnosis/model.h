@@ -77,6 +77,8 @@ struct Event {
     uint32_t pid = 0;            // listen_change, process_exit
     std::string comm;
     int exit_code = 0;           // process_exit: wait status
+    // syn_rx, tx with --pcap: the packet's first bytes from its IP header on, as the kernel held it.
+    std::vector<uint8_t> packet;
 };
 
 struct Listener {

@@ -17,6 +17,7 @@ struct ReportContext {
     double capture_seconds = 0;
     uint64_t syns_counted = 0;      // by the kernel, including any not detailed
     uint64_t events_lost = 0;       // ring buffer full
+    uint64_t events_not_kept = 0;   // beyond the report's memory bound (a flood)
     std::vector<std::pair<std::string, bool>> capabilities;  // kernel signal -> available
     std::vector<std::string> missing_signals;                 // one line each
     std::string firewall_attribution;  // "nft trace", or why only the table level is known
@@ -27,8 +28,16 @@ nlohmann::json rule_json(const FirewallRule& rule);
 nlohmann::json host_json(const HostSnapshot& host);
 nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
 
-std::string report_text(const Diagnosis& d, const ReportContext& ctx);
-std::string watch_line(const Flow& flow, const std::string& netns_label = "");  // one line, no newline
+struct TextStyle {
+    bool color = false;  // ANSI colors: on a TTY, and only without NO_COLOR
+    size_t width = 80;   // prose is wrapped to this; the verdict line and commands are never broken
+};
+
+// The report for a person: the verdict line first, then evidence and fix per cause, then flows.
+std::string report_text(const Diagnosis& d, const ReportContext& ctx, const TextStyle& style = {});
+// The first line alone: "SSH connections to 192.0.2.2:22 are refused: nothing listens on port 22".
+std::string verdict_line(const Diagnosis& d, const ReportContext& ctx);
+std::string watch_line(const Flow& flow, const std::string& netns_label = "", bool color = false);  // one line, no newline
 
 // A listener appearing or disappearing, with how its process ended when it did (watch).
 std::string describe_exit(int wait_status);  // "killed by SIGSEGV (core dumped)", "exited with status 255"

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <ctime>
 
@@ -8,14 +10,44 @@
 
 namespace synwhy {
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] (1-4), or 0 when it is not one.
+size_t utf8_sequence(const std::string& s, size_t i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (size_t k = 1; k < n; k++)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; k < n; k++) cp = cp << 6 | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    // Overlong forms, surrogates and beyond U+10FFFF are not UTF-8.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+}  // namespace
+
 std::string printable(const std::string& s) {
     std::string out;
     out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7f || c == '\\')
-            out += c == '\\' ? std::string("\\\\") : fmt::format("\\x{:02x}", c);
-        else
-            out += static_cast<char>(c);
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t n = utf8_sequence(s, i);
+        // C0 controls, DEL, the backslash itself, C1 controls (U+0080-U+009F, which terminals
+        // take as CSI and friends), and bytes that are not UTF-8 are all shown as \xNN.
+        bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+        if (n == 0 || c1 || (n == 1 && (c < 0x20 || c == 0x7f || c == '\\'))) {
+            size_t bytes = n == 0 ? 1 : n;
+            for (size_t k = 0; k < bytes; k++)
+                out += c == '\\' ? std::string("\\\\") : fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i + k]));
+            i += bytes;
+            continue;
+        }
+        out.append(s, i, n);
+        i += n;
     }
     return out;
 }
@@ -30,10 +62,12 @@ std::string format_time(uint64_t ns) {
     return fmt::format("{}.{:03d}", buf, static_cast<int>((ns / 1000000ULL) % 1000));
 }
 
-std::string watch_line(const Flow& f, const std::string& netns_label) {
-    return fmt::format("{}  {}{:<22} -> {:<22} {:<20} {}", format_time(f.first_ns),
+std::string watch_line(const Flow& f, const std::string& netns_label, bool color) {
+    std::string verdict = fmt::format("{:<20}", f.verdict);
+    if (color) verdict = fmt::format("\033[{}m{}\033[0m", f.verdict == "accepted" ? "32" : "31", verdict);
+    return fmt::format("{}  {}{:<22} -> {:<22} {} {}", format_time(f.first_ns),
                        netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", endpoint(f.src, f.sport),
-                       endpoint(f.dst, f.dport), f.verdict, printable(f.detail));
+                       endpoint(f.dst, f.dport), verdict, printable(f.detail));
 }
 
 std::string describe_exit(int status) {
@@ -73,32 +107,118 @@ nlohmann::json lifecycle_json(const Event& change, const Event* exit) {
     return j;
 }
 
-std::string report_text(const Diagnosis& d, const ReportContext& ctx) {
+namespace {
+
+// Display width of printable text (code points; wide characters are rare in what we print).
+size_t columns(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xc0) != 0x80;
+    return n;
+}
+
+// Word-wraps `text` to `width`: the first line after `first`, the others after `rest`.
+std::string wrap(const std::string& text, const std::string& first, const std::string& rest, size_t width) {
+    std::string out = first, word;
+    size_t col = columns(first);
+    bool line_empty = true;
+    auto flush_word = [&] {
+        if (word.empty()) return;
+        size_t w = columns(word);
+        if (!line_empty && col + 1 + w > width) {
+            out += "\n" + rest;
+            col = columns(rest);
+            line_empty = true;
+        }
+        if (!line_empty) {
+            out += ' ';
+            col++;
+        }
+        out += word;
+        col += w;
+        line_empty = false;
+        word.clear();
+    };
+    for (char c : text) {
+        if (c == ' ') flush_word();
+        else word += c;
+    }
+    flush_word();
+    return out + "\n";
+}
+
+std::string paint(const TextStyle& st, const char* code, const std::string& text) {
+    if (!st.color) return text;
+    // Each line on its own: a wrapped paragraph keeps its color, and no escape spans a newline.
+    std::string out, line;
+    for (size_t i = 0; i <= text.size(); i++) {
+        if (i == text.size() || text[i] == '\n') {
+            if (!line.empty()) out += fmt::format("\033[{}m{}\033[0m", code, line);
+            if (i < text.size()) out += '\n';
+            line.clear();
+        } else {
+            line += text[i];
+        }
+    }
+    return out;
+}
+
+const char* color_of(const std::string& code) { return code == "accepted" ? "32" : "31"; }
+
+}  // namespace
+
+std::string verdict_line(const Diagnosis& d, const ReportContext& ctx) {
+    if (d.causes.empty()) return "synwhy: nothing to report";
+    std::string s = printable(d.causes.front().summary);
+    // The service by its name when it is SSH's port.
+    bool ssh = std::find(ctx.ports.begin(), ctx.ports.end(), 22) != ctx.ports.end();
+    if (ssh && s.rfind("connections to ", 0) == 0) return "SSH " + s;
+    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    return s;
+}
+
+std::string report_text(const Diagnosis& d, const ReportContext& ctx, const TextStyle& st) {
     std::string out;
+    const size_t w = st.width;
     std::string ports;
     for (size_t i = 0; i < ctx.ports.size(); i++) ports += (i ? "," : "") + std::to_string(ctx.ports[i]);
     const HostSnapshot* host = ctx.hosts.empty() ? nullptr : &ctx.hosts.front();
-    out += fmt::format("synwhy: {} SYN{} to port {} in {:.1f} s{}\n", d.syns_seen, d.syns_seen == 1 ? "" : "s", ports,
-                       ctx.capture_seconds,
-                       host && !host->netns_name.empty() ? fmt::format(" (netns {})", printable(host->netns_name)) : "");
-    if (!d.causes.empty()) out += "\n" + printable(d.causes.front().summary) + "\n";
+
+    std::string top_code = d.causes.empty() ? "" : d.causes.front().code;
+    // The verdict is one line, whatever its length: the line people quote, grep and page on.
+    out += paint(st, top_code == "accepted" ? "1;32" : "1;31", verdict_line(d, ctx)) + "\n";
+    std::string seen = fmt::format("{} SYN{} to port {} in {:.1f} s{}", d.syns_seen, d.syns_seen == 1 ? "" : "s",
+                                   ports, ctx.capture_seconds,
+                                   host && !host->netns_name.empty() ? fmt::format(", netns {}", printable(host->netns_name)) : "");
+    if (d.syns_forwarded)
+        seen += fmt::format("; {} more passed through to other hosts (not judged)", d.syns_forwarded);
+    out += wrap("(" + seen + ")", "", " ", w);
+
     for (size_t i = 0; i < d.causes.size(); i++) {
         const Cause& c = d.causes[i];
-        out += fmt::format("\n{}. {} ({} flow{})\n", i + 1, c.code, c.flows, c.flows == 1 ? "" : "s");
-        if (i > 0) out += "   " + printable(c.summary) + "\n";
-        for (const auto& e : c.evidence) out += "   - " + printable(e) + "\n";
-        for (const auto& f : c.fix) out += "   fix: " + printable(f) + "\n";
+        out += "\n" + paint(st, color_of(c.code), fmt::format("{}. {}", i + 1, c.code)) +
+               fmt::format(" ({} flow{})\n", c.flows, c.flows == 1 ? "" : "s");
+        if (i > 0) out += wrap(printable(c.summary), "   ", "   ", w);
+        for (const auto& e : c.evidence) out += wrap(printable(e), "   - ", "     ", w);
+        // Commands are printed whole, to be copied: only the words before them are wrapped.
+        for (const auto& f : c.fix) out += paint(st, "36", "   fix: ") + printable(f) + "\n";
     }
     if (!d.flows.empty()) {
         out += "\nflows:\n";
-        for (const auto& f : d.flows)
-            out += fmt::format("  {}  {:<22} -> {:<22} {:>3} SYN  {:<20} {}\n", format_time(f.first_ns),
-                               endpoint(f.src, f.sport), endpoint(f.dst, f.dport), f.syns, f.verdict, printable(f.detail));
+        for (const auto& f : d.flows) {
+            out += fmt::format("  {}  {} -> {}  {} SYN  {}\n", format_time(f.first_ns), endpoint(f.src, f.sport),
+                               endpoint(f.dst, f.dport), f.syns, paint(st, color_of(f.verdict), f.verdict));
+            out += wrap(printable(f.detail), "      ", "      ", w);
+        }
     }
-    if (ctx.events_lost) out += fmt::format("\n{} kernel events not detailed: ring buffer full\n", ctx.events_lost);
-    for (const auto& m : ctx.missing_signals) out += "note: " + m + "\n";
+    if (ctx.events_lost)
+        out += wrap(fmt::format("{} kernel events not detailed: ring buffer full (SYN totals are the kernel's count)",
+                                ctx.events_lost), "\n", "", w);
+    if (ctx.events_not_kept)
+        out += wrap(fmt::format("{} events not kept for the diagnosis (memory bound of a report)", ctx.events_not_kept),
+                    "", "", w);
+    for (const auto& m : ctx.missing_signals) out += wrap(printable(m), "note: ", "      ", w);
     if (!ctx.firewall_attribution.empty() && ctx.firewall_attribution != "nft trace")
-        out += "note: " + ctx.firewall_attribution + "\n";
+        out += wrap(printable(ctx.firewall_attribution), "note: ", "      ", w);
     return out;
 }
 

@@ -59,6 +59,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
     PortSet ports(options.ports);
     std::memcpy(t->skel_->rodata->port_bitmap, ports.words().data(), sizeof t->skel_->rodata->port_bitmap);
     t->skel_->rodata->watch_netns = options.netns;
+    t->skel_->rodata->copy_packets = options.copy_packets;
 
     // Kernel drift, in one place: each tracepoint's argument list as it changed upstream.
     auto* p = &t->skel_->progs;

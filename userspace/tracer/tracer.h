@@ -28,6 +28,7 @@ struct Capability {
 struct TracerOptions {
     std::vector<uint16_t> ports;
     uint32_t netns = 0;  // netns inode to watch; 0 = every namespace
+    bool copy_packets = false;  // --pcap: SYNs and replies carry their first bytes
 };
 
 // SYNs that reached a port nobody watches, per source (see struct synwhy_other_port_key).

@@ -1,0 +1,378 @@
+#include "cli/session.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <sys/socket.h>
+
+#include "diagnosis/diagnose.h"
+#include "host/snapshot.h"
+#include "kernel/btf_names.h"
+#include "render/metrics.h"
+
+namespace synwhy::cli {
+
+namespace {
+
+std::atomic<int> stop_signal{0};
+
+void on_stop_signal(int sig) { stop_signal = sig; }
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;  // no SA_RESTART: poll() returns EINTR at once
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    // A closed stdout (`watch | head`) is seen as a failed write and ends the capture cleanly.
+    signal(SIGPIPE, SIG_IGN);
+}
+
+bool has_capability(int cap) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    if (syscall(SYS_capget, &hdr, data) != 0) return false;
+    return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+// What synwhy needs to trace: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
+std::string missing_privileges() {
+    constexpr int cap_bpf = 39, cap_perfmon = 38, cap_sys_admin = 21, cap_net_admin = 12;
+    if (has_capability(cap_sys_admin)) return "";
+    std::vector<std::string> missing;
+    if (!has_capability(cap_bpf)) missing.push_back("CAP_BPF");
+    if (!has_capability(cap_perfmon)) missing.push_back("CAP_PERFMON");
+    if (!has_capability(cap_net_admin)) missing.push_back("CAP_NET_ADMIN");
+    std::string s;
+    for (size_t i = 0; i < missing.size(); i++) s += (i ? ", " : "") + missing[i];
+    return s;
+}
+
+// Entering namespaces costs a thread and a sock_diag dump each: bounded.
+constexpr size_t max_foreign_namespaces = 512;
+
+uint32_t netns_inode(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+int64_t realtime_minus_monotonic() {
+    struct timespec rt {}, mono {};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    return (int64_t(rt.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(rt.tv_nsec) - mono.tv_nsec);
+}
+
+// A named or given namespace: the path of its file.
+std::string netns_path(const std::string& netns) {
+    return netns.find('/') != std::string::npos ? netns : "/run/netns/" + netns;
+}
+
+// Snapshot of another namespace, from a thread that enters it (setns is per thread for netns).
+HostSnapshot snapshot_of(const std::string& path, const std::string& name) {
+    HostSnapshot snap;
+    std::thread t([&] {
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+            snap.netns = netns_inode(path);
+            snap.probe_errors.push_back(fmt::format("cannot enter netns {}: {}", path, strerror(errno)));
+        } else {
+            snap = host::take_snapshot({});
+        }
+        if (fd >= 0) close(fd);
+    });
+    t.join();
+    snap.netns_name = name;
+    return snap;
+}
+
+struct Watched {
+    std::string path;
+    std::string name;
+};
+
+// Every namespace with a name in /run/netns, plus synwhy's own, each once.
+std::vector<Watched> named_namespaces(std::map<uint32_t, bool>& seen) {
+    std::vector<Watched> out{{"/proc/self/ns/net", ""}};
+    seen.emplace(netns_inode("/proc/self/ns/net"), true);
+    if (DIR* d = opendir("/run/netns")) {
+        while (struct dirent* e = readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::string p = std::string("/run/netns/") + e->d_name;
+            uint32_t ino = netns_inode(p);
+            if (ino && seen.emplace(ino, true).second) out.push_back({p, e->d_name});
+        }
+        closedir(d);
+    }
+    return out;
+}
+
+// For namespaces with no name (a container's): a process inside, found by its ns/net inode.
+std::vector<Watched> namespaces_of_processes(const std::set<uint32_t>& wanted, size_t limit) {
+    std::vector<Watched> out;
+    std::set<uint32_t> left = wanted;
+    DIR* d = opendir("/proc");
+    if (!d) return out;
+    while (struct dirent* e = readdir(d)) {
+        if (left.empty() || out.size() >= limit) break;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        std::string p = std::string("/proc/") + e->d_name + "/ns/net";
+        uint32_t ino = netns_inode(p);
+        if (left.erase(ino)) out.push_back({p, fmt::format("netns:{} (pid {})", ino, e->d_name)});
+    }
+    closedir(d);
+    return out;
+}
+
+void write_ready_file(const std::string& path) {
+    if (path.empty()) return;
+    std::string tmp = path + ".tmp";
+    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    std::string line = fmt::format("attached {}\n", getpid());
+    (void)!write(fd, line.data(), line.size());
+    close(fd);
+    rename(tmp.c_str(), path.c_str());
+}
+
+}  // namespace
+
+bool stop_requested() { return stop_signal != 0; }
+
+uint64_t Session::monotonic_ns() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+}
+
+std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
+    if (std::string missing = missing_privileges(); !missing.empty()) {
+        std::cerr << "synwhy: not enough privileges: run as root, or grant " << missing << "\n";
+        status = exit_cannot_trace;
+        return nullptr;
+    }
+    std::unique_ptr<Session> s(new Session(o));
+    if (!o.netns.empty()) {
+        std::string path = netns_path(o.netns);
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            std::cerr << "synwhy: no such network namespace: " << o.netns << " (" << path << ": " << strerror(errno) << ")\n";
+            status = exit_usage;
+            return nullptr;
+        }
+        // Enter it before any thread or socket exists, as `ip netns exec` would.
+        if (setns(fd, CLONE_NEWNET) != 0) {
+            std::cerr << "synwhy: cannot enter network namespace " << o.netns << ": " << strerror(errno) << "\n";
+            close(fd);
+            status = exit_cannot_trace;
+            return nullptr;
+        }
+        close(fd);
+        s->own_name = o.netns;
+    }
+    s->own_netns = netns_inode("/proc/self/ns/net");
+
+    // Output files are created before anything is attached: a bad path costs nothing.
+    if (!o.pcap_file.empty()) {
+        std::string error;
+        s->pcap = PcapWriter::create(o.pcap_file, error);
+        if (!s->pcap) {
+            std::cerr << "synwhy: " << error << "\n";
+            status = exit_usage;
+            return nullptr;
+        }
+    }
+
+    if (!o.metrics_file.empty()) {
+        WatchMetrics empty;
+        empty.updated_unix_seconds = double(time(nullptr));
+        std::string error;
+        if (!replace_file_atomically(o.metrics_file, prometheus_text(empty), error)) {
+            std::cerr << "synwhy: --metrics-file: " << error << "\n";
+            status = exit_usage;
+            return nullptr;
+        }
+    }
+
+    install_signal_handlers();
+    std::string error;
+    s->tracer_ = Tracer::start({o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty()}, error);
+    if (!s->tracer_) {
+        std::cerr << "synwhy: " << error << "\n";
+        status = exit_cannot_trace;
+        return nullptr;
+    }
+    s->names_.drop_reasons = kernel::enum_names(s->tracer_->kernel_btf(), "skb_drop_reason", "SKB_DROP_REASON_");
+    s->names_.reset_reasons = kernel::enum_names(s->tracer_->kernel_btf(), "sk_rst_reason", "SK_RST_REASON_");
+    // kallsyms is large: read it the first time a drop needs a name.
+    Session* self = s.get();
+    s->names_.symbolize = [self](uint64_t addr) {
+        if (!self->syms_) self->syms_ = kernel::Kallsyms::load();
+        return self->syms_->symbolize(addr);
+    };
+    s->ports_ = PortSet(o.ports);
+    s->debug_events_ = getenv("SYNWHY_DEBUG_EVENTS") != nullptr;
+    s->clock_offset_ = realtime_minus_monotonic();
+
+    s->ctx.ports = o.ports;
+    for (const auto& c : s->tracer_->capabilities()) {
+        s->ctx.capabilities.emplace_back(c.name, c.available);
+        if (!c.available) s->ctx.missing_signals.push_back(fmt::format("this kernel lacks {}: {}", c.name, c.detail));
+    }
+    s->ctx.hosts = s->take_snapshots();
+    // The processes that own a listener already: their exit is reported too (watch lifecycle).
+    for (const auto& h : s->ctx.hosts)
+        for (const auto& l : h.listeners)
+            if (l.pid && std::find(o.ports.begin(), o.ports.end(), l.port) != o.ports.end())
+                s->tracer_->watch_process(static_cast<uint32_t>(l.pid));
+
+    // Rule-level firewall attribution (nft trace) in the watched namespace.
+    if (o.passive) {
+        s->ctx.firewall_attribution = "--passive: firewall drops are named by backend (nftables / iptables-legacy), not by rule";
+    } else if (o.all_netns) {
+        s->ctx.firewall_attribution = "--all-netns: nft trace is not set up; firewall drops are named by backend only";
+    } else {
+        std::string nft_error;
+        s->nft_ = firewall::NftTraceSession::start(o.ports, s->own_netns, nft_error);
+        s->ctx.firewall_attribution = s->nft_ ? "nft trace" : nft_error + "; firewall drops are named by backend only";
+    }
+    // iptables-legacy: per-rule counters now, compared with later readings to name the rule.
+    s->legacy_before_ = s->read_legacy();
+
+    write_ready_file(o.ready_file);
+    if (!o.json) {
+        std::string ports;
+        for (size_t i = 0; i < o.ports.size(); i++) ports += (i ? "," : "") + std::to_string(o.ports[i]);
+        std::cerr << fmt::format("synwhy: watching TCP port{} {} {}\n", o.ports.size() > 1 ? "s" : "", ports,
+                                 o.all_netns ? "in every network namespace"
+                                             : (s->own_name.empty() ? "in this network namespace"
+                                                                    : "in netns " + s->own_name));
+    }
+    s->start_mono_ = monotonic_ns();
+    return s;
+}
+
+Session::~Session() { detach(); }
+
+void Session::detach() {
+    nft_.reset();     // the kernel removes the trace table with its owner socket
+    tracer_.reset();  // nothing of synwhy stays in the kernel past this point
+}
+
+bool Session::collect(std::chrono::milliseconds timeout, std::vector<Event>& batch) {
+    if (!tracer_) return false;
+    struct pollfd fds[2] = {{tracer_->ready_fd(), POLLIN, 0}, {nft_ ? nft_->fd() : -1, POLLIN, 0}};
+    int n = ::poll(fds, nft_ ? 2 : 1, static_cast<int>(timeout.count()));
+    if (n < 0 && errno != EINTR) return false;
+    size_t first = batch.size();
+    bool ok = tracer_->consume([&](const void* data, size_t size) {
+        Event e;
+        if (!decode_event(data, size, ports_, names_, clock_offset_, e)) return;
+        if (debug_events_)
+            std::cerr << fmt::format("event kind={} netns={} {} -> {} flags={:#x} reason={} loc={} out={}\n",
+                                     int(e.kind), e.netns, endpoint(e.src, e.sport), endpoint(e.dst, e.dport),
+                                     e.tcp_flags, e.reason, e.location, e.outbound);
+        batch.push_back(std::move(e));
+    });
+    if (!ok) return false;
+    if (nft_) nft_->drain(batch);
+    if (pcap) {
+        for (size_t i = first; i < batch.size(); i++) {
+            pcap->write(batch[i]);
+            batch[i].packet.clear();  // kept only as long as needed
+            batch[i].packet.shrink_to_fit();
+        }
+        pcap->flush();
+    }
+    return true;
+}
+
+std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also) {
+    std::vector<HostSnapshot> snaps;
+    if (!options.all_netns) {
+        snaps.push_back(host::take_snapshot({}));
+        snaps.back().netns_name = own_name;
+        return snaps;
+    }
+    std::map<uint32_t, bool> seen;
+    auto watched = named_namespaces(seen);
+    std::set<uint32_t> unnamed;
+    for (uint32_t ino : also)
+        if (!seen.count(ino)) unnamed.insert(ino);
+    auto extra = namespaces_of_processes(unnamed, max_foreign_namespaces);
+    watched.insert(watched.end(), extra.begin(), extra.end());
+    for (const auto& w : watched) snaps.push_back(snapshot_of(w.path, w.name));
+    return snaps;
+}
+
+void Session::find_foreign_listeners() {
+    if (options.all_netns || ctx.hosts.empty()) return;
+    std::string err;
+    ctx.hosts.front().other_netns_listeners =
+        host::find_listeners_in_other_netns(options.ports, own_netns, max_foreign_namespaces, err);
+    if (!err.empty()) ctx.hosts.front().probe_errors.push_back(err);
+}
+
+std::vector<firewall::LegacyRule> Session::read_legacy() const {
+    std::vector<firewall::LegacyRule> all;
+    if (options.all_netns) return all;
+    for (const char* family : {"ip", "ip6"}) {
+        std::string err;
+        auto rules = firewall::read_legacy_counters(family, std::chrono::milliseconds(3000), err);
+        all.insert(all.end(), rules.begin(), rules.end());
+    }
+    return all;
+}
+
+std::vector<FirewallRule> Session::legacy_rules_since_last_reading() {
+    std::vector<FirewallRule> rules;
+    if (legacy_before_.empty()) return rules;
+    auto after = read_legacy();
+    for (const char* family : {"ip", "ip6"}) {
+        std::vector<firewall::LegacyRule> b, a;
+        for (const auto& r : legacy_before_)
+            if (r.family == family) b.push_back(r);
+        for (const auto& r : after)
+            if (r.family == family) a.push_back(r);
+        for (uint16_t port : options.ports)
+            if (auto rule = firewall::attribute_legacy_drop(b, a, port)) {
+                rules.push_back(*rule);
+                break;
+            }
+    }
+    legacy_before_ = std::move(after);
+    return rules;
+}
+
+std::vector<OtherPortSyn> Session::other_port_syns() const {
+    std::vector<OtherPortSyn> out;
+    if (!tracer_) return out;
+    for (const auto& x : tracer_->other_port_syns()) {
+        OtherPortSyn s;
+        s.netns = x.netns;
+        s.src.family = x.family == AF_INET6 ? Family::ipv6 : Family::ipv4;
+        std::memcpy(s.src.bytes.data(), x.saddr, s.src.family == Family::ipv4 ? 4 : 16);
+        s.dport = x.dport;
+        s.count = x.count;
+        out.push_back(s);
+    }
+    return out;
+}
+
+}  // namespace synwhy::cli

@@ -1,0 +1,208 @@
+// `synwhy watch`: one line per inbound SYN and its fate, as it happens; listeners appearing and
+// disappearing; optionally a Prometheus textfile of the counts.
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "cli/session.h"
+#include "diagnosis/diagnose.h"
+#include "render/metrics.h"
+
+namespace synwhy::cli {
+
+namespace {
+
+// Flows `watch` keeps to join late events (a SYN-ACK retransmit, the nft trace) to their SYN.
+constexpr size_t max_watch_flows = 65536;
+constexpr uint64_t ms = 1000000ULL;
+
+bool decisive(EventKind k) {
+    return k == EventKind::established || k == EventKind::drop || k == EventKind::firewall_verdict ||
+           k == EventKind::rst_sent || k == EventKind::icmp_sent || k == EventKind::tx_rst;
+}
+
+double unix_seconds() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return double(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+class Watch {
+public:
+    explicit Watch(Session& s)
+        : s_(s), o_(s.options), color_(isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) {}
+
+    int run() {
+        std::vector<Event> batch;
+        while (!stop_requested() && output_ok_) {
+            batch.clear();
+            if (!s_.collect(std::chrono::milliseconds(100), batch)) break;
+            handle(batch);
+            expire();
+            if (!o_.metrics_file.empty() && metrics_dirty_ &&
+                Session::monotonic_ns() - metrics_written_ > 2000 * ms)
+                write_metrics();
+        }
+        if (!o_.metrics_file.empty()) {
+            metrics_.up = false;
+            write_metrics();
+        }
+        return exit_ok;
+    }
+
+private:
+    const HostSnapshot* host_of(uint32_t netns) const { return host_for(s_.ctx.hosts, netns); }
+
+    std::string label_of(uint32_t netns) const {
+        if (!o_.all_netns) return "";
+        const HostSnapshot* h = host_of(netns);
+        return h && !h->netns_name.empty() ? h->netns_name : fmt::format("netns:{}", netns);
+    }
+
+    // One line on stdout; a closed or failing stdout (`watch | head`) ends the watch.
+    void emit(const std::string& line) {
+        std::cout << line << std::endl;
+        if (!std::cout) output_ok_ = false;
+    }
+
+    void print(const FlowEvidence& f) {
+        printed_[f.key] = f.syns;
+        const HostSnapshot* host = host_of(f.key.netns);
+        if (!addressed_here(f, host)) {  // passing through to another host: not ours to judge
+            metrics_.syns_forwarded += f.syns;
+            return;
+        }
+        Flow flow = classify(f, host);
+        if (flow.verdict == cause::no_listener && !o_.all_netns &&
+            Session::monotonic_ns() - last_foreign_scan_ > 5000 * ms) {
+            s_.find_foreign_listeners();
+            last_foreign_scan_ = Session::monotonic_ns();
+            flow = classify(f, host_of(f.key.netns));
+        }
+        std::string label = label_of(f.key.netns);
+        metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns;
+        metrics_dirty_ = true;
+        if (o_.json) {
+            auto j = flow_json(flow);
+            if (o_.all_netns) j["netns_name"] = label;
+            emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        } else {
+            emit(watch_line(flow, label, color_));
+        }
+    }
+
+    void handle(const std::vector<Event>& batch) {
+        // Fold the whole batch first: a trace message naming the rule comes in the same batch as
+        // the drop it explains, and the line should carry both.
+        std::vector<FlowKey> decided;
+        std::set<uint32_t> failing_netns;
+        for (const Event& e : batch) {
+            if (e.kind == EventKind::process_exit) {
+                if (exits_.size() > 1024) exits_.clear();  // bounded: only recent exits matter
+                exits_[e.pid] = e;
+                continue;
+            }
+            if (e.kind == EventKind::listen_change) {
+                last_snapshot_ = 0;  // the listeners changed: the next verdict takes a new snapshot
+                auto ex = exits_.find(e.pid);
+                const Event* exit = ex != exits_.end() ? &ex->second : nullptr;
+                if (o_.json)
+                    emit(lifecycle_json(e, exit).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                else
+                    emit(lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : ""));
+                continue;
+            }
+            FlowEvidence* flow = fold_event(flows_, e);
+            if (!flow || !decisive(e.kind)) continue;
+            decided.push_back(flow->key);
+            if (e.kind != EventKind::established) failing_netns.insert(flow->key.netns);
+        }
+        if (!failing_netns.empty()) refresh_snapshots(failing_netns);
+        std::vector<FirewallRule> legacy_rules;
+        bool legacy_read = false;
+        for (const FlowKey& key : decided) {
+            auto it = flows_.find(key);
+            if (it == flows_.end() || it->second.syns <= printed_[key]) continue;
+            FlowEvidence& f = it->second;
+            if (s_.legacy_present() && f.inbound_drop && !f.inbound_rule && !legacy_read) {
+                legacy_rules = s_.legacy_rules_since_last_reading();
+                legacy_read = true;
+            }
+            attach_legacy_rule(f, legacy_rules, host_of(f.key.netns));
+            print(f);
+        }
+    }
+
+    // The verdict needs the host as it is now (at most once a second; the other namespaces'
+    // listeners are refreshed on their own schedule).
+    void refresh_snapshots(const std::set<uint32_t>& netns) {
+        bool unknown = o_.all_netns && std::any_of(netns.begin(), netns.end(), [&](uint32_t n) {
+                           return host_of(n) == nullptr;
+                       });
+        if (!unknown && Session::monotonic_ns() - last_snapshot_ < 1000 * ms) return;
+        auto foreign = s_.ctx.hosts.empty() ? std::vector<ForeignListener>{} : s_.ctx.hosts.front().other_netns_listeners;
+        for (const auto& h : s_.ctx.hosts) seen_netns_.insert(h.netns);
+        seen_netns_.insert(netns.begin(), netns.end());
+        if (seen_netns_.size() > 1024) seen_netns_ = netns;
+        s_.ctx.hosts = s_.take_snapshots(seen_netns_);
+        if (!s_.ctx.hosts.empty()) s_.ctx.hosts.front().other_netns_listeners = std::move(foreign);
+        last_snapshot_ = Session::monotonic_ns();
+    }
+
+    // SYNs with no fate after a while get their line, once. Memory stays bounded: idle flows are
+    // forgotten after 2 minutes, and when a flood crowds the table, every flow whose SYNs all have
+    // their line is forgotten at once.
+    void expire() {
+        uint64_t now = s_.event_clock_ns();
+        const bool crowded = flows_.size() > max_watch_flows;
+        for (auto it = flows_.begin(); it != flows_.end() && output_ok_;) {
+            FlowEvidence& f = it->second;
+            uint64_t idle = now > f.last_ns ? now - f.last_ns : 0;
+            if (f.syns > printed_[f.key] && idle > 1500 * ms) print(f);
+            bool done = f.syns <= printed_[f.key];
+            if (idle > 120000 * ms || (crowded && done)) {
+                printed_.erase(it->first);
+                it = flows_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    bool write_metrics() {
+        TracerStats st = s_.stats();
+        metrics_.syns_seen_kernel = st.syns_seen;
+        metrics_.events_lost = st.ringbuf_full;
+        metrics_.updated_unix_seconds = unix_seconds();
+        std::string error;
+        metrics_written_ = Session::monotonic_ns();
+        metrics_dirty_ = false;
+        if (replace_file_atomically(o_.metrics_file, prometheus_text(metrics_), error)) return true;
+        std::cerr << "synwhy: --metrics-file: " << error << "\n";
+        return false;
+    }
+
+    Session& s_;
+    const CaptureOptions& o_;
+    const bool color_;  // on a TTY, and only without NO_COLOR
+    std::map<FlowKey, FlowEvidence> flows_;
+    std::map<FlowKey, uint32_t> printed_;  // SYNs already given a line, per flow
+    std::map<uint32_t, Event> exits_;      // pid -> its exit, for the listen-stop lines that follow
+    std::set<uint32_t> seen_netns_;
+    uint64_t last_snapshot_ = Session::monotonic_ns();
+    uint64_t last_foreign_scan_ = 0;
+    bool output_ok_ = true;
+    WatchMetrics metrics_;
+    bool metrics_dirty_ = false;
+    uint64_t metrics_written_ = 0;
+};
+
+}  // namespace
+
+int run_watch(Session& session) { return Watch(session).run(); }
+
+}  // namespace synwhy::cli

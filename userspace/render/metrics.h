@@ -1,0 +1,28 @@
+// `watch --metrics-file`: counters per (port, verdict, netns) in the Prometheus text format, for
+// node_exporter's textfile collector. The file is replaced atomically, never seen half-written.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace synwhy {
+
+struct WatchMetrics {
+    // (port, verdict, netns label) -> SYNs given that verdict
+    std::map<std::tuple<uint16_t, std::string, std::string>, uint64_t> syns;
+    uint64_t syns_seen_kernel = 0;   // counted in the kernel, detailed or not
+    uint64_t events_lost = 0;        // ring buffer full
+    uint64_t syns_forwarded = 0;     // passing through to other hosts, not judged
+    bool up = true;                  // false in the last write, when watch ends
+    double updated_unix_seconds = 0;
+};
+
+// The file's text (pure: unit-tested). Label values are escaped as the format requires.
+std::string prometheus_text(const WatchMetrics& m);
+
+// Writes `text` to a new file next to `path` (O_EXCL, 0644) and renames it over `path`.
+bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error);
+
+}  // namespace synwhy
