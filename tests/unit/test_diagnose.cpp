@@ -389,8 +389,12 @@ TEST(Diagnose, FullAcceptQueueIsListenOverflow) {
     Listener l = listener("0.0.0.0", 22);
     l.backlog = 2;
     l.accept_queue = 3;
-    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2")}, host_with({l}));
+    Listener l6 = listener("::", 22, 812, "sshd", true);  // the same sshd's IPv6 socket
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2")}, host_with({l, l6}));
     EXPECT_EQ(codes(d), std::vector<std::string>{"listen-overflow"});
+    // One fix line per command, not one per socket of the same process.
+    const auto& fix = d.causes[0].fix;
+    EXPECT_EQ(std::count_if(fix.begin(), fix.end(), [](const std::string& f) { return f.find("pid 812") != std::string::npos; }), 1);
 }
 
 TEST(Diagnose, DiscardedDuplicateSynAfterSynAckIsNotAKernelDrop) {

@@ -738,6 +738,14 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         add_details();
         append(c.evidence, listener_evidence(host, port));
     }
+    // One line per fact and per command, however many listeners (v4 and v6) led to it.
+    auto dedupe = [](std::vector<std::string>& lines) {
+        std::set<std::string> seen;
+        lines.erase(std::remove_if(lines.begin(), lines.end(), [&](const std::string& l) { return !seen.insert(l).second; }),
+                    lines.end());
+    };
+    dedupe(c.evidence);
+    dedupe(c.fix);
     return c;
 }
 
