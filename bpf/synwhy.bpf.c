@@ -59,7 +59,7 @@ struct client_key {
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, 32768);
 	__type(key, struct client_key);
 	__type(value, __u8);
 } pending_clients SEC(".maps");
@@ -77,6 +77,30 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
+
+/* Exact totals per (netns, port, what happened), kept in the kernel whatever the ring buffer
+ * could take: a flood is counted even when its detail is not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct synwhy_count_key);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+/* Per-CPU token bucket bounding the rate of detailed packet events (a flood must not turn
+ * into a userspace flood); what it holds back is counted, not lost. */
+#define DETAIL_RATE_PER_SEC 4000
+#define DETAIL_BURST 2048
+struct detail_budget {
+	__u64 tokens;
+	__u64 last_ns;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct detail_budget);
+} budget SEC(".maps");
 
 /* What the per-packet parsers extract from an IP+TCP header. */
 struct pkt {
@@ -102,21 +126,99 @@ static __always_inline bool port_watched(__u16 port)
 	return port_bitmap[port >> 6] & (1ULL << (port & 63));
 }
 
+static __always_inline void count_packet(__u8 kind, __u32 netns, __u16 port, __u8 what, __u32 reason)
+{
+	struct synwhy_count_key k = {.netns = netns, .port = port, .kind = kind, .what = what, .reason = reason};
+	__u64 *v = bpf_map_lookup_elem(&counts, &k);
+	if (v) {
+		*v += 1;
+	} else {
+		__u64 one = 1;
+		bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST);
+	}
+}
+
+/* Takes one token of the detail budget; false when this CPU spent it (counted). */
+static __always_inline bool take_detail_token(void)
+{
+	__u32 zero = 0;
+	struct detail_budget *b = bpf_map_lookup_elem(&budget, &zero);
+	if (!b)
+		return true;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 refill = (now - b->last_ns) * DETAIL_RATE_PER_SEC / 1000000000ULL;
+	if (refill) {
+		b->tokens = b->tokens + refill > DETAIL_BURST ? DETAIL_BURST : b->tokens + refill;
+		b->last_ns = now;
+	}
+	if (!b->tokens)
+		return false;
+	b->tokens--;
+	return true;
+}
+
 static __always_inline __u32 net_inum(struct net *net)
 {
 	return net ? BPF_CORE_READ(net, ns.inum) : 0;
 }
 
-/* The netns of a packet: its device's, else its socket's (locally generated, not yet routed). */
+/* The netns of a packet: its device's, else its socket's (locally generated, not yet routed).
+ * Plain loads through BTF pointers (CO-RE relocated, fault-safe in tp_btf): no probe reads on
+ * the per-packet path. */
 static __always_inline __u32 skb_netns(struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
 	if (dev)
-		return net_inum(BPF_CORE_READ(dev, nd_net.net));
+		return dev->nd_net.net->ns.inum;
 	struct sock *sk = skb->sk;
 	if (sk)
-		return net_inum(BPF_CORE_READ(sk, __sk_common.skc_net.net));
+		return sk->__sk_common.skc_net.net->ns.inum;
 	return 0;
+}
+
+/* The few bytes that decide whether a packet matters (L4 protocol, ports, TCP flags), in one
+ * small probe read; addresses are parsed only for packets that pass. Non-first IPv4 fragments
+ * carry no L4 header and are refused. */
+struct l4peek {
+	__u16 sport;
+	__u16 dport;
+	__u8 flags;
+	__u8 proto;
+};
+
+static __always_inline int peek_l4(const unsigned char *l3, __u16 proto, struct l4peek *k)
+{
+	if (proto == bpf_htons(ETH_P_IP)) {
+		__u8 b[34]; /* IPv4 header without options + TCP up to its flags */
+		if (bpf_probe_read_kernel(b, sizeof(b), l3) || (b[0] >> 4) != 4)
+			return -1;
+		if (((b[6] & 0x1f) | b[7]) != 0)
+			return -1;
+		k->proto = b[9];
+		__u32 ihl = (b[0] & 0xf) * 4;
+		const __u8 *t = b + 20;
+		__u8 opt[14];
+		if (ihl != 20) {
+			if (ihl < 20 || bpf_probe_read_kernel(opt, sizeof(opt), l3 + ihl))
+				return -1;
+			t = opt;
+		}
+		k->sport = ((__u16)t[0] << 8) | t[1];
+		k->dport = ((__u16)t[2] << 8) | t[3];
+		k->flags = t[13];
+		return 0;
+	}
+	if (proto == bpf_htons(ETH_P_IPV6)) {
+		__u8 b[54]; /* IPv6 header + TCP up to its flags */
+		if (bpf_probe_read_kernel(b, sizeof(b), l3) || (b[0] >> 4) != 6)
+			return -1;
+		k->proto = b[6];
+		k->sport = ((__u16)b[40] << 8) | b[41];
+		k->dport = ((__u16)b[42] << 8) | b[43];
+		k->flags = b[53];
+		return 0;
+	}
+	return -1;
 }
 
 static __always_inline bool netns_watched(__u32 inum)
@@ -283,6 +385,28 @@ static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb
 static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns, struct sk_buff *skb,
 				     __u32 reason, __u64 location, const unsigned char *l3)
 {
+	/* Which end is the client: the source of what comes in (and of the SYN an ICMP error
+	 * quotes), the destination of what answers. The server's port is the other end's. */
+	bool answer = (kind == SYNWHY_EV_TX && !p->icmp_type) || (kind == SYNWHY_EV_DROP && !port_watched(p->dport));
+	/* An ICMP error leaving (TX) is told from a TCP segment by a reason of its type + 1. */
+	if (kind == SYNWHY_EV_TX && p->icmp_type)
+		count_packet(kind, netns, p->dport, p->icmp_code, p->icmp_type + 1);
+	else
+		count_packet(kind, netns, answer ? p->sport : p->dport, p->tcp_flags, reason);
+	/* Detail is a consistent sample: a flow's first SYN takes a token of the rate bound and puts
+	 * the client in pending_clients; the flow's later events go up only if it is there. */
+	struct client_key ck = {.port = answer ? p->dport : p->sport, .family = p->family};
+	__builtin_memcpy(ck.addr, answer ? p->daddr : p->saddr, 16);
+	if (!bpf_map_lookup_elem(&pending_clients, &ck)) {
+		if (kind != SYNWHY_EV_SYN_RX)
+			return;
+		if (!take_detail_token()) {
+			count(SYNWHY_STAT_RATE_LIMITED);
+			return;
+		}
+		__u8 one = 1;
+		bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
+	}
 	struct synwhy_event *e = new_event(kind);
 	if (!e)
 		return;
@@ -319,10 +443,13 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (!netns_watched(netns))
 		return 0;
 	/* At this tracepoint the network header is not reset yet; skb->data points at it. */
-	struct pkt p = {};
-	if (parse_l3(skb->data, skb->protocol, &p, false))
+	unsigned char *l3 = skb->data;
+	struct l4peek k;
+	if (peek_l4(l3, skb->protocol, &k) || k.proto != IPPROTO_TCP ||
+	    (k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
 		return 0;
-	if ((p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
+	struct pkt p = {};
+	if (parse_l3(l3, skb->protocol, &p, false))
 		return 0;
 	if (!port_watched(p.dport)) {
 		/* Counted only: a client knocking on another port is evidence, not an event. */
@@ -338,11 +465,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 		return 0;
 	}
 	count(SYNWHY_STAT_SYN_RX);
-	struct client_key ck = {.port = p.sport, .family = p.family};
-	__builtin_memcpy(ck.addr, p.saddr, 16);
-	__u8 one = 1;
-	bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
-	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0, skb->data);
+	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0, l3);
 	return 0;
 }
 
@@ -357,15 +480,21 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
 		return 0;
-	struct pkt p = {};
-	if (parse_skb_l3(skb, &p, false))
+	__u16 nh = skb->network_header;
+	if (nh == (__u16)~0U)
+		return 0;
+	struct l4peek k;
+	if (peek_l4(skb->head + nh, skb->protocol, &k) || k.proto != IPPROTO_TCP)
 		return 0;
 	/* Handshake segments only: the SYN or the ACK completing it towards the port, the SYN-ACK or
 	 * RST answering from it. A FIN purged from a closing socket says nothing about the SYN. */
-	__u8 fl = p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN);
-	bool inbound = port_watched(p.dport) && (fl == TCP_FLAG_SYN || fl == TCP_FLAG_ACK);
-	bool reply = port_watched(p.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
+	__u8 fl = k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN);
+	bool inbound = port_watched(k.dport) && (fl == TCP_FLAG_SYN || fl == TCP_FLAG_ACK);
+	bool reply = port_watched(k.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
 	if (!inbound && !reply)
+		return 0;
+	struct pkt p = {};
+	if (parse_skb_l3(skb, &p, false))
 		return 0;
 	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location, NULL);
 	return 0;
@@ -447,6 +576,20 @@ int BPF_PROG(tx, struct sk_buff *skb)
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
 		return 0;
+	__u16 nh = skb->network_header;
+	if (nh == (__u16)~0U)
+		return 0;
+	struct l4peek k;
+	if (peek_l4(skb->head + nh, skb->protocol, &k))
+		return 0;
+	if (k.proto == IPPROTO_TCP) {
+		bool rst = k.flags & TCP_FLAG_RST;
+		bool synack = (k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
+		if (!port_watched(k.sport) || (!rst && !synack))
+			return 0;
+	} else if (k.proto != IPPROTO_ICMP && k.proto != IPPROTO_ICMPV6_) {
+		return 0;
+	}
 	struct pkt p = {};
 	if (parse_skb_l3(skb, &p, true))
 		return 0;
@@ -524,10 +667,16 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 		return 0;
 	__u16 port = sk->__sk_common.skc_num;
 	__u32 netns = net_inum(sk->__sk_common.skc_net.net);
-	if (!port_watched(port) || !netns_watched(netns)) {
-		/* Elsewhere: only a handshake of a client we saw arrive (followed through DNAT). */
-		if (!accepted || !followed_client(sk))
+	bool here = port_watched(port) && netns_watched(netns);
+	if (accepted) {
+		if (here)
+			count_packet(SYNWHY_EV_STATE, netns, port, TCP_ESTABLISHED_, 0);
+		/* Only a handshake of a client whose SYN was detailed: here, or elsewhere when a DNAT
+		 * sent it there (a container's :22 behind the host's :2222). */
+		if (!followed_client(sk))
 			return 0;
+	} else if (!here) {
+		return 0;
 	}
 	struct synwhy_event *e = new_event(SYNWHY_EV_STATE);
 	if (!e)

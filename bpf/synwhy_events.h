@@ -28,7 +28,8 @@ enum synwhy_event_kind {
 enum synwhy_stat {
 	SYNWHY_STAT_RINGBUF_FULL = 0, /* events the ring buffer had no room for */
 	SYNWHY_STAT_SYN_RX = 1,	      /* inbound SYNs to watched ports, whether detailed or not */
-	SYNWHY_STAT_MAX = 2,
+	SYNWHY_STAT_RATE_LIMITED = 2, /* packet events held back by the detail rate bound */
+	SYNWHY_STAT_MAX = 3,
 };
 
 /* Addresses and ports are as on the wire for the packet or socket concerned:
@@ -57,6 +58,18 @@ struct synwhy_event {
 	char comm[16];	    /* STATE (listen changes), EXIT */
 	__u16 packet_len;   /* bytes of packet[] filled (0: not copied) */
 	__u8 packet[SYNWHY_PACKET_BYTES]; /* SYN_RX, TX with copy_packets: from the IP header on */
+};
+
+/* Exact per-(netns, port) totals kept in the kernel (map `counts`). kind is the event kind of the
+ * packet (SYN_RX, DROP, RST_SENT, ICMP_SENT, TX), or STATE for a handshake completed (what = 1);
+ * what is the packet's TCP flags byte; reason is the drop or reset reason as in struct
+ * synwhy_event. An ICMP error leaving (TX) has reason = ICMP type + 1 and what = ICMP code. */
+struct synwhy_count_key {
+	__u32 netns;
+	__u16 port;
+	__u8 kind;
+	__u8 what;
+	__u32 reason;
 };
 
 /* SYNs to ports that are not watched, counted per (source, port): for `not-arriving`, a client

@@ -18,7 +18,7 @@ packages=(
     dpkg-dev file
     # the lab and the end-to-end tests: real sshd, real firewalls, real clients
     openssh-server openssh-client nftables iptables ufw firewalld iproute2 iputils-ping netcat-openbsd jq procps
-    conntrack tshark prometheus
+    conntrack tshark prometheus hping3
 )
 missing=()
 for p in "${packages[@]}"; do

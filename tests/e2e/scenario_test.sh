@@ -33,6 +33,9 @@ jq_check "$report" '[.host.listeners[] | has("addr","port","family","pid","comm"
 
 primary=$(jq -r '.causes[0].code' "$report")
 [ "$primary" = "$EXPECTED" ] || fail "$SCENARIO/ipv$FAMILY: primary cause is '$primary', expected '$EXPECTED' (client: $(cat "$WORK/client.out"))"
+# The whole cause list: one connection attempt, one cause; a wrong secondary cause fails too.
+causes=$(jq -c '[.causes[].code]' "$report")
+[ "$causes" = "[\"$EXPECTED\"]" ] || fail "$SCENARIO/ipv$FAMILY: causes are $causes, expected only $EXPECTED"
 
 if [ "$EXPECTED" != "not-arriving" ]; then
     fam="ipv$FAMILY"

@@ -142,3 +142,30 @@ TEST(BtfNames, TracepointArgumentCounts) {
     EXPECT_EQ(*rx, 1);
     EXPECT_FALSE(none);
 }
+
+TEST(Decode, KernelTotalsAreNamedAndMerged) {
+    // Two CPUs' worth of keys that name the same fact merge; reasons come from the kernel's names.
+    std::vector<KernelCount> raw_counts = {
+        {7, 22, SYNWHY_EV_SYN_RX, 0x02, 0, 200000},
+        {7, 22, SYNWHY_EV_DROP, 0x02, 12, 150000},
+        {7, 22, SYNWHY_EV_RST_SENT, 0x02, 2, 40000},  // reset reason 1 (+1)
+        {7, 22, SYNWHY_EV_TX, 0x14, 0, 39999},        // RST|ACK left
+        {7, 22, SYNWHY_EV_TX, 0x04, 0, 1},            // RST left: the same fact
+        {7, 22, SYNWHY_EV_TX, 0x12, 0, 10},           // SYN-ACK left
+        {7, 22, SYNWHY_EV_TX, 3, 3 + 1, 5},           // ICMP error (type 3, code 3) left
+        {7, 22, 99, 0, 0, 1},                         // unknown kind: ignored
+    };
+    auto totals = name_kernel_counts(raw_counts, fake_names());
+    auto find = [&](const std::string& what) -> uint64_t {
+        for (const auto& t : totals)
+            if (t.what == what && t.port == 22 && t.netns == 7) return t.count;
+        return 0;
+    };
+    EXPECT_EQ(find("SYN arrived"), 200000u);
+    EXPECT_EQ(find("SYN dropped: NETFILTER_DROP"), 150000u);
+    EXPECT_EQ(find("answered with RST by TCP (NO_SOCKET)"), 40000u);
+    EXPECT_EQ(find("RST left"), 40000u);
+    EXPECT_EQ(find("SYN-ACK left"), 10u);
+    EXPECT_EQ(find("ICMP error left"), 5u);
+    EXPECT_EQ(totals.size(), 6u);
+}

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -17,9 +19,11 @@ namespace synwhy::cli {
 namespace {
 
 constexpr uint64_t ms = 1000000ULL;
-// Events kept for the diagnosis. A flood beyond this is still counted exactly in the kernel; the
-// report says how many events it did not keep.
-constexpr size_t max_report_events = 200000;
+// Connection attempts (client ends) whose events are kept for the diagnosis: a flood beyond this
+// is a sample, still counted exactly in the kernel, and the report says how many events it did
+// not keep. Memory stays a few MB whatever the flood.
+constexpr size_t max_report_flows = 4096;
+constexpr size_t max_report_events = 4 * max_report_flows;
 
 // A and AAAA of the name clients use (the resolver's own timeouts bound it).
 HostnameCheck resolve(const std::string& name) {
@@ -56,6 +60,7 @@ HostnameCheck resolve(const std::string& name) {
 class Progress {
 public:
     explicit Progress(bool enabled) : enabled_(enabled) {}
+    bool enabled() const { return enabled_; }
     void show(uint64_t left_ns, uint64_t syns, const std::string& leading) {
         if (!enabled_) return;
         std::string line = fmt::format("synwhy: {:.0f}s left, {} SYN{} so far{}", double(left_ns) / 1e9, syns,
@@ -86,10 +91,17 @@ int run_report(Session& s) {
     std::string leading;
     uint64_t last_progress = 0, last_leading = 0;
     std::vector<Event> batch;
+    std::set<std::pair<IpAddr, uint16_t>> clients;  // the attempts being kept, by client end
     auto keep = [&](std::vector<Event>& events) {
         for (auto& e : events) {
             if (e.kind == EventKind::syn_rx) syns++;
-            if (all.size() < max_report_events) all.push_back(std::move(e));
+            bool about_a_flow = e.kind != EventKind::listen_change && e.kind != EventKind::process_exit;
+            bool known = !about_a_flow || clients.count({e.src, e.sport});
+            if (!known && clients.size() < max_report_flows) {
+                clients.insert({e.src, e.sport});
+                known = true;
+            }
+            if (known && all.size() < max_report_events) all.push_back(std::move(e));
             else not_kept++;
         }
         events.clear();
@@ -104,7 +116,9 @@ int run_report(Session& s) {
             deadline = std::min<uint64_t>(deadline, Session::monotonic_ns() + uint64_t(o.settle.count()) * ms);
         }
         now = Session::monotonic_ns();
-        if (now - last_leading > 1000 * ms && all.size() < 20000 && syns > 0) {
+        // The leading cause for the status line: a diagnosis of what came so far, once a second,
+        // on a terminal only, and not over a flood's worth of events.
+        if (progress.enabled() && now - last_leading > 1000 * ms && all.size() < 20000 && syns > 0) {
             DiagnosisInput probe{o.ports, all, s.ctx.hosts, now - start, {}, {}, {}};
             Diagnosis d = diagnose(probe);
             leading = d.causes.empty() ? "" : d.causes.front().code;
@@ -136,6 +150,8 @@ int run_report(Session& s) {
     ctx.syns_counted = stats.syns_seen;
     ctx.events_lost = stats.ringbuf_full;
     ctx.events_not_kept = not_kept;
+    ctx.rate_limited = stats.rate_limited;
+    ctx.kernel_totals = s.kernel_totals();
     ctx.capture_seconds = double(Session::monotonic_ns() - start) / 1e9;
     if (uint64_t lost = s.nft_lost())
         ctx.missing_signals.push_back(fmt::format("{} nft trace messages lost (socket buffer full)", lost));

@@ -218,13 +218,15 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
         status = exit_cannot_trace;
         return nullptr;
     }
-    s->names_.drop_reasons = kernel::enum_names(s->tracer_->kernel_btf(), "skb_drop_reason", "SKB_DROP_REASON_");
-    s->names_.reset_reasons = kernel::enum_names(s->tracer_->kernel_btf(), "sk_rst_reason", "SK_RST_REASON_");
-    // kallsyms is large: read it the first time a drop needs a name.
+    s->names_.drop_reasons = s->tracer_->drop_reason_names();
+    s->names_.reset_reasons = s->tracer_->reset_reason_names();
+    // kallsyms is large: each drop location is looked up once, by streaming it, and cached.
     Session* self = s.get();
     s->names_.symbolize = [self](uint64_t addr) {
-        if (!self->syms_) self->syms_ = kernel::Kallsyms::load();
-        return self->syms_->symbolize(addr);
+        auto it = self->symbols_.find(addr);
+        if (it != self->symbols_.end()) return it->second;
+        if (self->symbols_.size() > 4096) self->symbols_.clear();  // bounded
+        return self->symbols_[addr] = kernel::Kallsyms::symbolize_from_proc(addr);
     };
     s->ports_ = PortSet(o.ports);
     s->debug_events_ = getenv("SYNWHY_DEBUG_EVENTS") != nullptr;

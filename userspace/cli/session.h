@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -50,6 +51,9 @@ public:
     bool legacy_present() const { return !legacy_before_.empty(); }
 
     TracerStats stats() const { return tracer_->stats(); }
+    std::vector<KernelTotal> kernel_totals() const {
+        return tracer_ ? name_kernel_counts(tracer_->kernel_counts(), names_) : std::vector<KernelTotal>{};
+    }
     std::vector<OtherPortSyn> other_port_syns() const;
     uint64_t nft_lost() const { return nft_ ? nft_->lost() : 0; }
     // Removes everything synwhy put into the kernel; the session only reads snapshots after.
@@ -68,7 +72,7 @@ private:
     std::unique_ptr<Tracer> tracer_;
     std::unique_ptr<firewall::NftTraceSession> nft_;
     KernelNames names_;
-    std::optional<kernel::Kallsyms> syms_;
+    std::map<uint64_t, std::string> symbols_;  // kernel text address -> "func+0xoff"
     PortSet ports_;
     std::vector<firewall::LegacyRule> legacy_before_;
     int64_t clock_offset_ = 0;

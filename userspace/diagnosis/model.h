@@ -165,6 +165,14 @@ struct HostnameCheck {
     std::string error;              // resolution failure, one line
 };
 
+// An exact total counted in the kernel for one (netns, port), whatever the ring buffer took.
+struct KernelTotal {
+    uint32_t netns = 0;
+    uint16_t port = 0;
+    std::string what;   // "SYN arrived", "SYN dropped: NETFILTER_DROP", "SYN-ACK left", ...
+    uint64_t count = 0;
+};
+
 // The result of the diagnosis.
 struct Flow {
     Family family = Family::ipv4;

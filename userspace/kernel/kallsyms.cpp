@@ -1,6 +1,8 @@
 #include "kernel/kallsyms.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -32,6 +34,26 @@ Kallsyms Kallsyms::load() {
     std::stringstream ss;
     ss << f.rdbuf();
     return parse(ss.str());
+}
+
+std::string Kallsyms::symbolize_from_proc(uint64_t addr) {
+    FILE* f = fopen("/proc/kallsyms", "re");
+    if (!f) return fmt::format("{:#x}", addr);
+    char line[512];
+    uint64_t best = 0;
+    std::string name;
+    while (fgets(line, sizeof line, f)) {
+        char* end = nullptr;
+        uint64_t a = std::strtoull(line, &end, 16);
+        if (a == 0 || a > addr || a < best || !end || end[0] != ' ' || (end[1] != 'T' && end[1] != 't')) continue;
+        const char* n = end + 3;
+        size_t len = std::strcspn(n, " \t\n");
+        best = a;
+        name.assign(n, len);
+    }
+    fclose(f);
+    if (name.empty()) return fmt::format("{:#x}", addr);
+    return fmt::format("{}+{:#x}", name, addr - best);
 }
 
 std::string Kallsyms::symbolize(uint64_t addr) const {

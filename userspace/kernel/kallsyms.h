@@ -16,6 +16,10 @@ public:
     std::string symbolize(uint64_t addr) const;  // "nft_do_chain+0x2c4", or "0x..." when unknown
     bool empty() const { return symbols_.empty(); }
 
+    // One address, by streaming /proc/kallsyms (nothing kept: the table is ~10 MB in memory, and
+    // a capture needs the names of a handful of drop locations, cached by the caller).
+    static std::string symbolize_from_proc(uint64_t addr);
+
 private:
     struct Symbol {
         uint64_t addr;

@@ -91,6 +91,14 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"syns_detailed", d.syns_seen},
         {"syns_forwarded", d.syns_forwarded},
         {"events_lost", ctx.events_lost},
+        {"events_rate_limited", ctx.rate_limited},
+        {"events_not_kept", ctx.events_not_kept},
+        {"kernel_counts", [&] {
+             auto a = nlohmann::json::array();
+             for (const auto& t : ctx.kernel_totals)
+                 a.push_back({{"netns", t.netns}, {"port", t.port}, {"what", t.what}, {"count", t.count}});
+             return a;
+         }()},
         {"flows", flows},
         {"causes", causes},
         {"host", ctx.hosts.empty() ? nlohmann::json::object() : host_json(ctx.hosts.front())},

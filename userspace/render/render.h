@@ -18,6 +18,8 @@ struct ReportContext {
     uint64_t syns_counted = 0;      // by the kernel, including any not detailed
     uint64_t events_lost = 0;       // ring buffer full
     uint64_t events_not_kept = 0;   // beyond the report's memory bound (a flood)
+    uint64_t rate_limited = 0;      // held back in the kernel by the detail rate bound
+    std::vector<KernelTotal> kernel_totals;  // exact, counted in the kernel
     std::vector<std::pair<std::string, bool>> capabilities;  // kernel signal -> available
     std::vector<std::string> missing_signals;                 // one line each
     std::string firewall_attribution;  // "nft trace", or why only the table level is known

@@ -186,7 +186,11 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx, const Text
     std::string top_code = d.causes.empty() ? "" : d.causes.front().code;
     // The verdict is one line, whatever its length: the line people quote, grep and page on.
     out += paint(st, top_code == "accepted" ? "1;32" : "1;31", verdict_line(d, ctx)) + "\n";
-    std::string seen = fmt::format("{} SYN{} to port {} in {:.1f} s{}", d.syns_seen, d.syns_seen == 1 ? "" : "s",
+    // The kernel's count is exact; the detail may be a sample of it (a flood).
+    std::string counted = ctx.syns_counted > d.syns_seen + d.syns_forwarded
+                              ? fmt::format("{} SYNs counted in the kernel, {} detailed,", ctx.syns_counted, d.syns_seen)
+                              : fmt::format("{} SYN{}", d.syns_seen, d.syns_seen == 1 ? "" : "s");
+    std::string seen = fmt::format("{} to port {} in {:.1f} s{}", counted,
                                    ports, ctx.capture_seconds,
                                    host && !host->netns_name.empty() ? fmt::format(", netns {}", printable(host->netns_name)) : "");
     if (d.syns_forwarded)
@@ -204,18 +208,34 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx, const Text
     }
     if (!d.flows.empty()) {
         out += "\nflows:\n";
+        // A flood's flows are summed up by the causes above: the table shows the first ones.
+        constexpr size_t max_flow_lines = 50;
+        size_t shown = 0;
         for (const auto& f : d.flows) {
+            if (shown++ == max_flow_lines) {
+                out += fmt::format("  ... and {} more flows (all of them in --json)\n", d.flows.size() - max_flow_lines);
+                break;
+            }
             out += fmt::format("  {}  {} -> {}  {} SYN  {}\n", format_time(f.first_ns), endpoint(f.src, f.sport),
                                endpoint(f.dst, f.dport), f.syns, paint(st, color_of(f.verdict), f.verdict));
             out += wrap(printable(f.detail), "      ", "      ", w);
         }
     }
-    if (ctx.events_lost)
-        out += wrap(fmt::format("{} kernel events not detailed: ring buffer full (SYN totals are the kernel's count)",
-                                ctx.events_lost), "\n", "", w);
-    if (ctx.events_not_kept)
-        out += wrap(fmt::format("{} events not kept for the diagnosis (memory bound of a report)", ctx.events_not_kept),
-                    "", "", w);
+    // When detail was lost (a flood), the kernel's exact totals say what the sample stands for.
+    if (ctx.events_lost || ctx.rate_limited || ctx.events_not_kept) {
+        out += "\n";
+        if (ctx.events_lost)
+            out += wrap(fmt::format("{} kernel events not detailed: ring buffer full", ctx.events_lost), "", "", w);
+        if (ctx.rate_limited)
+            out += wrap(fmt::format("{} kernel events not detailed: over the detail rate bound", ctx.rate_limited), "",
+                        "", w);
+        if (ctx.events_not_kept)
+            out += wrap(fmt::format("{} events not kept for the diagnosis (memory bound of a report)",
+                                    ctx.events_not_kept), "", "", w);
+        out += "counted in the kernel (exact):\n";
+        for (const auto& t : ctx.kernel_totals)
+            out += fmt::format("  :{:<5} {:>10}  {}\n", t.port, t.count, printable(t.what));
+    }
     for (const auto& m : ctx.missing_signals) out += wrap(printable(m), "note: ", "      ", w);
     if (!ctx.firewall_attribution.empty() && ctx.firewall_attribution != "nft trace")
         out += wrap(printable(ctx.firewall_attribution), "note: ", "      ", w);

@@ -1,10 +1,15 @@
 #include "tracer/decode.h"
 
+#include <map>
+#include <tuple>
+
 #include <linux/types.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "synwhy_events.h"
 
@@ -117,6 +122,41 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     }
     out = std::move(e);
     return true;
+}
+
+std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& counts, const KernelNames& names) {
+    std::map<std::tuple<uint32_t, uint16_t, std::string>, uint64_t> totals;
+    for (const auto& c : counts) {
+        std::string what;
+        bool rst = c.what & 0x04, syn = c.what & 0x02, ack = c.what & 0x10;
+        std::string segment = rst ? "RST" : syn && ack ? "SYN-ACK" : syn ? "SYN" : ack ? "ACK" : "segment";
+        switch (c.kind) {
+        case SYNWHY_EV_SYN_RX: what = "SYN arrived"; break;
+        case SYNWHY_EV_DROP:
+            what = fmt::format("{} dropped: {}", segment, kernel::drop_reason_name(names.drop_reasons, c.reason));
+            break;
+        case SYNWHY_EV_RST_SENT: {
+            std::string reason;
+            if (c.reason > 0) {
+                auto it = names.reset_reasons.find(c.reason - 1);
+                reason = it != names.reset_reasons.end() ? it->second : "REASON_" + std::to_string(c.reason - 1);
+            }
+            what = reason.empty() ? "answered with RST by TCP" : "answered with RST by TCP (" + reason + ")";
+            break;
+        }
+        case SYNWHY_EV_ICMP_SENT: what = "ICMP error sent"; break;
+        case SYNWHY_EV_STATE: what = "handshake completed"; break;
+        case SYNWHY_EV_TX:
+            // An ICMP error leaving has reason = its type + 1.
+            what = c.reason ? "ICMP error left" : segment + " left";
+            break;
+        default: continue;
+        }
+        totals[{c.netns, c.port, what}] += c.count;
+    }
+    std::vector<KernelTotal> out;
+    for (const auto& [key, n] : totals) out.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
+    return out;
 }
 
 }  // namespace synwhy

@@ -8,6 +8,7 @@
 #include "diagnosis/model.h"
 #include "kernel/btf_names.h"
 #include "tracer/port_set.h"
+#include "tracer/tracer.h"
 
 struct synwhy_event;
 
@@ -22,5 +23,8 @@ struct KernelNames {
 // Checks a record's size before reading it: a short record (a mismatched kernel object) is refused.
 bool decode_event(const void* data, size_t size, const PortSet& ports, const KernelNames& names,
                   int64_t monotonic_to_realtime_ns, Event& out);
+
+// The kernel's exact totals with names: "SYN arrived", "SYN dropped: NETFILTER_DROP", ...
+std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& counts, const KernelNames& names);
 
 }  // namespace synwhy

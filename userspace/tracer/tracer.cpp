@@ -96,8 +96,13 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
         }
         t->capabilities_.push_back(std::move(cap));
     }
-    auto reasons = kernel::enum_names(t->btf_, "sk_rst_reason", "SK_RST_REASON_");
-    t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !reasons.empty(), ""});
+    // Reason names from this kernel's BTF, read now: the parsed BTF (~10 MB) is freed before
+    // libbpf parses its own copy for the load, so both never sit in memory together.
+    t->drop_reasons_ = kernel::enum_names(t->btf_, "skb_drop_reason", "SKB_DROP_REASON_");
+    t->reset_reasons_ = kernel::enum_names(t->btf_, "sk_rst_reason", "SK_RST_REASON_");
+    t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !t->reset_reasons_.empty(), ""});
+    btf__free(t->btf_);
+    t->btf_ = nullptr;
 
     if (int err = synwhy_bpf__load(t->skel_); err) {
         std::string log = libbpf_log;
@@ -196,7 +201,28 @@ TracerStats Tracer::stats() const {
     };
     s.ringbuf_full = sum(SYNWHY_STAT_RINGBUF_FULL);
     s.syns_seen = sum(SYNWHY_STAT_SYN_RX);
+    s.rate_limited = sum(SYNWHY_STAT_RATE_LIMITED);
     return s;
+}
+
+std::vector<KernelCount> Tracer::kernel_counts() const {
+    std::vector<KernelCount> out;
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return out;
+    std::vector<uint64_t> values(ncpu);
+    int fd = bpf_map__fd(skel_->maps.counts);
+    synwhy_count_key key{}, next{};
+    const void* prev = nullptr;
+    while (out.size() < 4096 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+        if (bpf_map_lookup_elem(fd, &next, values.data()) == 0) {
+            KernelCount c{next.netns, next.port, next.kind, next.what, next.reason, 0};
+            for (uint64_t v : values) c.count += v;
+            out.push_back(c);
+        }
+        key = next;
+        prev = &key;
+    }
+    return out;
 }
 
 }  // namespace synwhy

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/btf_names.h"
 #include "tracer/port_set.h"
 
 struct btf;
@@ -43,6 +44,17 @@ struct OtherPortSyns {
 struct TracerStats {
     uint64_t ringbuf_full = 0;  // events the kernel could not hand over
     uint64_t syns_seen = 0;     // inbound SYNs to watched ports, counted in the kernel
+    uint64_t rate_limited = 0;  // packet events held back by the kernel's detail rate bound
+};
+
+// An exact total kept in the kernel (see struct synwhy_count_key): raw, named by the caller.
+struct KernelCount {
+    uint32_t netns = 0;
+    uint16_t port = 0;
+    uint8_t kind = 0;    // enum synwhy_event_kind
+    uint8_t what = 0;    // TCP flags, or the ICMP type
+    uint32_t reason = 0; // drop reason; reset reason + 1
+    uint64_t count = 0;
 };
 
 class Tracer {
@@ -56,7 +68,9 @@ public:
     Tracer& operator=(const Tracer&) = delete;
 
     const std::vector<Capability>& capabilities() const { return capabilities_; }
-    const struct btf* kernel_btf() const { return btf_; }
+    // Names from the running kernel's BTF (enum skb_drop_reason, enum sk_rst_reason).
+    const kernel::EnumNames& drop_reason_names() const { return drop_reasons_; }
+    const kernel::EnumNames& reset_reason_names() const { return reset_reasons_; }
 
     // Waits up to timeout for records and hands each to handler. Returns false on a hard error.
     bool poll(std::chrono::milliseconds timeout, const RawHandler& handler);
@@ -65,6 +79,7 @@ public:
     int ready_fd() const;
     bool consume(const RawHandler& handler);  // at most one bounded batch per call
     TracerStats stats() const;
+    std::vector<KernelCount> kernel_counts() const;
     std::vector<OtherPortSyns> other_port_syns() const;
     // Reports this process's exit (it owns a listener on a watched port).
     void watch_process(uint32_t pid);
@@ -73,7 +88,8 @@ private:
     Tracer() = default;
     struct synwhy_bpf* skel_ = nullptr;
     struct ring_buffer* ringbuf_ = nullptr;
-    struct btf* btf_ = nullptr;
+    struct btf* btf_ = nullptr;  // during start() only
+    kernel::EnumNames drop_reasons_, reset_reasons_;
     std::vector<Capability> capabilities_;
     const RawHandler* handler_ = nullptr;  // valid during poll() only
     uint32_t batch_records_ = 0;
