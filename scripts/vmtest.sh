@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# Runs the lab's core end-to-end scenarios with the synwhy built on this host, on Debian 12's stock
+# 6.1 kernel, in a QEMU guest (TCG: no KVM needed).
+#
+# The guest boots the kernel of Debian's linux-image-6.1.*-amd64-unsigned package (downloaded with
+# `apt-get download` and unpacked into the cache, never installed on the host) with a small
+# initramfs (busybox-static, also only unpacked) that mounts this host's root filesystem as the
+# guest's root: shared by QEMU read-only over 9p (virtio), under a tmpfs overlay, with fresh /run,
+# /tmp and /root. So the guest runs this host's userland, its sshd, nft and ssh, and the very same
+# build/synwhy, against the 6.1 kernel; nothing it does can write to the host. Inside, the guest
+# script (scripts/vmtest-guest.sh) runs each test as ctest would, prints synwhy --version and the
+# kernel signals synwhy found (missing_signals), and powers off. This script reads the guest's
+# result lines and exits 0 only when every test passed.
+#
+# Usage: scripts/vmtest.sh [-h]
+# Environment:
+#   VMTEST_SCENARIOS  lab scenarios to test in both families (default: the core ones, below)
+#   VMTEST_TESTS      exact ctest test names instead (e.g. "e2e.healthy.ipv4 e2e.nft-drop.ipv6")
+#   VMTEST_TIMEOUT    seconds for the whole guest run, boot included (default 1200)
+#   VMTEST_TIMEOUT_SCALE  multiplies each test's ctest TIMEOUT (default 2: emulation is slow)
+#   VMTEST_SMP, VMTEST_MEM  guest CPUs (default 1) and MiB (default 2048)
+#   VMTEST_KERNEL     the kernel package (default: the newest linux-image-6.1.0-N-amd64-unsigned
+#                     apt knows, else the newest already in the cache)
+#   VMTEST_QUIET=1    do not stream the guest console (it is saved in build/vmtest/console.log)
+#   SYNWHY            the binary to test (default build/synwhy); BUILD dir: VMTEST_BUILD
+# Cache: build/vmtest/ (debs, the unpacked kernel, tools); delete it to start over.
+# Exit status: 0 all tests passed; 1 a test failed; 3 the guest could not be prepared, booted or
+# finished in time.
+set -euo pipefail
+
+PROG=vmtest.sh
+ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+BUILD=${VMTEST_BUILD:-$ROOT/build}
+CACHE=$BUILD/vmtest
+SYNWHY=$(readlink -f "${SYNWHY:-$BUILD/synwhy}")
+GUEST_SCRIPT=$ROOT/scripts/vmtest-guest.sh
+INIT_SCRIPT=$ROOT/scripts/vmtest/init
+SCENARIOS=${VMTEST_SCENARIOS:-sshd-stopped sshd-other-port nft-drop nft-reject-rst nft-reject-icmp healthy}
+TOTAL_TIMEOUT=${VMTEST_TIMEOUT:-1200}
+TIMEOUT_SCALE=${VMTEST_TIMEOUT_SCALE:-2}
+SMP=${VMTEST_SMP:-1}
+MEM=${VMTEST_MEM:-2048}
+KPKG_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
+
+case ${1:-} in
+-h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+    exit 0
+    ;;
+"") ;;
+*)
+    echo "usage: $PROG [-h]   (settings are environment variables: $PROG -h)" >&2
+    exit 2
+    ;;
+esac
+
+die() {
+    echo "$PROG: $*" >&2
+    exit 3
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+ok_number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: the guest reads the host's files with QEMU's rights, and qemu may need installing"
+[ -x "$SYNWHY" ] || die "no synwhy binary at $SYNWHY (build first: cmake -S . -B build && cmake --build build -j2)"
+[ -f "$BUILD/CTestTestfile.cmake" ] || die "$BUILD has no ctest tests (configure and build first)"
+if ! [ -f "$GUEST_SCRIPT" ] || ! [ -f "$INIT_SCRIPT" ]; then die "missing $GUEST_SCRIPT or $INIT_SCRIPT"; fi
+for v in "$TOTAL_TIMEOUT" "$SMP" "$MEM"; do [[ $v =~ ^[1-9][0-9]*$ ]] || die "bad number '$v' in VMTEST_*"; done
+ok_number "$TIMEOUT_SCALE" || die "bad VMTEST_TIMEOUT_SCALE '$TIMEOUT_SCALE'"
+[ "$MEM" -le 2048 ] || die "VMTEST_MEM is at most 2048 on this shared machine"
+# Paths go into a shell file in the initramfs and the kernel's view of the host's tree.
+for p in "$ROOT" "$BUILD" "$SYNWHY"; do
+    [[ $p =~ ^/[A-Za-z0-9_./+-]+$ ]] || die "path '$p' has characters this script does not pass to the guest"
+done
+
+if [ -n "${VMTEST_TESTS:-}" ]; then
+    TESTS=$VMTEST_TESTS
+else
+    TESTS=""
+    for fam in 4 6; do
+        for s in $SCENARIOS; do TESTS+="${TESTS:+ }e2e.$s.ipv$fam"; done
+    done
+fi
+for t in $TESTS; do [[ $t =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad test name '$t'"; done
+
+mkdir -p "$CACHE"
+# One run at a time per cache (a second one would unpack over the first one's kernel).
+exec 9>"$CACHE/.lock"
+flock -n 9 || die "another vmtest.sh is running (lock $CACHE/.lock)"
+
+# ---------------------------------------------------------------------------------------------
+# QEMU: installed when missing (apt-get update only then).
+
+if ! command -v qemu-system-x86_64 >/dev/null; then
+    echo "$PROG: installing qemu-system-x86 (apt-get update, install --no-install-recommends)"
+    t=$(now)
+    apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null ||
+        die "apt-get install qemu-system-x86 failed"
+    echo "$PROG: qemu installed in $(since "$t") s"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# The kernel, busybox and kmod, as packages downloaded into the cache and unpacked there.
+
+# apt-get download into the cache, reusing a .deb already there. Prints the .deb's path.
+apt_lists_fresh=0
+fetch_deb() {
+    local pkg=$1 deb
+    deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" 2>/dev/null | sort -V | tail -n1)
+    if [ -n "$deb" ]; then
+        echo "$deb"
+        return 0
+    fi
+    mkdir -p "$CACHE/debs"
+    # As root, apt's sandbox user could not write here: download as root (the file is verified
+    # against the signed lists like any other).
+    if ! (cd "$CACHE/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
+        [ "$apt_lists_fresh" -eq 0 ] || return 1
+        # Lists too old for the mirror (a vanished version): refresh them once and retry.
+        apt-get update -qq >&2 || return 1
+        apt_lists_fresh=1
+        (cd "$CACHE/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) || return 1
+    fi
+    find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1
+}
+
+# Unpacks DEB into DIR (once: DIR/.unpacked marks a complete unpack).
+unpack_deb() {
+    local deb=$1 dir=$2
+    [ -f "$dir/.unpacked" ] && [ "$(cat "$dir/.unpacked")" = "$(basename "$deb")" ] && return 0
+    rm -rf "$dir" "$dir.tmp"
+    mkdir -p "$dir.tmp"
+    dpkg-deb -x "$deb" "$dir.tmp"
+    basename "$deb" >"$dir.tmp/.unpacked"
+    mv "$dir.tmp" "$dir"
+}
+
+pick_kernel_package() {
+    local pkg
+    if [ -n "${VMTEST_KERNEL:-}" ]; then
+        echo "$VMTEST_KERNEL"
+        return 0
+    fi
+    pkg=$(apt-cache search --names-only "$KPKG_RE" 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+    if [ -z "$pkg" ]; then
+        # Nothing in apt's lists: the newest kernel already in the cache, else refresh the lists.
+        pkg=$(find "$CACHE/debs" -maxdepth 1 -name 'linux-image-6.1.0-*-amd64-unsigned_*.deb' 2>/dev/null |
+            sed 's|.*/||; s|_.*||' | sort -V | tail -n1)
+        if [ -z "$pkg" ]; then
+            apt-get update -qq >&2 || return 1
+            apt_lists_fresh=1
+            pkg=$(apt-cache search --names-only "$KPKG_RE" | awk '{print $1}' | sort -V | tail -n1)
+        fi
+    fi
+    [ -n "$pkg" ] && echo "$pkg"
+}
+
+KPKG=$(pick_kernel_package) || die "no package matching $KPKG_RE in apt's lists"
+[[ $KPKG =~ ^linux-image-([0-9][A-Za-z0-9.+-]*)-unsigned$ ]] || die "bad kernel package name '$KPKG'"
+KVER=${BASH_REMATCH[1]}
+fresh=0
+[ -f "$CACHE/kernel/$KPKG/.unpacked" ] && [ -f "$CACHE/tools/busybox/.unpacked" ] &&
+    [ -f "$CACHE/tools/kmod/.unpacked" ] && [ -f "$CACHE/kernel/$KPKG/.depmod" ] || fresh=1
+
+t=$(now)
+kdeb=$(fetch_deb "$KPKG") || die "apt-get download $KPKG failed"
+bdeb=$(fetch_deb busybox-static) || die "apt-get download busybox-static failed"
+mdeb=$(fetch_deb kmod) || die "apt-get download kmod failed"
+t_download=$(since "$t")
+
+t=$(now)
+KROOT=$CACHE/kernel/$KPKG
+unpack_deb "$kdeb" "$KROOT" || die "cannot unpack $kdeb"
+unpack_deb "$bdeb" "$CACHE/tools/busybox" || die "cannot unpack $bdeb"
+unpack_deb "$mdeb" "$CACHE/tools/kmod" || die "cannot unpack $mdeb"
+BUSYBOX=$CACHE/tools/busybox/bin/busybox
+KMOD=$CACHE/tools/kmod/bin/kmod
+if ! [ -x "$BUSYBOX" ] || ! [ -x "$KMOD" ]; then die "busybox or kmod missing from their packages"; fi
+mkdir -p "$CACHE/tools/bin"
+for tool in modprobe depmod; do ln -sfn "$KMOD" "$CACHE/tools/bin/$tool"; done
+VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+MODDIR=$KROOT/lib/modules/$KVER
+if ! [ -f "$VMLINUZ" ] || ! [ -d "$MODDIR" ]; then die "$KPKG has no vmlinuz-$KVER or modules"; fi
+# The package leaves modules.dep & co. to its postinst: generate them (kmod from Debian 12).
+if ! [ -f "$KROOT/.depmod" ]; then
+    "$CACHE/tools/bin/depmod" -b "$KROOT" "$KVER" || die "depmod for $KVER failed"
+    touch "$KROOT/.depmod"
+fi
+t_unpack=$(since "$t")
+if [ "$fresh" -eq 1 ]; then cache_state="first time"; else cache_state="cached"; fi
+
+# ---------------------------------------------------------------------------------------------
+# The initramfs: busybox, the modules needed to reach the 9p root, init, and this run's settings.
+
+t=$(now)
+RUN=$CACHE/run
+rm -rf "$RUN"
+mkdir -p "$RUN/initramfs/bin" "$RUN/initramfs/modules"
+cp "$BUSYBOX" "$RUN/initramfs/bin/busybox"
+cp "$INIT_SCRIPT" "$RUN/initramfs/init"
+chmod 755 "$RUN/initramfs/init"
+# In dependency order; a module built into this kernel is reported as builtin and skipped.
+# (One module per modprobe: the words after the first are its parameters.)
+for m in virtio_pci 9pnet_virtio 9p overlay; do
+    "$CACHE/tools/bin/modprobe" -d "$KROOT" -S "$KVER" --show-depends "$m" ||
+        die "cannot resolve module $m of $KVER"
+done >"$RUN/modules.deps"
+: >"$RUN/initramfs/modules/order"
+while read -r kind path _; do
+    [ "$kind" = insmod ] || continue
+    name=$(basename "$path")
+    grep -qxF "${name%%.ko*}.ko" "$RUN/initramfs/modules/order" && continue
+    case $path in
+    *.ko) cp "$path" "$RUN/initramfs/modules/$name" ;;
+    *.ko.xz) xz -dc "$path" >"$RUN/initramfs/modules/${name%.xz}" ;;
+    *.ko.zst) zstd -qdc "$path" >"$RUN/initramfs/modules/${name%.zst}" ;;
+    *.ko.gz) gzip -dc "$path" >"$RUN/initramfs/modules/${name%.gz}" ;;
+    *) die "unexpected module file $path" ;;
+    esac
+    echo "${name%%.ko*}.ko" >>"$RUN/initramfs/modules/order"
+done <"$RUN/modules.deps"
+SYNWHY_SHA256=$(sha256sum "$SYNWHY" | cut -d' ' -f1)
+{
+    printf 'KVER=%q\nMODDIR=%q\nKMOD=%q\nGUEST=%q\n' "$KVER" "$MODDIR" "$KMOD" "$GUEST_SCRIPT"
+    printf 'BUILD=%q\nSYNWHY=%q\nSYNWHY_SHA256=%q\n' "$BUILD" "$SYNWHY" "$SYNWHY_SHA256"
+    printf 'TESTS=%q\nTIMEOUT_SCALE=%q\n' "$TESTS" "$TIMEOUT_SCALE"
+} >"$RUN/initramfs/vmtest.conf"
+(cd "$RUN/initramfs" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1 >"$RUN/initramfs.cpio.gz") ||
+    die "cannot build the initramfs"
+t_initramfs=$(since "$t")
+
+echo "$PROG: kernel $KPKG ($(basename "$kdeb")), modules for 9p: $(tr '\n' ' ' <"$RUN/initramfs/modules/order")"
+echo "$PROG: download ${t_download} s, unpack+depmod ${t_unpack} s ($cache_state), initramfs ${t_initramfs} s"
+echo "$PROG: synwhy $SYNWHY sha256 $SYNWHY_SHA256"
+echo "$PROG: tests: $TESTS"
+
+# ---------------------------------------------------------------------------------------------
+# Boot. ttyS0 is the console (streamed, saved in console.log); ttyS1 carries only the guest's
+# result lines (results.txt).
+
+CONSOLE=$CACHE/console.log
+RESULTS=$RUN/results.txt
+: >"$CONSOLE"
+: >"$RESULTS"
+accel=tcg
+[ "$SMP" -gt 1 ] && accel=tcg,thread=multi
+# shellcheck disable=SC2054 # (QEMU's options take commas)
+qemu=(
+    qemu-system-x86_64 -machine pc -accel "$accel" -smp "$SMP" -m "$MEM"
+    -kernel "$VMLINUZ" -initrd "$RUN/initramfs.cpio.gz"
+    -append "console=ttyS0,115200 loglevel=4 panic=-1 rdinit=/init"
+    -display none -vga none -monitor none -nic none -no-reboot
+    -serial stdio -serial "file:$RESULTS"
+    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+)
+# qboot (shipped with qemu) boots a -kernel faster than SeaBIOS, which emulation makes slow.
+[ -f /usr/share/qemu/qboot.rom ] && qemu+=(-bios /usr/share/qemu/qboot.rom)
+printf '%s: booting:' "$PROG"
+printf ' %q' "${qemu[@]}"
+echo
+
+QEMU_PID=""
+TAIL_PID=""
+# shellcheck disable=SC2317 # (a trap)
+stop() {
+    [ -n "$QEMU_PID" ] && kill -TERM "$QEMU_PID" 2>/dev/null
+    [ -n "$TAIL_PID" ] && kill -TERM "$TAIL_PID" 2>/dev/null
+    exit 130
+}
+trap stop INT TERM
+
+t_boot=$(now)
+timeout -k 10 "$TOTAL_TIMEOUT" "${qemu[@]}" </dev/null >"$CONSOLE" 2>"$RUN/qemu.err" &
+QEMU_PID=$!
+if [ "${VMTEST_QUIET:-0}" != 1 ]; then
+    tail -n +1 -f --pid="$QEMU_PID" "$CONSOLE" | tr -d '\r' &
+    TAIL_PID=$!
+fi
+boot_s=""
+while kill -0 "$QEMU_PID" 2>/dev/null; do
+    if [ -z "$boot_s" ] && grep -q '^START ' "$RESULTS" 2>/dev/null; then boot_s=$(since "$t_boot"); fi
+    sleep 0.5
+done
+set +e
+wait "$QEMU_PID"
+qrc=$?
+set -e
+QEMU_PID=""
+[ -z "$TAIL_PID" ] || wait "$TAIL_PID" 2>/dev/null || true
+TAIL_PID=""
+t_run=$(since "$t_boot")
+tr -d '\r' <"$RESULTS" >"$RUN/results.clean"
+cp "$RUN/results.clean" "$CACHE/results.txt"
+if [ -z "$boot_s" ] && grep -q '^START ' "$RUN/results.clean"; then boot_s="?"; fi
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+
+echo
+echo "=== vmtest summary ($KPKG, guest $SMP CPU, $MEM MiB, TCG)"
+status=0
+field() { sed -n "s/^$1 //p" "$RUN/results.clean"; }
+if grep -q '^INIT-FAILED ' "$RUN/results.clean"; then
+    echo "guest init failed: $(field INIT-FAILED | head -n1)"
+    status=3
+fi
+field INFO | sed 's/^/guest: /'
+guest_up=$(field START | awk '{print $1}')
+echo "boot: guest script started ${boot_s:-never} s after qemu started (guest uptime ${guest_up:-?} s)"
+echo "synwhy --version (guest):"
+field VERSION | sed 's/^/  /'
+planned=$(field PLAN | head -n1)
+printf '%-34s %-5s %8s  %s\n' test result seconds detail
+field RESULT | while read -r verdict name secs why; do
+    printf '%-34s %-5s %8s  %s\n' "$name" "$verdict" "$secs" "$why"
+done
+npass=$(grep -c '^RESULT PASS ' "$RUN/results.clean" || true)
+nfail=$(grep -c '^RESULT FAIL ' "$RUN/results.clean" || true)
+echo "tracepoints and enums (the guest kernel's BTF):"
+field TRACEPOINT | sed 's/^/  /'
+echo "kernel signals (synwhy report --json in the guest):"
+sig=$(field SIGNALS | head -n1)
+if [ -n "$sig" ]; then
+    echo "  $sig"
+else
+    echo "  (none reported)"
+fi
+done_line=$(field DONE | head -n1)
+echo "download ${t_download} s + unpack ${t_unpack} s ($cache_state); boot to guest script ${boot_s:-?} s; tests+boot ${t_run} s; qemu exit $qrc"
+
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+    echo "FAIL: the guest did not finish within $TOTAL_TIMEOUT s (VMTEST_TIMEOUT)"
+    status=3
+elif [ -z "$done_line" ]; then
+    echo "FAIL: the guest stopped before the end (qemu exit $qrc; $(tail -n3 "$RUN/qemu.err" 2>/dev/null | tr '\n' ' '))"
+    echo "      last console lines:"
+    tr -d '\r' <"$CONSOLE" | tail -n 15 | sed 's/^/      /'
+    status=3
+fi
+if [ "$nfail" -gt 0 ]; then
+    status=1
+elif [ "$status" -eq 0 ] && [ -n "$planned" ] && [ "$npass" -lt "$planned" ]; then
+    echo "FAIL: $npass of $planned tests reported a result"
+    status=1
+fi
+if [ "$status" -eq 0 ] && [ "$npass" -eq 0 ]; then
+    echo "FAIL: no test ran"
+    status=1
+fi
+echo "console log: $CONSOLE; results: $CACHE/results.txt"
+if [ "$status" -eq 0 ]; then
+    echo "PASS: $npass tests passed on $KVER"
+else
+    echo "FAIL: $npass passed, $nfail failed on $KVER (exit $status)"
+fi
+exit "$status"
