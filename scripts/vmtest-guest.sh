@@ -67,6 +67,11 @@ ver=$("$SYNWHY" --version 2>&1)
 echo "$ver"
 while IFS= read -r line; do res "VERSION $line"; done <<<"$ver"
 
+echo "=== synwhy doctor"
+doc=$("$SYNWHY" doctor 2>&1) || true
+echo "$doc"
+while IFS= read -r line; do res "DOCTOR $line"; done <<<"$doc"
+
 # The tests as ctest knows them.
 tests_json=/run/vmtest/tests.json
 if ! ctest --test-dir "$BUILD" --show-only=json-v1 >"$tests_json" 2>/run/vmtest/ctest.err; then

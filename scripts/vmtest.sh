@@ -311,6 +311,8 @@ guest_up=$(field START | awk '{print $1}')
 echo "boot: guest script started ${boot_s:-never} s after qemu started (guest uptime ${guest_up:-?} s)"
 echo "synwhy --version (guest):"
 field VERSION | sed 's/^/  /'
+echo "synwhy doctor (guest):"
+field DOCTOR | sed 's/^/  /'
 planned=$(field PLAN | head -n1)
 printf '%-34s %-5s %8s  %s\n' test result seconds detail
 field RESULT | while read -r verdict name secs why; do

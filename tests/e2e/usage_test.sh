@@ -47,5 +47,21 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
     [ "$rc" -eq 3 ] || fail "unprivileged: exit $rc, expected 3"
     grep -q 'privileges' "$WORK/usage.err" || fail "unprivileged: $(cat "$WORK/usage.err")"
 fi
+# doctor: as root every signal of this kernel is found and the programs load and attach; the
+# JSON form says the same; unprivileged, it says why not and exits 3.
+"$SYNWHY" doctor >"$WORK/doctor.out" 2>&1 || fail "doctor as root: exit $?: $(cat "$WORK/doctor.out")"
+grep -q '^load_and_attach  ok$' "$WORK/doctor.out" || fail "doctor: $(cat "$WORK/doctor.out")"
+grep -q '^nft_trace        ok' "$WORK/doctor.out" || fail "doctor: no nft trace: $(cat "$WORK/doctor.out")"
+grep -qE '^  ok  kfree_skb \(packet drops\) +kfree_skb_reason$' "$WORK/doctor.out" || fail "doctor: $(cat "$WORK/doctor.out")"
+"$SYNWHY" doctor --json | jq -e '.can_trace and (.tracepoints | length) >= 8' >/dev/null || fail "doctor --json"
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    set +e
+    setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "$SYNWHY" doctor >"$WORK/doctor.out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" -eq 3 ] || fail "doctor unprivileged: exit $rc, expected 3"
+    grep -q 'cannot trace here: .*permission denied' "$WORK/doctor.out" || fail "doctor unprivileged: $(cat "$WORK/doctor.out")"
+fi
+nft list tables 2>/dev/null | grep -q synwhy_trace && fail "doctor left an nft trace table"
 bpftool prog show 2>/dev/null | grep -qE 'name (syn_rx|sock_state) ' && fail "BPF programs left behind"
 echo "ok: usage"

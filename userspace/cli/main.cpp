@@ -5,6 +5,7 @@
 int main(int argc, char** argv) {
     synwhy::cli::CaptureOptions options;
     if (auto status = synwhy::cli::parse_command_line(argc, argv, options)) return *status;
+    if (options.mode == synwhy::cli::Mode::doctor) return synwhy::cli::run_doctor(options);
     int status = 0;
     auto session = synwhy::cli::Session::open(options, status);
     if (!session) return status;

@@ -70,6 +70,11 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     CLI::App* report = app.add_subcommand("report", "capture for a while, then print the causes, ranked");
     report->footer(examples_report);
     add_common(report);
+    CLI::App* doctor = app.add_subcommand(
+        "doctor", "check this kernel, its BTF and tracepoints, nft trace and the privileges synwhy needs");
+    doctor->footer("Examples:\n  synwhy doctor            # paste its output into a bug report\n"
+                   "  synwhy doctor --json\n");
+    doctor->add_flag("--json", o.json, "print JSON");
     CLI::Option* duration_opt = report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
     report->add_option("-c,--count", o.count, "stop after this many SYNs (plus a settle time)")
         ->check(CLI::PositiveNumber);
@@ -92,7 +97,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         std::cerr << "synwhy: " << msg << " (see synwhy --help)\n";
         return exit_usage;
     }
-    o.mode = watch->parsed() ? Mode::watch : Mode::report;
+    o.mode = watch->parsed() ? Mode::watch : doctor->parsed() ? Mode::doctor : Mode::report;
     if (!ports.empty()) {
         std::set<int> unique(ports.begin(), ports.end());
         if (unique.size() != ports.size()) {

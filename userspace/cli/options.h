@@ -9,7 +9,7 @@
 
 namespace synwhy::cli {
 
-enum class Mode { watch, report };
+enum class Mode { watch, report, doctor };
 
 struct CaptureOptions {
     Mode mode = Mode::report;
@@ -37,6 +37,9 @@ inline constexpr int exit_ok = 0;          // report produced, every SYN accepte
 inline constexpr int exit_failure_found = 1;  // report produced with a failure cause
 inline constexpr int exit_usage = 2;       // bad usage
 inline constexpr int exit_cannot_trace = 3;  // privileges, BTF, kernel
+
+// `synwhy doctor`: what this kernel and these privileges give synwhy, for bug reports.
+int run_doctor(const CaptureOptions& options);
 
 // Parses argv; on error prints one line to stderr and returns the exit status to use.
 // On success returns nullopt and fills options (help/version print and return exit_ok).

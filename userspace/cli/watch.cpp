@@ -17,7 +17,7 @@ namespace synwhy::cli {
 namespace {
 
 // Flows `watch` keeps to join late events (a SYN-ACK retransmit, the nft trace) to their SYN.
-constexpr size_t max_watch_flows = 65536;
+constexpr size_t max_watch_flows = 8192;  // ~2 KB each: bounded to ~16 MB under a flood
 constexpr uint64_t ms = 1000000ULL;
 
 bool decisive(EventKind k) {

@@ -69,7 +69,8 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
         {"kfree_skb", "packet drops", true, {{3, p->kfree_skb_reason}, {2, p->kfree_skb_noreason}}},
         // sk_rst_reason argument added in 6.10
         {"tcp_send_reset", "TCP resets", false, {{3, p->tcp_send_reset_reason}, {2, p->tcp_send_reset_noreason}}},
-        // a recent tracepoint (absent in 6.1); ICMP errors are also seen leaving through net_dev_queue
+        // a recent tracepoint (Debian backported it to its 6.1.1xx); without it ICMP errors are
+        // still seen leaving through net_dev_queue
         {"icmp_send", "ICMP errors (IPv4, at the source)", false, {{3, p->icmp_send}}},
         {"net_dev_queue", "RSTs, SYN-ACKs and ICMP errors sent", false, {{1, p->tx}}},
         {"inet_sock_set_state", "accepted handshakes and listener changes", false, {{3, p->sock_state}}},
@@ -100,7 +101,10 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
     // libbpf parses its own copy for the load, so both never sit in memory together.
     t->drop_reasons_ = kernel::enum_names(t->btf_, "skb_drop_reason", "SKB_DROP_REASON_");
     t->reset_reasons_ = kernel::enum_names(t->btf_, "sk_rst_reason", "SK_RST_REASON_");
-    t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !t->reset_reasons_.empty(), ""});
+    t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !t->reset_reasons_.empty(),
+                                t->reset_reasons_.empty() ? "added in 6.10: a refusal is told by its drop reason "
+                                                            "(NO_SOCKET) and the listeners instead"
+                                                          : "enum sk_rst_reason"});
     btf__free(t->btf_);
     t->btf_ = nullptr;
 

@@ -1,0 +1,105 @@
+// `synwhy doctor`: the kernel, its BTF, each tracepoint synwhy uses (found, with which variant,
+// or missing), whether the programs load and attach, nft trace, kallsyms, lockdown and the
+// privileges at hand. What a user pastes into a bug report; exit 0 when synwhy can trace here.
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/options.h"
+#include "firewall/nft_trace.h"
+#include "tracer/tracer.h"
+
+namespace synwhy::cli {
+
+namespace {
+
+std::string first_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string line;
+    if (!f || !std::getline(f, line)) return "";
+    return line;
+}
+
+std::vector<std::string> effective_capabilities() {
+    static const std::vector<std::pair<int, const char*>> wanted = {
+        {39, "CAP_BPF"},        {38, "CAP_PERFMON"},     {12, "CAP_NET_ADMIN"}, {13, "CAP_NET_RAW"},
+        {21, "CAP_SYS_ADMIN"},  {19, "CAP_SYS_PTRACE"},  {2, "CAP_DAC_READ_SEARCH"}, {34, "CAP_SYSLOG"}};
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    std::vector<std::string> have;
+    if (syscall(SYS_capget, &hdr, data) != 0) return have;
+    for (auto [cap, name] : wanted)
+        if (data[cap / 32].effective & (1U << (cap % 32))) have.push_back(name);
+    return have;
+}
+
+}  // namespace
+
+int run_doctor(const CaptureOptions& o) {
+    nlohmann::json j;
+    struct utsname u {};
+    uname(&u);
+    j["synwhy"] = SYNWHY_VERSION;
+    j["kernel"] = fmt::format("{} {} {}", u.sysname, u.release, u.machine);
+    j["libbpf"] = fmt::format("{}.{}", libbpf_major_version(), libbpf_minor_version());
+    struct stat st {};
+    bool btf = stat("/sys/kernel/btf/vmlinux", &st) == 0;
+    j["btf"] = btf ? fmt::format("/sys/kernel/btf/vmlinux ({} bytes)", st.st_size) : "missing";
+    std::string lockdown = first_line("/sys/kernel/security/lockdown");
+    j["lockdown"] = lockdown.empty() ? "not available" : lockdown;
+    j["kptr_restrict"] = first_line("/proc/sys/kernel/kptr_restrict");
+    j["uid"] = getuid();
+    j["capabilities"] = effective_capabilities();
+
+    // The real test: open, adapt to this kernel, load and attach, then detach.
+    std::string error;
+    bool can_trace = false;
+    {
+        auto tracer = Tracer::start({{22}, 0, false}, error);
+        can_trace = tracer != nullptr;
+        nlohmann::json tps = nlohmann::json::array();
+        if (tracer)
+            for (const auto& c : tracer->capabilities())
+                tps.push_back({{"signal", c.name}, {"available", c.available}, {"detail", c.detail}});
+        j["tracepoints"] = tps;
+        j["drop_reasons"] = tracer ? tracer->drop_reason_names().size() : 0;
+        j["load_and_attach"] = tracer ? "ok" : error;
+    }
+    j["kallsyms"] = first_line("/proc/kallsyms").rfind("0000000000000000", 0) == 0 ? "addresses hidden (need root / CAP_SYSLOG)"
+                                                                                 : "readable";
+    {
+        std::string nft_error;
+        auto nft = firewall::NftTraceSession::start({22}, 0, nft_error);
+        j["nft_trace"] = nft ? "ok (table " + nft->table_name() + " added and removed)" : nft_error;
+    }
+    j["can_trace"] = can_trace;
+
+    if (o.json) {
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::cout << fmt::format("synwhy {}\n", SYNWHY_VERSION);
+        for (const char* k : {"kernel", "libbpf", "btf", "lockdown", "kptr_restrict", "kallsyms", "load_and_attach", "nft_trace"})
+            std::cout << fmt::format("{:<16} {}\n", k, j[k].is_string() ? j[k].get<std::string>() : j[k].dump());
+        std::string caps;
+        for (const auto& c : j["capabilities"]) caps += (caps.empty() ? "" : " ") + c.get<std::string>();
+        std::cout << fmt::format("{:<16} uid {}; {}\n", "privileges", getuid(), caps.empty() ? "no capabilities" : caps);
+        std::cout << fmt::format("{:<16} {} names from this kernel's BTF\n", "drop reasons", j["drop_reasons"].dump());
+        std::cout << "tracepoints:\n";
+        for (const auto& t : j["tracepoints"])
+            std::cout << fmt::format("  {:<3} {:<62} {}\n", t["available"].get<bool>() ? "ok" : "--",
+                                     t["signal"].get<std::string>(), t["detail"].get<std::string>());
+        std::cout << (can_trace ? "synwhy can trace here\n" : "synwhy cannot trace here: " + error + "\n");
+    }
+    return can_trace ? exit_ok : exit_cannot_trace;
+}
+
+}  // namespace synwhy::cli
