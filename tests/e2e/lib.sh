@@ -6,6 +6,7 @@ set -euo pipefail
 export LAB_PREFIX="swt$$"
 WORK=$(mktemp -d /tmp/synwhy-e2e.XXXXXX)
 SYNWHY_PID=""
+BACKGROUND_PIDS=""  # helpers a test starts (clients); killed by cleanup
 
 fail() {
     echo "FAIL: $*" >&2
@@ -17,6 +18,7 @@ fail() {
 
 cleanup() {
     local rc=$?
+    for p in $BACKGROUND_PIDS; do kill "$p" 2>/dev/null || true; done
     if [ -n "$SYNWHY_PID" ] && kill -0 "$SYNWHY_PID" 2>/dev/null; then
         kill -TERM "$SYNWHY_PID" 2>/dev/null || true
         wait "$SYNWHY_PID" 2>/dev/null || true
