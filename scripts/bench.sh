@@ -525,6 +525,7 @@ done
 gbps() { awk -F'\t' -v c="$1" '$1 == c {print $2 / 1e9}' "$work/iperf.tsv" | median; }
 runs() { awk -F'\t' -v c="$1" '$1 == c {printf "%s%.2f", s, $2 / 1e9; s = " "}' "$work/iperf.tsv"; }
 ratio() { awk -F'\t' -v c="$1" '$1 == c {printf "%.4f\n", $2 / $3}' "$work/iperf.tsv" | median; }
+ratios() { awk -F'\t' -v c="$1" '$1 == c {printf "%s%.3f", s, $2 / $3; s = " "}' "$work/iperf.tsv"; }
 g_none=$(gbps none)
 row "iperf3 over the veth, nothing attached (median of $((ROUNDS * 3)))" "$(fmt "$g_none" 2)" Gbit/s "-" null "runs: $(runs none)"
 r_sw=$(fmt "$(ratio synwhy)" 3)
@@ -532,9 +533,11 @@ r_bt=$(fmt "$(ratio bpftrace)" 3)
 r_td=$(fmt "$(ratio tcpdump)" 3)
 row "iperf3 ratio with synwhy watch running (median of $ROUNDS pairs)" "$r_sw" "x" ">= 0.98, >= bpftrace's, >= tcpdump's" \
     "$(both "$(check "$r_sw" ">=" 0.98)" "$(both "$(check "$r_sw" ">=" "$r_bt")" "$(check "$r_sw" ">=" "$r_td")")")" \
-    "Gbit/s with synwhy: $(runs synwhy)"
-row "iperf3 ratio with the bpftrace script running (median of $ROUNDS pairs)" "$r_bt" "x" "-" null "Gbit/s: $(runs bpftrace)"
-row "iperf3 ratio with tcpdump (SYNs to :22) running (median of $ROUNDS pairs)" "$r_td" "x" "-" null "Gbit/s: $(runs tcpdump)"
+    "pair ratios: $(ratios synwhy); Gbit/s with synwhy: $(runs synwhy)"
+row "iperf3 ratio with the bpftrace script running (median of $ROUNDS pairs)" "$r_bt" "x" "-" null \
+    "pair ratios: $(ratios bpftrace); Gbit/s: $(runs bpftrace)"
+row "iperf3 ratio with tcpdump (SYNs to :22) running (median of $ROUNDS pairs)" "$r_td" "x" "-" null \
+    "pair ratios: $(ratios tcpdump); Gbit/s: $(runs tcpdump)"
 
 # =============================================================================================
 # 3. SYN floods of exactly N SYNs to :22 (no listener) with `synwhy report --json` running.
