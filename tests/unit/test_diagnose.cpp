@@ -341,8 +341,9 @@ TEST(Diagnose, SeveralCausesAreRankedByFlowsAndAcceptedComesLast) {
         events.push_back(syn("192.0.2.5", p, "192.0.2.2"));
         events.push_back(ev(EventKind::established, "192.0.2.5", p, "192.0.2.2", 22));
     }
+    // :2200 is watched too and sshd is on watched :22: nothing listens on :2200 (not "elsewhere").
     auto d = run(events, host_with({listener("0.0.0.0", 22)}), {22, 2200});
-    EXPECT_EQ(codes(d), (std::vector<std::string>{"firewall-drop", "listening-elsewhere", "accepted"}));
+    EXPECT_EQ(codes(d), (std::vector<std::string>{"firewall-drop", "no-listener", "accepted"}));
     EXPECT_EQ(d.causes[0].flows, 3u);
     EXPECT_EQ(d.causes[2].flows, 2u);
     EXPECT_EQ(d.syns_seen, 6u);
@@ -515,4 +516,17 @@ TEST(Diagnose, FullConntrackTableIsAKernelDropNotARule) {
     EXPECT_EQ(codes(run({syn("192.0.2.1", 1, "192.0.2.2"),
                          drop("192.0.2.1", 1, "192.0.2.2", "NETFILTER_DROP", "nf_hook_slow+0x7d")}, h)),
               std::vector<std::string>{"firewall-drop"});
+}
+
+TEST(Diagnose, AnSshdOnAWatchedPortIsNotElsewhereForAnotherWatchedPort) {
+    // Watching :22 (sshd there) and :2525 (an application, down): :2525 has no listener; sshd is
+    // where it is expected, not "elsewhere".
+    HostSnapshot h = host_with({listener("0.0.0.0", 22)});
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2525), rst("192.0.2.1", 40000, "192.0.2.2", 2525)}, h,
+                 {22, 2525});
+    EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    // Watching :22 only, sshd on :2222: elsewhere.
+    HostSnapshot other = host_with({listener("0.0.0.0", 2222)});
+    d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, other, {22});
+    EXPECT_EQ(codes(d), std::vector<std::string>{"listening-elsewhere"});
 }

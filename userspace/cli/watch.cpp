@@ -76,12 +76,12 @@ private:
             metrics_.syns_forwarded += f.syns;
             return;
         }
-        Flow flow = classify(f, host);
+        Flow flow = classify(f, host, o_.ports);
         if (flow.verdict == cause::no_listener && !o_.all_netns &&
             Session::monotonic_ns() - last_foreign_scan_ > 5000 * ms) {
             s_.find_foreign_listeners();
             last_foreign_scan_ = Session::monotonic_ns();
-            flow = classify(f, host_of(f.key.netns));
+            flow = classify(f, host_of(f.key.netns), o_.ports);
         }
         std::string label = label_of(f.key.netns);
         metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns;

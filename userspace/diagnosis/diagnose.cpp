@@ -81,12 +81,15 @@ std::vector<const Listener*> listeners_on(const HostSnapshot* host, uint16_t por
 
 bool is_sshd(const Listener& l) { return l.comm == "sshd" || l.exe.ends_with("/sshd"); }
 
-// sshd listeners on ports other than `port`, deduplicated by port.
-std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t port) {
+// sshd listeners on ports other than `port`. One on a port that is itself watched is sshd where
+// it is expected: a refusal on another watched port (an application's) is not about sshd.
+std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t port,
+                                            const std::vector<uint16_t>& watched) {
     std::vector<const Listener*> out;
     if (!host) return out;
     for (const auto& l : host->listeners)
-        if (is_sshd(l) && l.port != port) out.push_back(&l);
+        if (is_sshd(l) && l.port != port && std::find(watched.begin(), watched.end(), l.port) == watched.end())
+            out.push_back(&l);
     return out;
 }
 
@@ -247,7 +250,7 @@ bool FlowEvidence::settled() const {
     return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp || inbound_rule;
 }
 
-Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
+Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched) {
     Flow out;
     out.family = f.key.src.family;
     out.src = f.key.src;
@@ -311,7 +314,7 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host) {
             out.detail = fmt::format("refused{}: {}", why, mismatch_reason(*on_port.front(), f.key.dst));
             return out;
         }
-        auto elsewhere = sshd_elsewhere(host, f.key.dport);
+        auto elsewhere = sshd_elsewhere(host, f.key.dport, watched);
         if (on_port.empty() && !elsewhere.empty()) {
             out.verdict = cause::listening_elsewhere;
             out.detail = fmt::format("refused{}: nothing listens on :{}; sshd listens on :{}", why, f.key.dport,
@@ -525,7 +528,7 @@ void explain_not_arriving(Cause& c, const DiagnosisInput& in, const HostSnapshot
 
 Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows,
                   const std::vector<const FlowEvidence*>& evidence, const std::vector<HostSnapshot>& hosts,
-                  uint16_t default_port) {
+                  uint16_t default_port, const std::vector<uint16_t>& watched) {
     Cause c;
     c.code = code;
     c.flows = static_cast<uint32_t>(flows.size());
@@ -579,7 +582,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
                                     port, port));
         c.fix.push_back("or connect to the container's own address and port");
     } else if (code == cause::listening_elsewhere) {
-        auto elsewhere = sshd_elsewhere(host, port);
+        auto elsewhere = sshd_elsewhere(host, port, watched);
         std::set<uint16_t> other_ports;
         for (const Listener* l : elsewhere) other_ports.insert(l->port);
         uint16_t other = other_ports.empty() ? 0 : *other_ports.begin();
@@ -787,11 +790,12 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     }
     std::sort(kept.begin(), kept.end(),
               [](const FlowEvidence* a, const FlowEvidence* b) { return a->first_ns < b->first_ns; });
-    for (const FlowEvidence* ev : kept) d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns)));
+    for (const FlowEvidence* ev : kept)
+        d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns), input.ports));
 
     uint16_t default_port = input.ports.empty() ? 22 : input.ports.front();
     if (d.flows.empty()) {
-        d.causes.push_back(build_cause(cause::not_arriving, {}, {}, input.hosts, default_port));
+        d.causes.push_back(build_cause(cause::not_arriving, {}, {}, input.hosts, default_port, input.ports));
         explain_not_arriving(d.causes.back(), input, input.hosts.empty() ? nullptr : &input.hosts.front(),
                              default_port);
         return d;
@@ -807,7 +811,7 @@ Diagnosis diagnose(const DiagnosisInput& input) {
         slot.second.push_back(kept[i]);
     }
     for (const auto& [key, group] : groups)
-        d.causes.push_back(build_cause(std::get<0>(key), group.first, group.second, input.hosts, default_port));
+        d.causes.push_back(build_cause(std::get<0>(key), group.first, group.second, input.hosts, default_port, input.ports));
     std::stable_sort(d.causes.begin(), d.causes.end(), [](const Cause& a, const Cause& b) {
         bool a_ok = a.code == cause::accepted, b_ok = b.code == cause::accepted;
         if (a_ok != b_ok) return b_ok;  // failures first, whatever their count

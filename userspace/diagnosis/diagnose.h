@@ -71,7 +71,8 @@ struct FlowEvidence {
 FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e);
 
 // The verdict on one flow against the host's state (nullptr: no snapshot of its namespace).
-Flow classify(const FlowEvidence& flow, const HostSnapshot* host);
+// watched: the ports being watched (an sshd on one of them is not "elsewhere").
+Flow classify(const FlowEvidence& flow, const HostSnapshot* host, const std::vector<uint16_t>& watched = {});
 
 struct DiagnosisInput {
     std::vector<uint16_t> ports;
