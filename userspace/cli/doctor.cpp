@@ -29,6 +29,17 @@ std::string first_line(const std::string& path) {
     return line;
 }
 
+// Per-CPU symbols sit at address 0 on some kernels: look at the first text symbols instead.
+bool kallsyms_readable() {
+    std::ifstream f("/proc/kallsyms");
+    std::string addr, type, name;
+    for (int i = 0; i < 5000 && f >> addr >> type >> name; i++) {
+        f.ignore(4096, '\n');
+        if (type == "T" || type == "t") return addr.find_first_not_of('0') != std::string::npos;
+    }
+    return false;
+}
+
 std::vector<std::string> effective_capabilities() {
     static const std::vector<std::pair<int, const char*>> wanted = {
         {39, "CAP_BPF"},        {38, "CAP_PERFMON"},     {12, "CAP_NET_ADMIN"}, {13, "CAP_NET_RAW"},
@@ -74,8 +85,7 @@ int run_doctor(const CaptureOptions& o) {
         j["drop_reasons"] = tracer ? tracer->drop_reason_names().size() : 0;
         j["load_and_attach"] = tracer ? "ok" : error;
     }
-    j["kallsyms"] = first_line("/proc/kallsyms").rfind("0000000000000000", 0) == 0 ? "addresses hidden (need root / CAP_SYSLOG)"
-                                                                                 : "readable";
+    j["kallsyms"] = kallsyms_readable() ? "readable" : "addresses hidden (need root / CAP_SYSLOG)";
     {
         std::string nft_error;
         auto nft = firewall::NftTraceSession::start({22}, 0, nft_error);
