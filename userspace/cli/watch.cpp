@@ -37,6 +37,12 @@ public:
         : s_(s), o_(s.options), color_(isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) {}
 
     int run() {
+        // Listeners in the other namespaces, looked up once now: the first refusal's line would
+        // otherwise wait for a walk of every process's namespace.
+        if (!o_.all_netns) {
+            s_.find_foreign_listeners();
+            last_foreign_scan_ = Session::monotonic_ns();
+        }
         std::vector<Event> batch;
         while (!stop_requested() && output_ok_) {
             batch.clear();
