@@ -359,6 +359,16 @@ static __always_inline struct synwhy_event *new_event(__u8 kind)
 	return e;
 }
 
+/* Hand a record over. Userspace is woken only when this is the one record pending (it was idle,
+ * waiting): while it drains a burst, more records join without a wakeup each, which under a flood
+ * saves a wakeup (and a context switch) per event. A record left behind by a drain is read at
+ * the next one, or at userspace's poll timeout (100 ms) at the latest. */
+static __always_inline void submit(struct synwhy_event *e)
+{
+	__u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, pending > sizeof(*e) + 8 ? BPF_RB_NO_WAKEUP : 0);
+}
+
 static __always_inline void fill_from_pkt(struct synwhy_event *e, const struct pkt *p)
 {
 	__builtin_memcpy(e->saddr, p->saddr, 16);
@@ -423,7 +433,7 @@ static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns
 	e->reason = reason;
 	e->location = location;
 	fill_dev(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline bool is_ip(struct sk_buff *skb)
@@ -432,12 +442,21 @@ static __always_inline bool is_ip(struct sk_buff *skb)
 	return proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6);
 }
 
+/* A handshake segment (SYN, SYN-ACK, RST, the ACK, an ICMP error quoting one) is one packet no
+ * larger than a jumbo frame; GRO/GSO aggregates of bulk traffic are far larger and are never
+ * one. Told from skb->len, without touching the packet's bytes (the costly cache miss). */
+#define MAX_HANDSHAKE_BYTES 9216
+static __always_inline bool maybe_handshake(struct sk_buff *skb)
+{
+	return skb->len <= MAX_HANDSHAKE_BYTES && is_ip(skb);
+}
+
 /* ---- arrival ---------------------------------------------------------------------------- */
 
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(syn_rx, struct sk_buff *skb)
 {
-	if (!is_ip(skb))
+	if (!maybe_handshake(skb))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
@@ -475,7 +494,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
  * segment of it) or comes from one (the SYN-ACK or RST answering it). */
 static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 reason)
 {
-	if (!is_ip(skb))
+	if (!maybe_handshake(skb))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
@@ -571,7 +590,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(tx, struct sk_buff *skb)
 {
-	if (!is_ip(skb))
+	if (!maybe_handshake(skb))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
@@ -695,7 +714,7 @@ int BPF_PROG(sock_state, const struct sock *sk, const int oldstate, const int ne
 			bpf_map_update_elem(&listener_pids, &tgid, &one, BPF_ANY);
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -716,7 +735,7 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 	e->exit_code = p->exit_code;
 	e->netns = net_inum(BPF_CORE_READ(p, nsproxy, net_ns));
 	BPF_CORE_READ_STR_INTO(&e->comm, p, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }
 
@@ -734,6 +753,6 @@ int BPF_PROG(synack_retrans, const struct sock *sk, const struct request_sock *r
 		return 0;
 	fill_from_sock_common(e, (struct sock_common *)&req->__req_common);
 	e->netns = netns;
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 	return 0;
 }

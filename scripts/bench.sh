@@ -6,7 +6,7 @@
 #   1. per-program cost, ns per call (kernel.bpf_stats_enabled, run_time_ns / run_cnt from
 #      `bpftool prog show -j`, differences across a phase) of synwhy's programs, of an empty tp_btf
 #      program on each of the same tracepoints (bench/empty.bpf.c) and of a bpftrace script doing
-#      synwhy's filtering (bench/synwhy-equiv.bt), all attached at once, during (a) iperf3 bulk
+#      synwhy's filtering (bench/synwhy-equiv.bt), each alone in turn, during (a) iperf3 bulk
 #      traffic to a port synwhy does not watch and (b) a SYN flood to the watched port;
 #   2. iperf3 throughput with synwhy `watch`, the bpftrace script or tcpdump running, over the
 #      throughput without (runs alternated, medians);
@@ -396,49 +396,15 @@ row "watch: SYN sent -> its line printed (median of $lat_seen/$LAT_SYNS)" "$lat_
     "$(both "$(check "$lat_med" "<=" 100)" "$(check "$lat_seen" "==" "$LAT_SYNS")")" "max ${lat_max:-null} ms; IPv4 and IPv6 alternated"
 
 # =============================================================================================
-# 1 + 5. Per-program cost; synwhy idle RSS and map memory. synwhy watch, the empty programs and
-# the bpftrace script attached together, so that each sees the same packets.
+# 1 + 5. Per-program cost; synwhy idle RSS and map memory. Each tool alone on the same traffic, one
+# after the other: attached together, the first program called on a tracepoint takes the cache
+# misses on the skb and its device for all the others, which skews the comparison.
 
-log "per-program cost: bulk traffic, then a SYN flood"
-start_synwhy watch
-sw_bg=$BG
-sw_pid=$PID
-start_empty
-empty_bg=$BG
-empty_pid=$PID
-start_bpftrace "$work/bt-progs.out"
-wait_bpftrace "$work/bt-progs.out"
-bt_bg=$BG
-bt_pid=$PID
-nap 3
-
-# Idle memory, a few seconds after attaching and before any traffic.
-idle_rss_kb=$(status_kb "$sw_pid" VmRSS)
-timeout 30 bpftool perf show -j >"$work/perf.json"
-timeout 30 bpftool prog show -j >"$work/progs0.json"
-timeout 30 bpftool map show -j >"$work/maps.json"
-# Our programs: pid, owner and tracepoint from `bpftool perf show` (tp_btf links and perf
-# tracepoints alike), so that other tracers running on the host are never counted.
-jq -c --argjson s "$sw_pid" --argjson e "$empty_pid" --argjson b "$bt_pid" '
-    [.[] | select(.pid == $s or .pid == $e or .pid == $b)
-     | {id: .prog_id, tracepoint, owner: (if .pid == $s then "synwhy" elif .pid == $e then "empty" else "bpftrace" end)}]
-    | unique_by(.id)' "$work/perf.json" >"$work/ours.json"
-[ "$(jq '[.[] | select(.owner == "synwhy")] | length' "$work/ours.json")" -gt 0 ] || die "no synwhy program found in bpftool perf show"
-[ "$(jq '[.[] | select(.owner == "bpftrace")] | length' "$work/ours.json")" -gt 0 ] || die "no bpftrace program found in bpftool perf show"
-maps=$(jq -c --slurpfile ours "$work/ours.json" --slurpfile maps "$work/maps.json" '
-    ([$ours[0][] | select(.owner == "synwhy") | .id]) as $ids
-    | [.[] | select(.id as $i | $ids | index($i)) | .map_ids // [] | .[]] | unique as $mids
-    | [$maps[0][] | select(.id as $i | $mids | index($i)) | {id, name, type, bytes_memlock}]' "$work/progs0.json")
-maps_kb=$(jq '[.[].bytes_memlock] | add / 1024 | floor' <<<"$maps")
-row "synwhy idle RSS (VmRSS, watch, 3 s after attach)" "$(fmt "$(div "$idle_rss_kb" 1024 3)" 1)" MB "<= 30 MB" \
-    "$(check "$idle_rss_kb" "<=" $((30 * 1024)))"
-row "synwhy BPF maps (bytes_memlock, $(jq length <<<"$maps") maps)" "$maps_kb" KiB "-" null \
-    "$(jq -r 'map("\(.name) \(.bytes_memlock / 1024 | floor)K") | join(", ")' <<<"$maps")"
-
-snapshot() { # FILE: our programs with their counters now
-    timeout 30 bpftool prog show -j | jq -c --slurpfile ours "$work/ours.json" '
+log "per-program cost: the empty programs, synwhy, bpftrace, each alone on bulk traffic then a SYN flood"
+snapshot() { # OURS FILE: the programs in OURS with their counters now
+    timeout 30 bpftool prog show -j | jq -c --slurpfile ours "$1" '
         [.[] as $p | $ours[0][] | select(.id == $p.id)
-         | . + {name: $p.name, run_cnt: ($p.run_cnt // 0), run_time_ns: ($p.run_time_ns // 0)}]' >"$1"
+         | . + {name: $p.name, run_cnt: ($p.run_cnt // 0), run_time_ns: ($p.run_time_ns // 0)}]' >"$2"
 }
 # phase_delta BEFORE AFTER PHASE: per program, calls and ns per call across the phase.
 phase_delta() {
@@ -447,22 +413,55 @@ phase_delta() {
          | {phase: $phase, owner, name, tracepoint, run_cnt: (.run_cnt - $b.run_cnt), run_time_ns: (.run_time_ns - $b.run_time_ns)}
          | . + {ns_per_call: (if .run_cnt > 0 then (.run_time_ns / .run_cnt * 10 | round / 10) else null end)}]' "$1"
 }
-
-snapshot "$work/s0.json"
-run $((BULK_SECS + 20)) ip netns exec "$NS_CLI" iperf3 -c "$SRV4" -p "$BULK_PORT" -t "$BULK_SECS" -J >"$work/bulk.json" ||
-    die "iperf3 (bulk phase) failed"
-snapshot "$work/s1.json"
-run 300 ip netns exec "$NS_CLI" "$work/synflood" "$CLI4" "$SRV4" "$WATCHED" "$PROG_FLOOD_N" >"$work/flood0.out"
-nap 2
-snapshot "$work/s2.json"
-{
-    phase_delta "$work/s0.json" "$work/s1.json" bulk
-    phase_delta "$work/s1.json" "$work/s2.json" flood
-} | jq -s -c 'add' >"$work/programs.json"
-bt_lost=$(grep -ciE 'lost [0-9]+ events' "$work/bt-progs.out" || true)
-stop_bg "$bt_bg"
-stop_bg "$empty_bg" TERM
-stop_bg "$sw_bg"
+: >"$work/programs.parts"
+for owner in empty synwhy bpftrace; do
+    case $owner in
+    empty) start_empty ;;
+    synwhy) start_synwhy watch ;;
+    bpftrace) start_bpftrace "$work/bt-progs.out" && wait_bpftrace "$work/bt-progs.out" ;;
+    esac
+    own_bg=$BG
+    own_pid=$PID
+    nap 3
+    # Its programs: by pid and tracepoint from `bpftool perf show` (tp_btf links and perf
+    # tracepoints alike), so that other tracers running on the host are never counted.
+    timeout 30 bpftool perf show -j >"$work/perf.json"
+    jq -c --argjson p "$own_pid" --arg o "$owner" '
+        [.[] | select(.pid == $p) | {id: .prog_id, tracepoint, owner: $o}] | unique_by(.id)' "$work/perf.json" >"$work/ours.$owner.json"
+    [ "$(jq length "$work/ours.$owner.json")" -gt 0 ] || die "no $owner program found in bpftool perf show"
+    if [ "$owner" = synwhy ]; then
+        # Idle memory, a few seconds after attaching and before any traffic.
+        idle_rss_kb=$(status_kb "$own_pid" VmRSS)
+        timeout 30 bpftool prog show -j >"$work/progs0.json"
+        timeout 30 bpftool map show -j >"$work/maps.json"
+        maps=$(jq -c --slurpfile ours "$work/ours.synwhy.json" --slurpfile maps "$work/maps.json" '
+            ([$ours[0][] | .id]) as $ids
+            | [.[] | select(.id as $i | $ids | index($i)) | .map_ids // [] | .[]] | unique as $mids
+            | [$maps[0][] | select(.id as $i | $mids | index($i)) | {id, name, type, bytes_memlock}]' "$work/progs0.json")
+        maps_kb=$(jq '[.[].bytes_memlock] | add / 1024 | floor' <<<"$maps")
+        row "synwhy idle RSS (VmRSS, watch, 3 s after attach)" "$(fmt "$(div "$idle_rss_kb" 1024 3)" 1)" MB "<= 30 MB" \
+            "$(check "$idle_rss_kb" "<=" $((30 * 1024)))"
+        row "synwhy BPF maps (bytes_memlock, $(jq length <<<"$maps") maps)" "$maps_kb" KiB "-" null \
+            "$(jq -r 'map("\(.name) \(.bytes_memlock / 1024 | floor)K") | join(", ")' <<<"$maps")"
+    fi
+    snapshot "$work/ours.$owner.json" "$work/s0.json"
+    run $((BULK_SECS + 20)) ip netns exec "$NS_CLI" iperf3 -c "$SRV4" -p "$BULK_PORT" -t "$BULK_SECS" -J >"$work/bulk.$owner.json" ||
+        die "iperf3 (bulk phase, $owner) failed"
+    snapshot "$work/ours.$owner.json" "$work/s1.json"
+    run 300 ip netns exec "$NS_CLI" "$work/synflood" "$CLI4" "$SRV4" "$WATCHED" "$PROG_FLOOD_N" >"$work/flood0.$owner.out"
+    nap 2
+    snapshot "$work/ours.$owner.json" "$work/s2.json"
+    {
+        phase_delta "$work/s0.json" "$work/s1.json" bulk
+        phase_delta "$work/s1.json" "$work/s2.json" flood
+    } >>"$work/programs.parts"
+    [ "$owner" = bpftrace ] && bt_lost=$(grep -ciE 'lost [0-9]+ events' "$work/bt-progs.out" || true)
+    case $owner in
+    empty) stop_bg "$own_bg" TERM ;;
+    *) stop_bg "$own_bg" ;;
+    esac
+done
+jq -s -c 'add' "$work/programs.parts" >"$work/programs.json"
 
 # One row per tracepoint and phase: synwhy vs the empty program vs bpftrace.
 # get OWNER (with phase, tp set): "NS_PER_CALL CALLS NAMES" over OWNER's programs on tp.
@@ -490,8 +489,8 @@ for phase in bulk flood; do
             "<= 1.5x empty, < bpftrace" "$pass" "empty ${e_ns} ns, bpftrace ${b_ns} ns, synwhy/empty ${x}x; calls: synwhy ${sw_n:-0}, empty ${e_n:-0}, bpftrace ${b_n:-0}"
     done
 done
-flood0_ns=$(awk '/^sent/ {print $4}' "$work/flood0.out")
-row "  (flood of the per-program phase: rate with all three attached)" "$(fmt "$(div "$PROG_FLOOD_N" "$(div "$flood0_ns" 1000000000 9)" 0)" 0)" SYN/s "-" null \
+flood0_ns=$(awk '/^sent/ {print $4}' "$work/flood0.synwhy.out")
+row "  (flood of the per-program phase: rate with synwhy attached)" "$(fmt "$(div "$PROG_FLOOD_N" "$(div "$flood0_ns" 1000000000 9)" 0)" 0)" SYN/s "-" null \
     "bpftrace printed $(grep -c '^syn_rx' "$work/bt-progs.out" || true) SYN lines${bt_lost:+, lost-event notices: $bt_lost}"
 
 # =============================================================================================

@@ -22,7 +22,7 @@ constexpr uint64_t ms = 1000000ULL;
 // Connection attempts (client ends) whose events are kept for the diagnosis: a flood beyond this
 // is a sample, still counted exactly in the kernel, and the report says how many events it did
 // not keep. Memory stays a few MB whatever the flood.
-constexpr size_t max_report_flows = 4096;
+constexpr size_t max_report_flows = 2048;
 constexpr size_t max_report_events = 4 * max_report_flows;
 
 // A and AAAA of the name clients use (the resolver's own timeouts bound it).
