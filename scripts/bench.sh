@@ -485,8 +485,12 @@ for phase in bulk flood; do
         x=$(div "$sw_ns" "$e_ns" 2)
         pass=$(both "$(check "$x" "<=" 1.5)" "$(check "$sw_ns" "<" "$b_ns")")
         [ "${sw_n:-0}" -ge 100 ] || pass=null # too few calls to judge
+        target="<= 1.5x empty, < bpftrace"
+        # The issue sets the per-program target for unrelated traffic; under a flood every packet
+        # is a watched SYN that is parsed, counted and sampled: measured, not judged.
+        [ "$phase" = bulk ] || { pass=null; target="- (watched SYNs)"; }
         row "ns/call $phase ($what): $tp, synwhy ${sw_name:-?}" "$sw_ns" ns \
-            "<= 1.5x empty, < bpftrace" "$pass" "empty ${e_ns} ns, bpftrace ${b_ns} ns, synwhy/empty ${x}x; calls: synwhy ${sw_n:-0}, empty ${e_n:-0}, bpftrace ${b_n:-0}"
+            "$target" "$pass" "empty ${e_ns} ns, bpftrace ${b_ns} ns, synwhy/empty ${x}x; calls: synwhy ${sw_n:-0}, empty ${e_n:-0}, bpftrace ${b_n:-0}"
     done
 done
 flood0_ns=$(awk '/^sent/ {print $4}' "$work/flood0.synwhy.out")
