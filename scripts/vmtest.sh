@@ -226,6 +226,8 @@ SYNWHY_SHA256=$(sha256sum "$SYNWHY" | cut -d' ' -f1)
     printf 'KVER=%q\nMODDIR=%q\nKMOD=%q\nGUEST=%q\n' "$KVER" "$MODDIR" "$KMOD" "$GUEST_SCRIPT"
     printf 'BUILD=%q\nSYNWHY=%q\nSYNWHY_SHA256=%q\n' "$BUILD" "$SYNWHY" "$SYNWHY_SHA256"
     printf 'TESTS=%q\nTIMEOUT_SCALE=%q\n' "$TESTS" "$TIMEOUT_SCALE"
+    # The tree the guest needs, kept visible where the guest gets fresh tmpfs (a clone in /tmp).
+    printf 'KEEP=%q\n' "$ROOT $BUILD $(dirname "$SYNWHY")"
 } >"$RUN/initramfs/vmtest.conf"
 (cd "$RUN/initramfs" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1 >"$RUN/initramfs.cpio.gz") ||
     die "cannot build the initramfs"
