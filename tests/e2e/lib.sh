@@ -70,3 +70,13 @@ jq_check() {
     local out
     out=$(jq -e "$2" "$1" 2>&1) || fail "$3 (jq: $2 -> ${out:-false})"
 }
+
+# Whether any BPF program of synwhy is still loaded, allowing the kernel up to 3 s: it frees an
+# exited process's links and programs from deferred work.
+synwhy_programs_left() {
+    for _ in $(seq 1 30); do
+        bpftool prog show 2>/dev/null | grep -qE 'name (syn_rx|kfree_skb_reason|tx|sock_state|proc_exit|synack_retrans) ' || return 1
+        sleep 0.1
+    done
+    return 0
+}

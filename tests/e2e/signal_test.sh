@@ -12,7 +12,7 @@ wait_synwhy 10
 [ "$SYNWHY_RC" -eq 1 ] || fail "exit status $SYNWHY_RC after SIG$SIGNAL, expected 1 (a failure was captured)"
 jq_check "$WORK/report.out" '.causes[0].code == "firewall-drop"' "report after SIG$SIGNAL lacks the capture"
 jq_check "$WORK/report.out" '.capture_seconds < 30' "the capture did not stop at SIG$SIGNAL"
-if bpftool prog show 2>/dev/null | grep -qE 'name (syn_rx|kfree_skb_reason|tx|sock_state) '; then
+if synwhy_programs_left; then
     fail "BPF programs of synwhy remain attached after it exited"
 fi
 echo "ok: SIG$SIGNAL"

@@ -63,5 +63,5 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
     grep -q 'cannot trace here: .*permission denied' "$WORK/doctor.out" || fail "doctor unprivileged: $(cat "$WORK/doctor.out")"
 fi
 nft list tables 2>/dev/null | grep -q synwhy_trace && fail "doctor left an nft trace table"
-bpftool prog show 2>/dev/null | grep -qE 'name (syn_rx|sock_state) ' && fail "BPF programs left behind"
+synwhy_programs_left && fail "BPF programs left behind"
 echo "ok: usage"
