@@ -338,12 +338,17 @@ quoted:
 	}
 }
 
-static __always_inline int parse_skb_l3(struct sk_buff *skb, struct pkt *out, bool allow_icmp)
+/* Where the packet's IP header starts, once the stack has set it; NULL before. */
+static __always_inline const unsigned char *skb_l3(struct sk_buff *skb)
 {
 	__u16 nh = skb->network_header;
-	if (nh == (__u16)~0U)
-		return -1;
-	return parse_l3(skb->head + nh, skb->protocol, out, allow_icmp);
+	return nh == (__u16)~0U ? NULL : skb->head + nh;
+}
+
+static __always_inline int parse_skb_l3(struct sk_buff *skb, struct pkt *out, bool allow_icmp)
+{
+	const unsigned char *l3 = skb_l3(skb);
+	return l3 ? parse_l3(l3, skb->protocol, out, allow_icmp) : -1;
 }
 
 static __always_inline struct synwhy_event *new_event(__u8 kind)
@@ -499,11 +504,9 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
 		return 0;
-	__u16 nh = skb->network_header;
-	if (nh == (__u16)~0U)
-		return 0;
+	const unsigned char *l3 = skb_l3(skb);
 	struct l4peek k;
-	if (peek_l4(skb->head + nh, skb->protocol, &k) || k.proto != IPPROTO_TCP)
+	if (!l3 || peek_l4(l3, skb->protocol, &k) || k.proto != IPPROTO_TCP)
 		return 0;
 	/* Handshake segments only: the SYN or the ACK completing it towards the port, the SYN-ACK or
 	 * RST answering from it. A FIN purged from a closing socket says nothing about the SYN. */
@@ -513,7 +516,7 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	if (!inbound && !reply)
 		return 0;
 	struct pkt p = {};
-	if (parse_skb_l3(skb, &p, false))
+	if (parse_l3(l3, skb->protocol, &p, false))
 		return 0;
 	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location, NULL);
 	return 0;
@@ -595,12 +598,11 @@ int BPF_PROG(tx, struct sk_buff *skb)
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
 		return 0;
-	__u16 nh = skb->network_header;
-	if (nh == (__u16)~0U)
-		return 0;
+	const unsigned char *l3 = skb_l3(skb);
 	struct l4peek k;
-	if (peek_l4(skb->head + nh, skb->protocol, &k))
+	if (!l3 || peek_l4(l3, skb->protocol, &k))
 		return 0;
+	/* The decision on a TCP segment is taken here; an ICMP error's is on the SYN it quotes. */
 	if (k.proto == IPPROTO_TCP) {
 		bool rst = k.flags & TCP_FLAG_RST;
 		bool synack = (k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
@@ -610,20 +612,9 @@ int BPF_PROG(tx, struct sk_buff *skb)
 		return 0;
 	}
 	struct pkt p = {};
-	if (parse_skb_l3(skb, &p, true))
+	if (parse_l3(l3, skb->protocol, &p, true) || (p.icmp_type && !port_watched(p.dport)))
 		return 0;
-	if (p.icmp_type) {
-		if (!port_watched(p.dport))
-			return 0;
-	} else {
-		if (!port_watched(p.sport))
-			return 0;
-		bool rst = p.tcp_flags & TCP_FLAG_RST;
-		bool synack = (p.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == (TCP_FLAG_SYN | TCP_FLAG_ACK);
-		if (!rst && !synack)
-			return 0;
-	}
-	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, skb->head + skb->network_header);
+	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, l3);
 	return 0;
 }
 
