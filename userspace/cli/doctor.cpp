@@ -1,9 +1,7 @@
 // `synwhy doctor`: the kernel, its BTF, each tracepoint synwhy uses (found, with which variant,
 // or missing), whether the programs load and attach, nft trace, kallsyms, lockdown and the
 // privileges at hand. What a user pastes into a bug report; exit 0 when synwhy can trace here.
-#include <linux/capability.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -15,19 +13,14 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/options.h"
+#include "cli/session.h"
+#include "host/procfs.h"
 #include "firewall/nft_trace.h"
 #include "tracer/tracer.h"
 
 namespace synwhy::cli {
 
 namespace {
-
-std::string first_line(const std::string& path) {
-    std::ifstream f(path);
-    std::string line;
-    if (!f || !std::getline(f, line)) return "";
-    return line;
-}
 
 // Per-CPU symbols sit at address 0 on some kernels: look at the first text symbols instead.
 bool kallsyms_readable() {
@@ -44,12 +37,9 @@ std::vector<std::string> effective_capabilities() {
     static const std::vector<std::pair<int, const char*>> wanted = {
         {39, "CAP_BPF"},        {38, "CAP_PERFMON"},     {12, "CAP_NET_ADMIN"}, {13, "CAP_NET_RAW"},
         {21, "CAP_SYS_ADMIN"},  {19, "CAP_SYS_PTRACE"},  {2, "CAP_DAC_READ_SEARCH"}, {34, "CAP_SYSLOG"}};
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
     std::vector<std::string> have;
-    if (syscall(SYS_capget, &hdr, data) != 0) return have;
     for (auto [cap, name] : wanted)
-        if (data[cap / 32].effective & (1U << (cap % 32))) have.push_back(name);
+        if (has_capability(cap)) have.push_back(name);
     return have;
 }
 
@@ -65,9 +55,9 @@ int run_doctor(const CaptureOptions& o) {
     struct stat st {};
     bool btf = stat("/sys/kernel/btf/vmlinux", &st) == 0;
     j["btf"] = btf ? fmt::format("/sys/kernel/btf/vmlinux ({} bytes)", st.st_size) : "missing";
-    std::string lockdown = first_line("/sys/kernel/security/lockdown");
+    std::string lockdown = host::procfs::read_line("/sys/kernel/security/lockdown");
     j["lockdown"] = lockdown.empty() ? "not available" : lockdown;
-    j["kptr_restrict"] = first_line("/proc/sys/kernel/kptr_restrict");
+    j["kptr_restrict"] = host::procfs::read_line("/proc/sys/kernel/kptr_restrict");
     j["uid"] = getuid();
     j["capabilities"] = effective_capabilities();
 

@@ -171,7 +171,7 @@ int run_report(Session& s) {
         d = diagnose(input);
     }
     if (o.json) {
-        std::cout << report_json(d, ctx).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+        std::cout << json_text(report_json(d, ctx), 2) << std::endl;
     } else {
         TextStyle style;
         style.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");

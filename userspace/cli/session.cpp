@@ -1,11 +1,9 @@
 #include "cli/session.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "diagnosis/diagnose.h"
+#include "host/procfs.h"
 #include "host/snapshot.h"
 #include "kernel/btf_names.h"
 #include "render/metrics.h"
@@ -44,12 +43,16 @@ void install_signal_handlers() {
     signal(SIGPIPE, SIG_IGN);
 }
 
+}  // namespace
+
 bool has_capability(int cap) {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2]{};
     if (syscall(SYS_capget, &hdr, data) != 0) return false;
     return data[cap / 32].effective & (1U << (cap % 32));
 }
+
+namespace {
 
 // What synwhy needs to trace: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
 std::string missing_privileges() {
@@ -67,10 +70,7 @@ std::string missing_privileges() {
 // Entering namespaces costs a thread and a sock_diag dump each: bounded.
 constexpr size_t max_foreign_namespaces = 512;
 
-uint32_t netns_inode(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
-}
+uint32_t netns_inode(const std::string& path) { return static_cast<uint32_t>(host::procfs::ns_inode(path)); }
 
 int64_t realtime_minus_monotonic() {
     struct timespec rt {}, mono {};
@@ -102,53 +102,10 @@ HostSnapshot snapshot_of(const std::string& path, const std::string& name) {
     return snap;
 }
 
-struct Watched {
-    std::string path;
-    std::string name;
-};
-
-// Every namespace with a name in /run/netns, plus synwhy's own, each once.
-std::vector<Watched> named_namespaces(std::map<uint32_t, bool>& seen) {
-    std::vector<Watched> out{{"/proc/self/ns/net", ""}};
-    seen.emplace(netns_inode("/proc/self/ns/net"), true);
-    if (DIR* d = opendir("/run/netns")) {
-        while (struct dirent* e = readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            std::string p = std::string("/run/netns/") + e->d_name;
-            uint32_t ino = netns_inode(p);
-            if (ino && seen.emplace(ino, true).second) out.push_back({p, e->d_name});
-        }
-        closedir(d);
-    }
-    return out;
-}
-
-// For namespaces with no name (a container's): a process inside, found by its ns/net inode.
-std::vector<Watched> namespaces_of_processes(const std::set<uint32_t>& wanted, size_t limit) {
-    std::vector<Watched> out;
-    std::set<uint32_t> left = wanted;
-    DIR* d = opendir("/proc");
-    if (!d) return out;
-    while (struct dirent* e = readdir(d)) {
-        if (left.empty() || out.size() >= limit) break;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        std::string p = std::string("/proc/") + e->d_name + "/ns/net";
-        uint32_t ino = netns_inode(p);
-        if (left.erase(ino)) out.push_back({p, fmt::format("netns:{} (pid {})", ino, e->d_name)});
-    }
-    closedir(d);
-    return out;
-}
-
 void write_ready_file(const std::string& path) {
     if (path.empty()) return;
-    std::string tmp = path + ".tmp";
-    int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) return;
-    std::string line = fmt::format("attached {}\n", getpid());
-    (void)!write(fd, line.data(), line.size());
-    close(fd);
-    rename(tmp.c_str(), path.c_str());
+    std::string error;
+    replace_file_atomically(path, fmt::format("attached {}\n", getpid()), error);
 }
 
 }  // namespace
@@ -312,14 +269,19 @@ std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also
         snaps.back().netns_name = own_name;
         return snaps;
     }
-    std::map<uint32_t, bool> seen;
-    auto watched = named_namespaces(seen);
-    std::set<uint32_t> unnamed;
-    for (uint32_t ino : also)
-        if (!seen.count(ino)) unnamed.insert(ino);
-    auto extra = namespaces_of_processes(unnamed, max_foreign_namespaces);
-    watched.insert(watched.end(), extra.begin(), extra.end());
-    for (const auto& w : watched) snaps.push_back(snapshot_of(w.path, w.name));
+    // Synwhy's own namespace first, then every named one, then (bounded) the unnamed ones that
+    // events came from (a container's), entered through a process inside.
+    std::vector<std::pair<std::string, std::string>> watched{{"/proc/self/ns/net", ""}};
+    uint32_t self = netns_inode("/proc/self/ns/net");
+    size_t unnamed = 0;
+    for (const auto& [ino, ns] : host::list_network_namespaces(!also.empty())) {
+        if (ino == self) continue;
+        if (!ns.name.empty())
+            watched.emplace_back(ns.path, ns.name);
+        else if (also.count(ino) && unnamed++ < max_foreign_namespaces)
+            watched.emplace_back(ns.path, fmt::format("netns:{} (pid {})", ino, ns.pid));
+    }
+    for (const auto& [path, name] : watched) snaps.push_back(snapshot_of(path, name));
     return snaps;
 }
 

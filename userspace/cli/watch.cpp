@@ -95,7 +95,7 @@ private:
         if (o_.json) {
             auto j = flow_json(flow);
             if (o_.all_netns) j["netns_name"] = label;
-            emit(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+            emit(json_text(j));
         } else {
             emit(watch_line(flow, label, color_));
         }
@@ -117,7 +117,7 @@ private:
                 auto ex = exits_.find(e.pid);
                 const Event* exit = ex != exits_.end() ? &ex->second : nullptr;
                 if (o_.json)
-                    emit(lifecycle_json(e, exit).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                    emit(json_text(lifecycle_json(e, exit)));
                 else
                     emit(lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : ""));
                 continue;

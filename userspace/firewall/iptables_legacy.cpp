@@ -45,8 +45,7 @@ PortMatch port_match(const std::string& text, uint16_t port) {
             result = PortMatch::other_port;
             while (std::getline(items, item, ',')) {
                 auto colon = item.find(':');
-                char* end = nullptr;
-                unsigned long lo = std::strtoul(item.c_str(), &end, 10);
+                unsigned long lo = std::strtoul(item.c_str(), nullptr, 10);
                 unsigned long hi = colon == std::string::npos ? lo : std::strtoul(item.c_str() + colon + 1, nullptr, 10);
                 if (colon != std::string::npos && colon == 0) lo = 0;
                 if (colon != std::string::npos && colon + 1 == item.size()) hi = 65535;

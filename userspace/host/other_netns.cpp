@@ -3,35 +3,23 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "host/procfs.h"
 #include "host/snapshot.h"
 
 namespace synwhy::host {
 
 namespace {
 
-uint32_t inode_of(const std::string& path) {
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
+uint32_t inode_of(const std::string& path) { return static_cast<uint32_t>(procfs::ns_inode(path)); }
 
 bool is_hex_id(const std::string& s) {
     return s.size() >= 12 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
@@ -55,26 +43,31 @@ std::string container_from_cgroup(const std::string& text) {
     return "";
 }
 
-std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
-                                                           size_t max_namespaces, std::string& error) {
-    // netns inode -> (a path that opens it, its name under /run/netns)
-    std::map<uint32_t, std::pair<std::string, std::string>> namespaces;
+std::map<uint32_t, NetnsEntry> list_network_namespaces(bool with_processes) {
+    std::map<uint32_t, NetnsEntry> namespaces;
     if (DIR* d = opendir("/run/netns")) {
         while (struct dirent* e = readdir(d)) {
             if (e->d_name[0] == '.') continue;
             std::string path = std::string("/run/netns/") + e->d_name;
-            if (uint32_t ino = inode_of(path)) namespaces.emplace(ino, std::make_pair(path, std::string(e->d_name)));
+            if (uint32_t ino = inode_of(path)) namespaces.emplace(ino, NetnsEntry{path, e->d_name, 0});
         }
         closedir(d);
     }
+    if (!with_processes) return namespaces;
     if (DIR* d = opendir("/proc")) {
         while (struct dirent* e = readdir(d)) {
             if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
             std::string path = std::string("/proc/") + e->d_name + "/ns/net";
-            if (uint32_t ino = inode_of(path)) namespaces.emplace(ino, std::make_pair(path, std::string()));
+            if (uint32_t ino = inode_of(path)) namespaces.emplace(ino, NetnsEntry{path, "", std::atoi(e->d_name)});
         }
         closedir(d);
     }
+    return namespaces;
+}
+
+std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
+                                                           size_t max_namespaces, std::string& error) {
+    auto namespaces = list_network_namespaces(true);
     namespaces.erase(own_netns);
     if (namespaces.size() > max_namespaces)
         error = fmt::format("{} network namespaces; only the first {} were searched", namespaces.size(), max_namespaces);
@@ -85,7 +78,7 @@ std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uin
         if (visited++ >= max_namespaces) break;
         // setns is per thread for the network namespace: a short-lived thread enters it.
         std::vector<Listener> listeners;
-        std::thread t([&, path = where.first] {
+        std::thread t([&, path = where.path] {
             int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
             if (fd < 0) return;
             if (setns(fd, CLONE_NEWNET) == 0) {
@@ -103,8 +96,8 @@ std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uin
         if (listeners.empty()) continue;
         attach_socket_owners(listeners);
         for (auto& l : listeners) {
-            ForeignListener f{ino, where.second, "", l};
-            if (l.pid) f.container = container_from_cgroup(read_file(fmt::format("/proc/{}/cgroup", l.pid)));
+            ForeignListener f{ino, where.name, "", l};
+            if (l.pid) f.container = container_from_cgroup(procfs::read_file(fmt::format("/proc/{}/cgroup", l.pid)).value_or(""));
             found.push_back(std::move(f));
         }
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ bool iptables_legacy_tables_present();
 // TcpExt ListenOverflows and ListenDrops of the calling thread's netns (/proc/thread-self/net/netstat).
 bool read_listen_counters(uint64_t& overflows, uint64_t& drops);
 bool parse_tcpext_listen_counters(const std::string& netstat_text, uint64_t& overflows, uint64_t& drops);
+
+// Every network namespace of this host, by inode: those named under /run/netns (path and name)
+// and, with_processes, those of running processes (a path through one of them and its pid).
+struct NetnsEntry {
+    std::string path;
+    std::string name;  // under /run/netns; "" when known only through a process
+    int pid = 0;       // the process it was found through, when unnamed
+};
+std::map<uint32_t, NetnsEntry> list_network_namespaces(bool with_processes);
 
 // Listeners on `ports` in every network namespace but `own_netns` (named ones under /run/netns and
 // those of processes, deduplicated by inode; at most max_namespaces are entered).

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -26,14 +25,6 @@ Kallsyms Kallsyms::parse(const std::string& text) {
     std::sort(k.symbols_.begin(), k.symbols_.end(),
               [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
     return k;
-}
-
-Kallsyms Kallsyms::load() {
-    std::ifstream f("/proc/kallsyms");
-    if (!f) return {};
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return parse(ss.str());
 }
 
 std::string Kallsyms::symbolize_from_proc(uint64_t addr) {

@@ -11,7 +11,6 @@ class Kallsyms {
 public:
     // Parses kallsyms text ("ffffffff81000000 T _stext"); only text symbols are kept.
     static Kallsyms parse(const std::string& text);
-    static Kallsyms load();  // /proc/kallsyms; empty when unreadable or addresses are hidden
 
     std::string symbolize(uint64_t addr) const;  // "nft_do_chain+0x2c4", or "0x..." when unknown
     bool empty() const { return symbols_.empty(); }

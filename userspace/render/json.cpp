@@ -114,4 +114,8 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
     return j;
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+    return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace synwhy

@@ -29,6 +29,9 @@ nlohmann::json flow_json(const Flow& flow);
 nlohmann::json rule_json(const FirewallRule& rule);
 nlohmann::json host_json(const HostSnapshot& host);
 nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx);
+// JSON as text: bytes that are not UTF-8 (a process name, a rule comment) are replaced, so a
+// hostile name can never make the dump throw. indent -1: one line.
+std::string json_text(const nlohmann::json& j, int indent = -1);
 
 struct TextStyle {
     bool color = false;  // ANSI colors: on a TTY, and only without NO_COLOR

@@ -28,87 +28,6 @@ size_t utf8_sequence(const std::string& s, size_t i) {
     return n;
 }
 
-}  // namespace
-
-std::string printable(const std::string& s) {
-    std::string out;
-    out.reserve(s.size());
-    for (size_t i = 0; i < s.size();) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        size_t n = utf8_sequence(s, i);
-        // C0 controls, DEL, the backslash itself, C1 controls (U+0080-U+009F, which terminals
-        // take as CSI and friends), and bytes that are not UTF-8 are all shown as \xNN.
-        bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
-        if (n == 0 || c1 || (n == 1 && (c < 0x20 || c == 0x7f || c == '\\'))) {
-            size_t bytes = n == 0 ? 1 : n;
-            for (size_t k = 0; k < bytes; k++)
-                out += c == '\\' ? std::string("\\\\") : fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i + k]));
-            i += bytes;
-            continue;
-        }
-        out.append(s, i, n);
-        i += n;
-    }
-    return out;
-}
-
-std::string format_time(uint64_t ns) {
-    if (ns == 0) return "-";
-    time_t secs = static_cast<time_t>(ns / 1000000000ULL);
-    struct tm tm {};
-    localtime_r(&secs, &tm);
-    char buf[32];
-    strftime(buf, sizeof buf, "%H:%M:%S", &tm);
-    return fmt::format("{}.{:03d}", buf, static_cast<int>((ns / 1000000ULL) % 1000));
-}
-
-std::string watch_line(const Flow& f, const std::string& netns_label, bool color) {
-    std::string verdict = fmt::format("{:<20}", f.verdict);
-    if (color) verdict = fmt::format("\033[{}m{}\033[0m", f.verdict == "accepted" ? "32" : "31", verdict);
-    return fmt::format("{}  {}{:<22} -> {:<22} {} {}", format_time(f.first_ns),
-                       netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", endpoint(f.src, f.sport),
-                       endpoint(f.dst, f.dport), verdict, printable(f.detail));
-}
-
-std::string describe_exit(int status) {
-    int sig = status & 0x7f;
-    if (sig) {
-        const char* name = sigabbrev_np(sig);
-        return fmt::format("killed by {}{}", name ? "SIG" + std::string(name) : "signal " + std::to_string(sig),
-                           (status & 0x80) ? " (core dumped)" : "");
-    }
-    return fmt::format("exited with status {}", (status >> 8) & 0xff);
-}
-
-std::string lifecycle_line(const Event& change, const Event* exit, const std::string& netns_label) {
-    bool started = change.new_state == 10;  // TCP_LISTEN
-    std::string who = fmt::format("{} (pid {})", change.comm.empty() ? "?" : printable(change.comm), change.pid);
-    std::string line = fmt::format("{}  {}{} {} {}", format_time(change.ts_ns),
-                                   netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", who,
-                                   started ? "listening on" : "stopped listening on", endpoint(change.dst, change.dport));
-    if (!started && exit) line += " — " + describe_exit(exit->exit_code);
-    return line;
-}
-
-nlohmann::json lifecycle_json(const Event& change, const Event* exit) {
-    bool started = change.new_state == 10;
-    nlohmann::json j = {{"event", started ? "listen-start" : "listen-stop"},
-                        {"ts", format_time(change.ts_ns)},
-                        {"netns", change.netns},
-                        {"pid", change.pid},
-                        {"comm", change.comm},
-                        {"addr", change.dst.str()},
-                        {"port", change.dport},
-                        {"family", change.dst.family == Family::ipv4 ? "ipv4" : "ipv6"}};
-    if (!started && exit) {
-        j["exit"] = describe_exit(exit->exit_code);
-        j["exit_status"] = exit->exit_code;
-    }
-    return j;
-}
-
-namespace {
-
 // Display width of printable text (code points; wide characters are rare in what we print).
 size_t columns(const std::string& s) {
     size_t n = 0;
@@ -164,7 +83,86 @@ std::string paint(const TextStyle& st, const char* code, const std::string& text
 
 const char* color_of(const std::string& code) { return code == "accepted" ? "32" : "31"; }
 
+
 }  // namespace
+
+std::string printable(const std::string& s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size();) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t n = utf8_sequence(s, i);
+        // C0 controls, DEL, the backslash itself, C1 controls (U+0080-U+009F, which terminals
+        // take as CSI and friends), and bytes that are not UTF-8 are all shown as \xNN.
+        bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0;
+        if (n == 0 || c1 || (n == 1 && (c < 0x20 || c == 0x7f || c == '\\'))) {
+            size_t bytes = n == 0 ? 1 : n;
+            for (size_t k = 0; k < bytes; k++)
+                out += c == '\\' ? std::string("\\\\") : fmt::format("\\x{:02x}", static_cast<unsigned char>(s[i + k]));
+            i += bytes;
+            continue;
+        }
+        out.append(s, i, n);
+        i += n;
+    }
+    return out;
+}
+
+std::string format_time(uint64_t ns) {
+    if (ns == 0) return "-";
+    time_t secs = static_cast<time_t>(ns / 1000000000ULL);
+    struct tm tm {};
+    localtime_r(&secs, &tm);
+    char buf[32];
+    strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return fmt::format("{}.{:03d}", buf, static_cast<int>((ns / 1000000ULL) % 1000));
+}
+
+std::string watch_line(const Flow& f, const std::string& netns_label, bool color) {
+    TextStyle style;
+    style.color = color;
+    std::string verdict = paint(style, color_of(f.verdict), fmt::format("{:<20}", f.verdict));
+    return fmt::format("{}  {}{:<22} -> {:<22} {} {}", format_time(f.first_ns),
+                       netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", endpoint(f.src, f.sport),
+                       endpoint(f.dst, f.dport), verdict, printable(f.detail));
+}
+
+std::string describe_exit(int status) {
+    int sig = status & 0x7f;
+    if (sig) {
+        const char* name = sigabbrev_np(sig);
+        return fmt::format("killed by {}{}", name ? "SIG" + std::string(name) : "signal " + std::to_string(sig),
+                           (status & 0x80) ? " (core dumped)" : "");
+    }
+    return fmt::format("exited with status {}", (status >> 8) & 0xff);
+}
+
+std::string lifecycle_line(const Event& change, const Event* exit, const std::string& netns_label) {
+    bool started = change.new_state == 10;  // TCP_LISTEN
+    std::string who = fmt::format("{} (pid {})", change.comm.empty() ? "?" : printable(change.comm), change.pid);
+    std::string line = fmt::format("{}  {}{} {} {}", format_time(change.ts_ns),
+                                   netns_label.empty() ? "" : "[" + printable(netns_label) + "] ", who,
+                                   started ? "listening on" : "stopped listening on", endpoint(change.dst, change.dport));
+    if (!started && exit) line += " — " + describe_exit(exit->exit_code);
+    return line;
+}
+
+nlohmann::json lifecycle_json(const Event& change, const Event* exit) {
+    bool started = change.new_state == 10;
+    nlohmann::json j = {{"event", started ? "listen-start" : "listen-stop"},
+                        {"ts", format_time(change.ts_ns)},
+                        {"netns", change.netns},
+                        {"pid", change.pid},
+                        {"comm", change.comm},
+                        {"addr", change.dst.str()},
+                        {"port", change.dport},
+                        {"family", change.dst.family == Family::ipv4 ? "ipv4" : "ipv6"}};
+    if (!started && exit) {
+        j["exit"] = describe_exit(exit->exit_code);
+        j["exit_status"] = exit->exit_code;
+    }
+    return j;
+}
 
 std::string verdict_line(const Diagnosis& d, const ReportContext& ctx) {
     if (d.causes.empty()) return "synwhy: nothing to report";

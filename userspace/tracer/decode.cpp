@@ -28,6 +28,13 @@ std::string ifname_of(const synwhy_event& r) {
     return std::string(r.ifname, strnlen(r.ifname, sizeof r.ifname));
 }
 
+// The kernel records a reset reason + 1 (0: the kernel has none): its name, or "".
+std::string reset_reason_name(const KernelNames& names, uint32_t reason_plus_one) {
+    if (reason_plus_one == 0) return "";
+    auto it = names.reset_reasons.find(reason_plus_one - 1);
+    return it != names.reset_reasons.end() ? it->second : "REASON_" + std::to_string(reason_plus_one - 1);
+}
+
 }  // namespace
 
 bool decode_event(const void* data, size_t size, const PortSet& ports, const KernelNames& names,
@@ -74,10 +81,7 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
         break;
     case SYNWHY_EV_RST_SENT:
         e.kind = EventKind::rst_sent;
-        if (r.reason > 0) {
-            auto it = names.reset_reasons.find(r.reason - 1);
-            e.reason = it != names.reset_reasons.end() ? it->second : "REASON_" + std::to_string(r.reason - 1);
-        }
+        e.reason = reset_reason_name(names, r.reason);
         break;
     case SYNWHY_EV_ICMP_SENT:
         e.kind = EventKind::icmp_sent;
@@ -136,11 +140,7 @@ std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& coun
             what = fmt::format("{} dropped: {}", segment, kernel::drop_reason_name(names.drop_reasons, c.reason));
             break;
         case SYNWHY_EV_RST_SENT: {
-            std::string reason;
-            if (c.reason > 0) {
-                auto it = names.reset_reasons.find(c.reason - 1);
-                reason = it != names.reset_reasons.end() ? it->second : "REASON_" + std::to_string(c.reason - 1);
-            }
+            std::string reason = reset_reason_name(names, c.reason);
             what = reason.empty() ? "answered with RST by TCP" : "answered with RST by TCP (" + reason + ")";
             break;
         }

@@ -165,25 +165,47 @@ bool Tracer::consume(const RawHandler& handler) {
     return n >= 0 || n == -EINTR || n == batch_full;
 }
 
-std::vector<OtherPortSyns> Tracer::other_port_syns() const {
-    std::vector<OtherPortSyns> out;
-    int fd = bpf_map__fd(skel_->maps.other_port_syns);
-    synwhy_other_port_key key{}, next{};
+namespace {
+
+// Calls fn(key) for each key of a hash map, at most `limit` times (maps are bounded anyway).
+template <class Key, class Fn>
+void for_each_key(int fd, size_t limit, Fn fn) {
+    Key key{}, next{};
     const void* prev = nullptr;
-    while (out.size() < 4096 && bpf_map_get_next_key(fd, prev, &next) == 0) {
-        uint64_t count = 0;
-        if (bpf_map_lookup_elem(fd, &next, &count) == 0) {
-            OtherPortSyns o;
-            o.netns = next.netns;
-            o.family = next.family;
-            std::memcpy(o.saddr, next.saddr, 16);
-            o.dport = next.dport;
-            o.count = count;
-            out.push_back(o);
-        }
+    for (size_t n = 0; n < limit && bpf_map_get_next_key(fd, prev, &next) == 0; n++) {
+        fn(next);
         key = next;
         prev = &key;
     }
+}
+
+// The sum over CPUs of a per-CPU u64 value; false when the key is not there.
+bool sum_per_cpu(int fd, const void* key, uint64_t& total) {
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return false;
+    std::vector<uint64_t> values(ncpu);
+    if (bpf_map_lookup_elem(fd, key, values.data()) != 0) return false;
+    total = 0;
+    for (uint64_t v : values) total += v;
+    return true;
+}
+
+}  // namespace
+
+std::vector<OtherPortSyns> Tracer::other_port_syns() const {
+    std::vector<OtherPortSyns> out;
+    int fd = bpf_map__fd(skel_->maps.other_port_syns);
+    for_each_key<synwhy_other_port_key>(fd, 4096, [&](const synwhy_other_port_key& k) {
+        uint64_t count = 0;
+        if (bpf_map_lookup_elem(fd, &k, &count) != 0) return;
+        OtherPortSyns o;
+        o.netns = k.netns;
+        o.family = k.family;
+        std::memcpy(o.saddr, k.saddr, 16);
+        o.dport = k.dport;
+        o.count = count;
+        out.push_back(o);
+    });
     return out;
 }
 
@@ -194,13 +216,10 @@ void Tracer::watch_process(uint32_t pid) {
 
 TracerStats Tracer::stats() const {
     TracerStats s;
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return s;
-    std::vector<uint64_t> values(ncpu);
-    auto sum = [&](uint32_t key) {
+    int fd = bpf_map__fd(skel_->maps.stats);
+    auto sum = [fd](uint32_t key) {
         uint64_t total = 0;
-        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.stats), &key, values.data()) == 0)
-            for (uint64_t v : values) total += v;
+        sum_per_cpu(fd, &key, total);
         return total;
     };
     s.ringbuf_full = sum(SYNWHY_STAT_RINGBUF_FULL);
@@ -211,21 +230,11 @@ TracerStats Tracer::stats() const {
 
 std::vector<KernelCount> Tracer::kernel_counts() const {
     std::vector<KernelCount> out;
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return out;
-    std::vector<uint64_t> values(ncpu);
     int fd = bpf_map__fd(skel_->maps.counts);
-    synwhy_count_key key{}, next{};
-    const void* prev = nullptr;
-    while (out.size() < 4096 && bpf_map_get_next_key(fd, prev, &next) == 0) {
-        if (bpf_map_lookup_elem(fd, &next, values.data()) == 0) {
-            KernelCount c{next.netns, next.port, next.kind, next.what, next.reason, 0};
-            for (uint64_t v : values) c.count += v;
-            out.push_back(c);
-        }
-        key = next;
-        prev = &key;
-    }
+    for_each_key<synwhy_count_key>(fd, 4096, [&](const synwhy_count_key& k) {
+        KernelCount c{k.netns, k.port, k.kind, k.what, k.reason, 0};
+        if (sum_per_cpu(fd, &k, c.count)) out.push_back(c);
+    });
     return out;
 }
 
