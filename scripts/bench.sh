@@ -311,14 +311,19 @@ div() { awk -v a="$1" -v b="$2" -v d="${3:-3}" 'BEGIN {if (a == "null" || b == "
 # 4. Start to attached: synwhy (exec -> ready file) and bpftrace (exec -> BEGIN's line).
 
 log "start-up: synwhy and bpftrace, $STARTS runs each, alternated"
-: >"$work/start.synwhy"
-: >"$work/start.bpftrace"
-for _ in $(seq 1 "$STARTS"); do
+# One start of synwhy to attached (its ready file), in ms appended to FILE; then stopped.
+time_synwhy_start() { # FILE
+    local t0 t1
     t0=${EPOCHREALTIME/./}
     start_synwhy report --duration 60s
     t1=${EPOCHREALTIME/./}
-    echo "$(((t1 - t0) / 1000))" >>"$work/start.synwhy"
+    echo "$(((t1 - t0) / 1000))" >>"$1"
     stop_bg "$BG"
+}
+: >"$work/start.synwhy"
+: >"$work/start.bpftrace"
+for _ in $(seq 1 "$STARTS"); do
+    time_synwhy_start "$work/start.synwhy"
     t0=${EPOCHREALTIME/./}
     start_bpftrace "$work/bt-start.out"
     wait_bpftrace "$work/bt-start.out"
@@ -346,11 +351,7 @@ row "start to attached: bpftrace (BEGIN printed, median of $STARTS)" "$start_bt"
 run 60 ip netns exec "$NS_SRV" nft -f "$work/big.nft"
 : >"$work/start.big"
 for _ in $(seq 1 "$STARTS"); do
-    t0=${EPOCHREALTIME/./}
-    start_synwhy report --duration 60s
-    t1=${EPOCHREALTIME/./}
-    echo "$(((t1 - t0) / 1000))" >>"$work/start.big"
-    stop_bg "$BG"
+    time_synwhy_start "$work/start.big"
 done
 timeout 30 ip netns exec "$NS_SRV" nft delete table inet bench_big
 start_big=$(median <"$work/start.big")
