@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/options.h"
+#include "cli/privileges.h"
 #include "cli/session.h"
 #include "host/procfs.h"
 #include "firewall/nft_trace.h"
@@ -34,12 +35,11 @@ bool kallsyms_readable() {
 }
 
 std::vector<std::string> effective_capabilities() {
-    static const std::vector<std::pair<int, const char*>> wanted = {
-        {39, "CAP_BPF"},        {38, "CAP_PERFMON"},     {12, "CAP_NET_ADMIN"}, {13, "CAP_NET_RAW"},
-        {21, "CAP_SYS_ADMIN"},  {19, "CAP_SYS_PTRACE"},  {2, "CAP_DAC_READ_SEARCH"}, {34, "CAP_SYSLOG"}};
+    static const int wanted[] = {cap::bpf,        cap::perfmon,         cap::net_admin, cap::net_raw,
+                                 cap::sys_admin,  cap::sys_ptrace,      cap::dac_read_search, cap::syslog};
     std::vector<std::string> have;
-    for (auto [cap, name] : wanted)
-        if (has_capability(cap)) have.push_back(name);
+    for (int c : wanted)
+        if (has_capability(c)) have.push_back(capability_name(c));
     return have;
 }
 
@@ -60,6 +60,11 @@ int run_doctor(const CaptureOptions& o) {
     j["kptr_restrict"] = host::procfs::read_line("/proc/sys/kernel/kptr_restrict");
     j["uid"] = getuid();
     j["capabilities"] = effective_capabilities();
+    {
+        std::vector<std::string> kept;
+        for (int c : capabilities_kept_after_attach({true, false})) kept.push_back(capability_name(c));
+        j["capabilities_after_attach"] = kept;  // with iptables-legacy present, without --metrics-file
+    }
 
     // The real test: open, adapt to this kernel, load and attach, then detach.
     std::string error;
@@ -92,6 +97,10 @@ int run_doctor(const CaptureOptions& o) {
         std::string caps;
         for (const auto& c : j["capabilities"]) caps += (caps.empty() ? "" : " ") + c.get<std::string>();
         std::cout << fmt::format("{:<16} uid {}; {}\n", "privileges", getuid(), caps.empty() ? "no capabilities" : caps);
+        std::string after;
+        for (const auto& c : j["capabilities_after_attach"]) after += (after.empty() ? "" : " ") + c.get<std::string>();
+        std::cout << fmt::format("{:<16} keeps {} once attached (CAP_NET_RAW only for iptables-legacy), drops the rest\n",
+                                 "", after);
         std::cout << fmt::format("{:<16} {} names from this kernel's BTF\n", "drop reasons", j["drop_reasons"].dump());
         std::cout << "tracepoints:\n";
         for (const auto& t : j["tracepoints"])

@@ -1,4 +1,5 @@
 #include "cli/session.h"
+#include "cli/privileges.h"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -214,6 +215,18 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     // iptables-legacy: per-rule counters now, compared with later readings to name the rule.
     s->legacy_before_ = s->read_legacy();
 
+    // Everything that needed CAP_BPF and friends is done: keep only what later reads need.
+    PrivilegeDrop drop;
+    std::string drop_error;
+    bool dropped = drop_capabilities(capabilities_kept_after_attach({s->legacy_present(), !o.metrics_file.empty()}), drop,
+                                     drop_error);
+    if (dropped) {
+        s->ctx.capabilities_kept = drop.kept;
+        if (!drop.bounding_set_dropped) s->ctx.privileges_note = "no CAP_SETPCAP: the bounding set was left as it was";
+    } else {
+        s->ctx.privileges_note = "capabilities not dropped: " + drop_error;
+    }
+
     write_ready_file(o.ready_file);
     if (!o.json) {
         std::string ports;
@@ -222,6 +235,12 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
                                  o.all_netns ? "in every network namespace"
                                              : (s->own_name.empty() ? "in this network namespace"
                                                                     : "in netns " + s->own_name));
+        if (dropped) {
+            std::string kept;
+            for (const auto& c : s->ctx.capabilities_kept) kept += (kept.empty() ? "" : ", ") + c;
+            std::cerr << "synwhy: capabilities kept: " << (kept.empty() ? "none" : kept) << "; the rest dropped\n";
+        }
+        if (!s->ctx.privileges_note.empty()) std::cerr << "synwhy: " << s->ctx.privileges_note << "\n";
     }
     s->start_mono_ = monotonic_ns();
     return s;

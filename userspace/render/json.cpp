@@ -105,6 +105,7 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"kernel_signals", caps},
         {"missing_signals", ctx.missing_signals},
         {"firewall_attribution", ctx.firewall_attribution},
+        {"privileges", {{"capabilities_kept", ctx.capabilities_kept}, {"note", ctx.privileges_note}}},
     };
     if (ctx.hosts.size() > 1) {
         nlohmann::json all = nlohmann::json::array();

@@ -50,17 +50,34 @@ std::string prometheus_text(const WatchMetrics& m) {
     return out;
 }
 
-bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error) {
-    std::string tmp = fmt::format("{}.tmp.{}", path, getpid());
+namespace {
+
+// A new file beside `path` (same directory, so a rename is atomic), created with O_EXCL and
+// O_NOFOLLOW, mode 0644: nothing that already stands there, a symlink least of all, is opened.
+int create_temp_beside(const std::string& path, std::string& tmp, std::string& error) {
+    tmp = fmt::format("{}.tmp.{}", path, getpid());
     int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST) {  // left by an earlier synwhy with this pid that was killed
         unlink(tmp.c_str());
         fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     }
-    if (fd < 0) {
-        error = fmt::format("cannot create {}: {}", tmp, strerror(errno));
-        return false;
-    }
+    if (fd < 0) error = fmt::format("cannot create {}: {}", path, strerror(errno));
+    return fd;
+}
+
+bool rename_over(const std::string& tmp, const std::string& path, std::string& error) {
+    if (rename(tmp.c_str(), path.c_str()) == 0) return true;
+    error = fmt::format("cannot rename {} to {}: {}", tmp, path, strerror(errno));
+    unlink(tmp.c_str());
+    return false;
+}
+
+}  // namespace
+
+bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error) {
+    std::string tmp;
+    int fd = create_temp_beside(path, tmp, error);
+    if (fd < 0) return false;
     size_t done = 0;
     while (done < text.size()) {
         ssize_t n = write(fd, text.data() + done, text.size() - done);
@@ -74,12 +91,18 @@ bool replace_file_atomically(const std::string& path, const std::string& text, s
         done += size_t(n);
     }
     close(fd);
-    if (rename(tmp.c_str(), path.c_str()) != 0) {
-        error = fmt::format("cannot rename {} to {}: {}", tmp, path, strerror(errno));
-        unlink(tmp.c_str());
-        return false;
+    return rename_over(tmp, path, error);
+}
+
+int create_file_replacing(const std::string& path, std::string& error) {
+    std::string tmp;
+    int fd = create_temp_beside(path, tmp, error);
+    if (fd < 0) return -1;
+    if (!rename_over(tmp, path, error)) {
+        close(fd);
+        return -1;
     }
-    return true;
+    return fd;
 }
 
 }  // namespace synwhy

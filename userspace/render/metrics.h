@@ -25,4 +25,9 @@ std::string prometheus_text(const WatchMetrics& m);
 // Writes `text` to a new file next to `path` (O_EXCL, 0644) and renames it over `path`.
 bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error);
 
+// A new empty file, open for writing, that has just replaced `path` (created beside it with
+// O_EXCL, 0644, then renamed over it): an existing file or symlink at `path` is replaced, never
+// followed or truncated. -1 with `error` on failure (nothing is left behind).
+int create_file_replacing(const std::string& path, std::string& error);
+
 }  // namespace synwhy

@@ -1,4 +1,5 @@
 #include "render/pcap.h"
+#include "render/metrics.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -25,10 +26,12 @@ uint32_t ip_packet_length(const std::vector<uint8_t>& p) {
 }
 
 std::unique_ptr<PcapWriter> PcapWriter::create(const std::string& path, std::string& error) {
-    // No symlink followed, mode 0644: synwhy runs as root and the path is the user's.
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    // Created new (O_EXCL, 0644) and renamed into place: synwhy runs as root and the path is the
+    // user's, so whatever stands at it (a symlink to /etc/shadow) is replaced, not written through.
+    std::string create_error;
+    int fd = create_file_replacing(path, create_error);
     if (fd < 0) {
-        error = fmt::format("--pcap: cannot create {}: {}", path, strerror(errno));
+        error = "--pcap: " + create_error;
         return nullptr;
     }
     FILE* f = fdopen(fd, "wb");

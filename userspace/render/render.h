@@ -23,6 +23,8 @@ struct ReportContext {
     std::vector<std::pair<std::string, bool>> capabilities;  // kernel signal -> available
     std::vector<std::string> missing_signals;                 // one line each
     std::string firewall_attribution;  // "nft trace", or why only the table level is known
+    std::vector<std::string> capabilities_kept;  // after attaching (the rest were dropped)
+    std::string privileges_note;                  // why they were not dropped, when not
 };
 
 nlohmann::json flow_json(const Flow& flow);
