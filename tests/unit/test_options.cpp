@@ -44,9 +44,30 @@ TEST(Options, BadInputIsUsageError) {
              {"report", "--port", "0"}, {"report", "--port", "65536"}, {"report", "--port", "ssh"},
              {"report", "--port", "22", "--port", "22"}, {"report", "--duration", "1y"}, {"report", "--duration", ""}, {"report", "--settle", "x"},
              {"report", "--count", "0"}, {"nope"}, {}, {"watch", "--bogus"},
-             {"watch", "--netns", "a", "--all-netns"}}) {
+             {"watch", "--netns", "a", "--all-netns"}, {"report", "--port", "22-25"}, {"report", "--port", "22,23"},
+             {"report", "--port", "0x16"}, {"report", "--port", " 22"}, {"report", "--port", "+22"}, {"report", "--port", ""},
+             {"report", "--port", "22", "--port", "022"}, {"report", "--count", "-1"}, {"report", "--count", "1.5"},
+             {"report", "--count", "99999999999999999999"}, {"report", "--count", "100000001"}, {"report", "--netns", ""},
+             {"report", "--hostname", ""}, {"report", "--ready-file", ""}, {"watch", "--pcap", ""},
+             {"watch", "--metrics-file", ""}, {"watch", "--count", "1"}, {"report", "--metrics-file", "x"},
+             {"doctor", "--port", "22"}}) {
         CaptureOptions o;
         EXPECT_EQ(parse(args, o), exit_usage) << (args.empty() ? "" : args[0]);
     }
     testing::internal::GetCapturedStderr();
+}
+
+TEST(Options, WholeNumbers) {
+    EXPECT_EQ(parse_whole_number("22", 1, 65535), 22u);
+    EXPECT_EQ(parse_whole_number("65535", 1, 65535), 65535u);
+    EXPECT_EQ(parse_whole_number("0022", 1, 65535), 22u);
+    for (const char* bad : {"", "0", "65536", "-1", "+1", " 1", "1 ", "0x16", "1e3", "1.0", "ssh", "9999999999999999999999"})
+        EXPECT_FALSE(parse_whole_number(bad, 1, 65535)) << bad;
+}
+
+TEST(Options, PortsKeepTheirOrder) {
+    CaptureOptions o;
+    EXPECT_EQ(parse({"watch", "-p", "2222", "--port", "22"}, o), -1);
+    EXPECT_EQ(o.ports, (std::vector<uint16_t>{2222, 22}));
+    EXPECT_EQ(o.mode, Mode::watch);
 }

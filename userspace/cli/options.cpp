@@ -25,6 +25,15 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     return std::chrono::milliseconds(ms);
 }
 
+std::optional<uint64_t> parse_whole_number(const std::string& text, uint64_t min, uint64_t max) {
+    // Decimal digits only: no sign, no spaces, no 0x, no exponent; at most 19 digits (no overflow).
+    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+    uint64_t n = std::stoull(text);
+    if (n < min || n > max) return std::nullopt;
+    return n;
+}
+
 namespace {
 
 const char* examples_watch =
@@ -47,12 +56,12 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     app.set_version_flag("--version", std::string("synwhy ") + SYNWHY_VERSION);
     app.require_subcommand(1);
 
-    std::vector<int> ports;
+    std::vector<std::string> ports;
+    std::string count_text;
     std::string duration_text;
     std::string settle_text;
     auto add_common = [&](CLI::App* sub) {
-        sub->add_option("-p,--port", ports, "TCP port to watch (repeatable; default 22)")
-            ->check(CLI::Range(1, 65535));
+        sub->add_option("-p,--port", ports, "TCP port to watch, 1-65535 (repeatable; default 22)");
         sub->add_option("--netns", o.netns, "network namespace to watch: a name under /run/netns or a path");
         sub->add_flag("--all-netns", o.all_netns, "watch every network namespace");
         sub->add_flag("--json", o.json, "print JSON (report: one object; watch: one object per line)");
@@ -76,8 +85,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
                    "  synwhy doctor --json\n");
     doctor->add_flag("--json", o.json, "print JSON");
     CLI::Option* duration_opt = report->add_option("-d,--duration", duration_text, "how long to capture at most (30s, 2m, 500ms; default 30s)");
-    report->add_option("-c,--count", o.count, "stop after this many SYNs (plus a settle time)")
-        ->check(CLI::PositiveNumber);
+    CLI::Option* count_opt =
+        report->add_option("-c,--count", count_text, "stop after this many SYNs (plus a settle time)");
     report->add_option("--hostname", o.hostname,
                        "the name clients connect to: say whether it resolves to this host (A and AAAA)");
     CLI::Option* settle_opt = report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
@@ -99,12 +108,37 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     }
     o.mode = watch->parsed() ? Mode::watch : doctor->parsed() ? Mode::doctor : Mode::report;
     if (!ports.empty()) {
-        std::set<int> unique(ports.begin(), ports.end());
-        if (unique.size() != ports.size()) {
-            std::cerr << "synwhy: --port given twice for the same port\n";
+        std::set<uint16_t> unique;
+        o.ports.clear();
+        for (const auto& text : ports) {
+            auto port = parse_whole_number(text, 1, 65535);
+            if (!port) {
+                std::cerr << "synwhy: --port: '" << text << "' is not a port number from 1 to 65535 (one per --port)\n";
+                return exit_usage;
+            }
+            if (!unique.insert(uint16_t(*port)).second) {
+                std::cerr << "synwhy: --port " << *port << " given twice\n";
+                return exit_usage;
+            }
+            o.ports.push_back(uint16_t(*port));
+        }
+    }
+    if (count_opt->count() > 0) {
+        auto n = parse_whole_number(count_text, 1, max_count);
+        if (!n) {
+            std::cerr << "synwhy: --count: '" << count_text << "' is not a whole number from 1 to " << max_count << "\n";
             return exit_usage;
         }
-        o.ports.assign(ports.begin(), ports.end());
+        o.count = *n;
+    }
+    for (auto [name, value] : {std::pair{"--netns", &o.netns}, {"--hostname", &o.hostname}, {"--ready-file", &o.ready_file},
+                               {"--pcap", &o.pcap_file}, {"--metrics-file", &o.metrics_file}}) {
+        const CLI::App* sub = o.mode == Mode::watch ? watch : report;
+        const CLI::Option* opt = o.mode == Mode::doctor ? nullptr : sub->get_option_no_throw(name);
+        if (opt && opt->count() > 0 && value->empty()) {
+            std::cerr << "synwhy: " << name << ": an empty value\n";
+            return exit_usage;
+        }
     }
     if (duration_opt->count() > 0) {
         auto d = parse_duration(duration_text);

@@ -32,6 +32,10 @@ struct CaptureOptions {
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 inline constexpr std::chrono::hours max_duration{24 * 7};
 
+// A decimal whole number in [min, max] ("22", not "+22", " 22", "0x16" or "2e3"); nullopt otherwise.
+std::optional<uint64_t> parse_whole_number(const std::string& text, uint64_t min, uint64_t max);
+inline constexpr uint64_t max_count = 100000000;  // report --count: beyond it, use --duration
+
 // Exit statuses (documented in the README and synwhy(8)).
 inline constexpr int exit_ok = 0;          // report produced, every SYN accepted (watch: clean stop)
 inline constexpr int exit_failure_found = 1;  // report produced with a failure cause

@@ -5,6 +5,7 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -146,23 +147,13 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     }
     s->own_netns = netns_inode("/proc/self/ns/net");
 
-    // Output files are created before anything is attached: a bad path costs nothing.
-    if (!o.pcap_file.empty()) {
+    // Output paths are checked before anything is attached or written: a bad one costs nothing
+    // and leaves nothing. The files themselves are made once the programs are attached.
+    for (auto [flag, path] : {std::pair{"--ready-file", &o.ready_file}, {"--pcap", &o.pcap_file},
+                              {"--metrics-file", &o.metrics_file}}) {
         std::string error;
-        s->pcap = PcapWriter::create(o.pcap_file, error);
-        if (!s->pcap) {
-            std::cerr << "synwhy: " << error << "\n";
-            status = exit_usage;
-            return nullptr;
-        }
-    }
-
-    if (!o.metrics_file.empty()) {
-        WatchMetrics empty;
-        empty.updated_unix_seconds = double(time(nullptr));
-        std::string error;
-        if (!replace_file_atomically(o.metrics_file, prometheus_text(empty), error)) {
-            std::cerr << "synwhy: --metrics-file: " << error << "\n";
+        if (!path->empty() && !check_file_creatable(*path, error)) {
+            std::cerr << "synwhy: " << flag << ": " << error << "\n";
             status = exit_usage;
             return nullptr;
         }
@@ -214,6 +205,26 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     }
     // iptables-legacy: per-rule counters now, compared with later readings to name the rule.
     s->legacy_before_ = s->read_legacy();
+
+    if (!o.pcap_file.empty()) {
+        std::string pcap_error;
+        s->pcap = PcapWriter::create(o.pcap_file, pcap_error);
+        if (!s->pcap) {
+            std::cerr << "synwhy: " << pcap_error << "\n";
+            status = exit_usage;
+            return nullptr;
+        }
+    }
+    if (!o.metrics_file.empty()) {
+        WatchMetrics empty;
+        empty.updated_unix_seconds = double(time(nullptr));
+        std::string metrics_error;
+        if (!replace_file_atomically(o.metrics_file, prometheus_text(empty), metrics_error)) {
+            std::cerr << "synwhy: --metrics-file: " << metrics_error << "\n";
+            status = exit_usage;
+            return nullptr;
+        }
+    }
 
     // Everything that needed CAP_BPF and friends is done: keep only what later reads need.
     PrivilegeDrop drop;

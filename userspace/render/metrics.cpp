@@ -1,6 +1,7 @@
 #include "render/metrics.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +66,8 @@ int create_temp_beside(const std::string& path, std::string& tmp, std::string& e
     return fd;
 }
 
+}  // namespace
+
 bool rename_over(const std::string& tmp, const std::string& path, std::string& error) {
     if (rename(tmp.c_str(), path.c_str()) == 0) return true;
     error = fmt::format("cannot rename {} to {}: {}", tmp, path, strerror(errno));
@@ -72,10 +75,7 @@ bool rename_over(const std::string& tmp, const std::string& path, std::string& e
     return false;
 }
 
-}  // namespace
-
-bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error) {
-    std::string tmp;
+bool write_file_beside(const std::string& path, const std::string& text, std::string& tmp, std::string& error) {
     int fd = create_temp_beside(path, tmp, error);
     if (fd < 0) return false;
     size_t done = 0;
@@ -91,7 +91,24 @@ bool replace_file_atomically(const std::string& path, const std::string& text, s
         done += size_t(n);
     }
     close(fd);
-    return rename_over(tmp, path, error);
+    return true;
+}
+
+bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error) {
+    std::string tmp;
+    return write_file_beside(path, text, tmp, error) && rename_over(tmp, path, error);
+}
+
+bool check_file_creatable(const std::string& path, std::string& error) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        error = fmt::format("cannot create {}: it is a directory", path);
+        return false;
+    }
+    std::string tmp;
+    if (!write_file_beside(path, "", tmp, error)) return false;
+    unlink(tmp.c_str());
+    return true;
 }
 
 int create_file_replacing(const std::string& path, std::string& error) {

@@ -24,6 +24,13 @@ std::string prometheus_text(const WatchMetrics& m);
 
 // Writes `text` to a new file next to `path` (O_EXCL, 0644) and renames it over `path`.
 bool replace_file_atomically(const std::string& path, const std::string& text, std::string& error);
+// The two halves, for a file prepared now and put in place later (the ready file): `tmp` is the
+// new file's name; rename_over removes it when the rename fails.
+bool write_file_beside(const std::string& path, const std::string& text, std::string& tmp, std::string& error);
+bool rename_over(const std::string& tmp, const std::string& path, std::string& error);
+// Whether a file can be put at `path` later (a probe file is made beside it and removed; `path`
+// is no directory): bad output paths are refused before anything is attached or written.
+bool check_file_creatable(const std::string& path, std::string& error);
 
 // A new empty file, open for writing, that has just replaced `path` (created beside it with
 // O_EXCL, 0644, then renamed over it): an existing file or symlink at `path` is replaced, never
