@@ -530,3 +530,47 @@ TEST(Diagnose, AnSshdOnAWatchedPortIsNotElsewhereForAnotherWatchedPort) {
     d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, other, {22});
     EXPECT_EQ(codes(d), std::vector<std::string>{"listening-elsewhere"});
 }
+
+TEST(Diagnose, SynAckDroppedOnTheWayOutIsReplyDropped) {
+    Event out = drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x46f");
+    out.outbound = true;
+    out.tcp_flags = 0x12;  // SYN-ACK
+    Event sent = ev(EventKind::tx_synack, "192.0.2.1", 40000, "192.0.2.2", 22, 1001);
+    sent.outbound = true;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), sent, out}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"reply-dropped"});
+    EXPECT_NE(d.flows[0].detail.find("the reply (SYN-ACK) was dropped on the way out"), std::string::npos)
+        << d.flows[0].detail;
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "sport 22"));
+}
+
+TEST(Diagnose, OutputRuleFromTheTraceIsNamedInTheReplyDroppedFix) {
+    Event out = drop("192.0.2.1", 40000, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x46f");
+    out.outbound = true;
+    out.tcp_flags = 0x12;
+    Event verdict = ev(EventKind::firewall_verdict, "192.0.2.1", 40000, "192.0.2.2", 22, 1002);
+    verdict.outbound = true;
+    FirewallRule r;
+    r.backend = "nftables";
+    r.family = "inet";
+    r.table = "lab_filter";
+    r.chain = "output";
+    r.handle = 4;
+    r.text = "tcp sport 22 tcp flags syn,ack drop comment \"no-synack\"";
+    r.comment = "no-synack";
+    r.verdict = "drop";
+    verdict.rule = r;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), out, verdict}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"reply-dropped"});
+    ASSERT_TRUE(d.causes[0].rule);
+    EXPECT_EQ(d.causes[0].rule->chain, "output");
+    EXPECT_TRUE(any_contains(d.causes[0].fix, "nft delete rule inet lab_filter output handle 4"));
+}
+
+TEST(Diagnose, ReplyDroppedByANonNetfilterReasonIsAKernelDrop) {
+    Event out = drop("192.0.2.1", 40000, "192.0.2.2", "TC_EGRESS", "tcf_classify+0x10");
+    out.outbound = true;
+    out.tcp_flags = 0x12;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), out}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"kernel-drop"});
+}
