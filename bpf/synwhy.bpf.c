@@ -456,6 +456,28 @@ static __always_inline bool maybe_handshake(struct sk_buff *skb)
 	return skb->len <= MAX_HANDSHAKE_BYTES && is_ip(skb);
 }
 
+/* A segment of a full socket's flow has that socket's local port at one end and its remote port
+ * at the other (sent: sport = local; received or freed on its way in: dport = local). When the
+ * ends that matter are not watched, the segment belongs to no watched flow, and its bytes (the
+ * costly cache miss) are not read: told from the socket alone, which the stack has just used.
+ * Always inspected: request and timewait socks (SYN-ACKs, timewait RSTs), and raw sockets, whose
+ * inet_num is their protocol, not a port: the per-netns TCP and ICMP control sockets that send
+ * the kernel's RSTs and ICMP errors. (A TPROXY-assigned socket has other ports than its packets:
+ * such set-ups are not watched through a proxy's port.) */
+static __always_inline bool of_unwatched_socket(struct sk_buff *skb, bool remote_end_too)
+{
+	struct sock *sk = skb->sk;
+	if (!sk)
+		return false;
+	__u8 state = sk->__sk_common.skc_state;
+	__u16 num = sk->__sk_common.skc_num;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false;
+	if (num == IPPROTO_TCP || num == IPPROTO_ICMP || num == IPPROTO_ICMPV6_ || port_watched(num))
+		return false;
+	return !remote_end_too || !port_watched(bpf_ntohs(sk->__sk_common.skc_dport));
+}
+
 /* ---- arrival ---------------------------------------------------------------------------- */
 
 SEC("tp_btf/netif_receive_skb")
@@ -499,7 +521,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
  * segment of it) or comes from one (the SYN-ACK or RST answering it). */
 static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 reason)
 {
-	if (!maybe_handshake(skb))
+	if (!maybe_handshake(skb) || of_unwatched_socket(skb, true))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
@@ -590,30 +612,10 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 
 /* Every packet handed to a device: keep RSTs and SYN-ACKs from a watched port, whoever made
  * them (the TCP stack or a firewall's reject), and ICMP errors quoting a SYN to one. */
-/* A segment that a full socket sends leaves from that socket's local port: when the port is not
- * watched, the segment is no SYN-ACK or RST from a watched port, and its bytes (the costly cache
- * miss) are not read. Told from the socket alone, which the stack has just used (hot). Always
- * inspected: request and timewait socks (SYN-ACKs, timewait RSTs), and raw sockets whose
- * inet_num is their protocol, not a port: the per-netns TCP and ICMP control sockets that send
- * the kernel's RSTs and ICMP errors. */
-static __always_inline bool from_unwatched_socket(struct sk_buff *skb)
-{
-	struct sock *sk = skb->sk;
-	if (!sk)
-		return false;
-	__u8 state = sk->__sk_common.skc_state;
-	__u16 num = sk->__sk_common.skc_num;
-	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
-		return false;
-	if (num == IPPROTO_TCP || num == IPPROTO_ICMP || num == IPPROTO_ICMPV6_)
-		return false;
-	return !port_watched(num);
-}
-
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(tx, struct sk_buff *skb)
 {
-	if (!maybe_handshake(skb) || from_unwatched_socket(skb))
+	if (!maybe_handshake(skb) || of_unwatched_socket(skb, false))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
