@@ -55,6 +55,41 @@ std::string first_line(const char* text) {
 
 }  // namespace
 
+bool decode_trace_message(const struct nlmsghdr* nlh, TraceRecord& out) {
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
+        return false;
+    struct nftnl_trace* t = nftnl_trace_alloc();
+    if (!t) return false;
+    bool ok = nftnl_trace_nlmsg_parse(nlh, t) == 0;
+    if (ok) {
+        TraceRecord r;
+        r.id = nftnl_trace_get_u32(t, NFTNL_TRACE_ID);
+        r.type = nftnl_trace_get_u32(t, NFTNL_TRACE_TYPE);
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_FAMILY))
+            r.family = table_family_name(nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY));
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_TABLE)) r.table = nftnl_trace_get_str(t, NFTNL_TRACE_TABLE);
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_CHAIN)) r.chain = nftnl_trace_get_str(t, NFTNL_TRACE_CHAIN);
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_RULE_HANDLE)) r.handle = nftnl_trace_get_u64(t, NFTNL_TRACE_RULE_HANDLE);
+        if (r.type == NFT_TRACETYPE_POLICY && nftnl_trace_is_set(t, NFTNL_TRACE_POLICY))
+            r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_POLICY));
+        else if (nftnl_trace_is_set(t, NFTNL_TRACE_VERDICT))
+            r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_VERDICT));
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_JUMP_TARGET))
+            r.jump_target = nftnl_trace_get_str(t, NFTNL_TRACE_JUMP_TARGET);
+        if (nftnl_trace_is_set(t, NFTNL_TRACE_NETWORK_HEADER) && nftnl_trace_is_set(t, NFTNL_TRACE_TRANSPORT_HEADER)) {
+            uint32_t net_len = 0, l4_len = 0;
+            auto* net = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_NETWORK_HEADER, &net_len));
+            auto* l4 = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_TRANSPORT_HEADER, &l4_len));
+            uint32_t nfproto = nftnl_trace_is_set(t, NFTNL_TRACE_NFPROTO) ? nftnl_trace_get_u32(t, NFTNL_TRACE_NFPROTO)
+                                                                          : nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY);
+            decode_trace_packet(nfproto, net, net_len, l4, l4_len, r);
+        }
+        out = std::move(r);
+    }
+    nftnl_trace_free(t);
+    return ok;
+}
+
 bool decode_trace_packet(uint32_t nfproto, const uint8_t* net, size_t net_len, const uint8_t* l4, size_t l4_len,
                          TraceRecord& out) {
     if (!net || !l4 || l4_len < 14) return false;
@@ -317,51 +352,20 @@ void NftTraceSession::drain(std::vector<Event>& out) {
         auto* nlh = reinterpret_cast<struct nlmsghdr*>(buf);
         int len = static_cast<int>(n);
         for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-            if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
-                NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
-                continue;
-            struct nftnl_trace* t = nftnl_trace_alloc();
-            if (!t) return;
-            if (nftnl_trace_nlmsg_parse(nlh, t) == 0) {
-                TraceRecord r;
-                r.id = nftnl_trace_get_u32(t, NFTNL_TRACE_ID);
-                r.type = nftnl_trace_get_u32(t, NFTNL_TRACE_TYPE);
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_FAMILY))
-                    r.family = table_family_name(nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY));
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_TABLE)) r.table = nftnl_trace_get_str(t, NFTNL_TRACE_TABLE);
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_CHAIN)) r.chain = nftnl_trace_get_str(t, NFTNL_TRACE_CHAIN);
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_RULE_HANDLE))
-                    r.handle = nftnl_trace_get_u64(t, NFTNL_TRACE_RULE_HANDLE);
-                if (r.type == NFT_TRACETYPE_POLICY && nftnl_trace_is_set(t, NFTNL_TRACE_POLICY))
-                    r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_POLICY));
-                else if (nftnl_trace_is_set(t, NFTNL_TRACE_VERDICT))
-                    r.verdict = static_cast<int32_t>(nftnl_trace_get_u32(t, NFTNL_TRACE_VERDICT));
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_JUMP_TARGET))
-                    r.jump_target = nftnl_trace_get_str(t, NFTNL_TRACE_JUMP_TARGET);
-                if (nftnl_trace_is_set(t, NFTNL_TRACE_NETWORK_HEADER) &&
-                    nftnl_trace_is_set(t, NFTNL_TRACE_TRANSPORT_HEADER)) {
-                    uint32_t net_len = 0, l4_len = 0;
-                    auto* net = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_NETWORK_HEADER, &net_len));
-                    auto* l4 = static_cast<const uint8_t*>(nftnl_trace_get_data(t, NFTNL_TRACE_TRANSPORT_HEADER, &l4_len));
-                    uint32_t nfproto = nftnl_trace_is_set(t, NFTNL_TRACE_NFPROTO)
-                                           ? nftnl_trace_get_u32(t, NFTNL_TRACE_NFPROTO)
-                                           : nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY);
-                    decode_trace_packet(nfproto, net, net_len, l4, l4_len, r);
-                }
-                if (getenv("SYNWHY_DEBUG_EVENTS"))
-                    fprintf(stderr, "trace id=%x type=%u %s %s %s handle=%lu verdict=%d packet=%d %s:%u\n", r.id, r.type,
-                            r.family.c_str(), r.table.c_str(), r.chain.c_str(), (unsigned long)r.handle, r.verdict,
-                            r.has_packet, r.src.str().c_str(), r.sport);
-                if (auto e = assembler_->add(r, ports_)) {
-                    e->netns = netns_;
-                    struct timespec ts {};
-                    clock_gettime(CLOCK_REALTIME, &ts);
-                    e->ts_ns = uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
-                    fill_rule_text(*e->rule);
-                    out.push_back(std::move(*e));
-                }
+            TraceRecord r;
+            if (!decode_trace_message(nlh, r)) continue;
+            if (getenv("SYNWHY_DEBUG_EVENTS"))
+                fprintf(stderr, "trace id=%x type=%u %s %s %s handle=%lu verdict=%d packet=%d %s:%u\n", r.id, r.type,
+                        r.family.c_str(), r.table.c_str(), r.chain.c_str(), (unsigned long)r.handle, r.verdict,
+                        r.has_packet, r.src.str().c_str(), r.sport);
+            if (auto e = assembler_->add(r, ports_)) {
+                e->netns = netns_;
+                struct timespec ts {};
+                clock_gettime(CLOCK_REALTIME, &ts);
+                e->ts_ns = uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
+                fill_rule_text(*e->rule);
+                out.push_back(std::move(*e));
             }
-            nftnl_trace_free(t);
         }
     }
 }

@@ -38,6 +38,11 @@ struct TraceRecord {
     uint8_t tcp_flags = 0;
 };
 
+// Decodes one netlink message from NFNLGRP_NFTRACE (its nlmsg_len already checked against the
+// buffer, as mnl_nlmsg_ok does): false when it is not an NFT_MSG_TRACE message or libnftnl cannot
+// parse it. Pure, fuzzed (tests/fuzz/).
+bool decode_trace_message(const struct nlmsghdr* nlh, TraceRecord& out);
+
 // Decodes the IP and TCP headers an NFTA_TRACE_*_HEADER attribute carries; false if not TCP.
 bool decode_trace_packet(uint32_t nfproto, const uint8_t* net, size_t net_len, const uint8_t* l4, size_t l4_len,
                          TraceRecord& out);

@@ -10,6 +10,8 @@
 
 #include "diagnosis/model.h"
 
+struct nlmsghdr;
+
 namespace synwhy::host {
 
 struct SnapshotOptions {
@@ -23,6 +25,9 @@ HostSnapshot take_snapshot(const SnapshotOptions& options);
 
 // The pieces, each usable on its own.
 std::vector<Listener> list_tcp_listeners(std::string& error);          // netlink sock_diag, both families
+// One SOCK_DIAG_BY_FAMILY reply message (its nlmsg_len already checked, as mnl_cb_run does): the
+// TCP listener it describes, or false for any other message. Pure, fuzzed.
+bool parse_inet_diag_listener(const struct nlmsghdr* nlh, Listener& out);
 void attach_socket_owners(std::vector<Listener>& listeners);           // /proc/*/fd socket:[inode]
 std::vector<SshdProcess> find_sshd_processes();                        // /proc/*/comm == sshd
 SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout);

@@ -37,30 +37,8 @@ int on_attr(const struct nlattr* attr, void* data) {
 
 int on_msg(const struct nlmsghdr* nlh, void* data) {
     auto* st = static_cast<DumpState*>(data);
-    if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) return MNL_CB_OK;
-    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct inet_diag_msg)) return MNL_CB_OK;
-    const auto* msg = static_cast<const struct inet_diag_msg*>(mnl_nlmsg_get_payload(nlh));
-    if (msg->idiag_state != TCP_LISTEN) return MNL_CB_OK;
-
     Listener l;
-    if (msg->idiag_family == AF_INET) {
-        l.addr.family = Family::ipv4;
-        std::memcpy(l.addr.bytes.data(), msg->id.idiag_src, 4);
-    } else if (msg->idiag_family == AF_INET6) {
-        l.addr.family = Family::ipv6;
-        std::memcpy(l.addr.bytes.data(), msg->id.idiag_src, 16);
-    } else {
-        return MNL_CB_OK;
-    }
-    l.port = ntohs(msg->id.idiag_sport);
-    l.backlog = msg->idiag_wqueue;
-    l.accept_queue = msg->idiag_rqueue;
-    l.inode = msg->idiag_inode;
-    // The kernel adds INET_DIAG_SKV6ONLY to every AF_INET6 socket, no idiag_ext bit needed.
-    int v6only = 0;
-    mnl_attr_parse(nlh, sizeof(struct inet_diag_msg), on_attr, &v6only);
-    l.v6only = l.addr.family == Family::ipv6 && v6only != 0;
-    st->out->push_back(l);
+    if (parse_inet_diag_listener(nlh, l)) st->out->push_back(l);
     return MNL_CB_OK;
 }
 
@@ -94,6 +72,34 @@ std::string dump_family(struct mnl_socket* nl, uint8_t family, uint32_t seq, std
 }
 
 }  // namespace
+
+bool parse_inet_diag_listener(const struct nlmsghdr* nlh, Listener& out) {
+    if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY) return false;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct inet_diag_msg)) return false;
+    const auto* msg = static_cast<const struct inet_diag_msg*>(mnl_nlmsg_get_payload(nlh));
+    if (msg->idiag_state != TCP_LISTEN) return false;
+
+    Listener l;
+    if (msg->idiag_family == AF_INET) {
+        l.addr.family = Family::ipv4;
+        std::memcpy(l.addr.bytes.data(), msg->id.idiag_src, 4);
+    } else if (msg->idiag_family == AF_INET6) {
+        l.addr.family = Family::ipv6;
+        std::memcpy(l.addr.bytes.data(), msg->id.idiag_src, 16);
+    } else {
+        return false;
+    }
+    l.port = ntohs(msg->id.idiag_sport);
+    l.backlog = msg->idiag_wqueue;
+    l.accept_queue = msg->idiag_rqueue;
+    l.inode = msg->idiag_inode;
+    // The kernel adds INET_DIAG_SKV6ONLY to every AF_INET6 socket, no idiag_ext bit needed.
+    int v6only = 0;
+    mnl_attr_parse(nlh, sizeof(struct inet_diag_msg), on_attr, &v6only);
+    l.v6only = l.addr.family == Family::ipv6 && v6only != 0;
+    out = std::move(l);
+    return true;
+}
 
 std::vector<Listener> list_tcp_listeners(std::string& error) {
     std::vector<Listener> out;
