@@ -53,11 +53,73 @@ std::string first_line(const char* text) {
     return s;
 }
 
+// libnftnl's nftnl_trace_nlmsg_parse exit()s the process ("abi_breakage") on an attribute of the
+// wrong size, on a missing id, type or verdict code, or a jump without its chain, and strdup()s
+// strings it checked only for a non-zero length. The kernel never sends such a message; anything
+// else that does (or a kernel whose ABI changed) must cost one message, not the capture: the
+// message is checked here with libnftnl's rules, strings must end in NUL. Found by fuzzing.
+int check_verdict_attr(const struct nlattr* attr, void* data) {
+    auto* tb = static_cast<const struct nlattr**>(data);
+    int type = mnl_attr_get_type(attr);
+    if (type == NFTA_VERDICT_CODE) {
+        if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
+        tb[type] = attr;
+    } else if (type == NFTA_VERDICT_CHAIN) {
+        if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0) return MNL_CB_ERROR;
+        tb[type] = attr;
+    }
+    return MNL_CB_OK;
+}
+
+int check_trace_attr(const struct nlattr* attr, void* data) {
+    auto* tb = static_cast<const struct nlattr**>(data);
+    if (mnl_attr_type_valid(attr, NFTA_TRACE_MAX) < 0) return MNL_CB_OK;  // newer than us: ignored
+    int type = mnl_attr_get_type(attr);
+    int ok = 0;
+    switch (type) {
+    case NFTA_TRACE_VERDICT: ok = mnl_attr_validate(attr, MNL_TYPE_NESTED); break;
+    case NFTA_TRACE_IIFTYPE:
+    case NFTA_TRACE_OIFTYPE: ok = mnl_attr_validate(attr, MNL_TYPE_U16); break;
+    case NFTA_TRACE_ID:
+    case NFTA_TRACE_IIF:
+    case NFTA_TRACE_MARK:
+    case NFTA_TRACE_OIF:
+    case NFTA_TRACE_POLICY:
+    case NFTA_TRACE_NFPROTO:
+    case NFTA_TRACE_TYPE: ok = mnl_attr_validate(attr, MNL_TYPE_U32); break;
+    case NFTA_TRACE_CHAIN:
+    case NFTA_TRACE_TABLE: ok = mnl_attr_validate(attr, MNL_TYPE_NUL_STRING); break;
+    case NFTA_TRACE_RULE_HANDLE: ok = mnl_attr_validate(attr, MNL_TYPE_U64); break;
+    case NFTA_TRACE_LL_HEADER:
+    case NFTA_TRACE_NETWORK_HEADER:
+    case NFTA_TRACE_TRANSPORT_HEADER: ok = mnl_attr_get_payload_len(attr) == 0 ? -1 : 0; break;
+    }
+    if (ok < 0) return MNL_CB_ERROR;
+    tb[type] = attr;
+    return MNL_CB_OK;
+}
+
+bool trace_message_is_sound(const struct nlmsghdr* nlh) {
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) return false;
+    const struct nlattr* tb[NFTA_TRACE_MAX + 1] = {};
+    if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), check_trace_attr, tb) < 0) return false;
+    if (!tb[NFTA_TRACE_ID] || !tb[NFTA_TRACE_TYPE]) return false;
+    if (tb[NFTA_TRACE_VERDICT]) {  // libnftnl reads the last one
+        const struct nlattr* v[NFTA_VERDICT_MAX + 1] = {};
+        if (mnl_attr_parse_nested(tb[NFTA_TRACE_VERDICT], check_verdict_attr, v) < 0) return false;
+        if (!v[NFTA_VERDICT_CODE]) return false;
+        auto code = static_cast<int32_t>(ntohl(mnl_attr_get_u32(v[NFTA_VERDICT_CODE])));
+        if ((code == NFT_JUMP || code == NFT_GOTO) && !v[NFTA_VERDICT_CHAIN]) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool decode_trace_message(const struct nlmsghdr* nlh, TraceRecord& out) {
     if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
         return false;
+    if (!trace_message_is_sound(nlh)) return false;
     struct nftnl_trace* t = nftnl_trace_alloc();
     if (!t) return false;
     bool ok = nftnl_trace_nlmsg_parse(nlh, t) == 0;

@@ -39,8 +39,8 @@ struct TraceRecord {
 };
 
 // Decodes one netlink message from NFNLGRP_NFTRACE (its nlmsg_len already checked against the
-// buffer, as mnl_nlmsg_ok does): false when it is not an NFT_MSG_TRACE message or libnftnl cannot
-// parse it. Pure, fuzzed (tests/fuzz/).
+// buffer, as mnl_nlmsg_ok does): false when it is not an NFT_MSG_TRACE message, or is one that
+// libnftnl would reject (or exit() on: it is checked first). Pure, fuzzed (tests/fuzz/).
 bool decode_trace_message(const struct nlmsghdr* nlh, TraceRecord& out);
 
 // Decodes the IP and TCP headers an NFTA_TRACE_*_HEADER attribute carries; false if not TCP.
