@@ -1,0 +1,10 @@
+9:name=systemd:/
+8:pids:/
+7:blkio:/
+6:freezer:/
+5:devices:/
+4:memory:/process_api/dbb6e4252788ac7781b8eb962a98b27a
+3:cpuset:/
+2:cpuacct:/
+1:cpu:/
+0::/
