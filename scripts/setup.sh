@@ -12,6 +12,8 @@ fi
 packages=(
     # build
     cmake make g++ clang llvm pkg-config bpftool
+    # libFuzzer for clang 14 (scripts/fuzz.sh); a Recommends of clang, so named here
+    libclang-rt-14-dev
     libbpf-dev libelf-dev zlib1g-dev libcli11-dev libfmt-dev nlohmann-json3-dev
     libmnl-dev libnftnl-dev libnftables-dev libsystemd-dev libgtest-dev libgmock-dev libpcap-dev
     # packaging (cpack's .deb generator)
