@@ -433,6 +433,16 @@ std::vector<std::string> listener_evidence(const HostSnapshot* host, uint16_t po
     return ev;
 }
 
+// The other namespaces the search for a listener did not enter (bounded): a refusal's verdict
+// holds only for those it searched.
+std::vector<std::string> search_limit_evidence(const HostSnapshot* host) {
+    std::vector<std::string> ev;
+    if (!host) return ev;
+    for (const auto& e : host->probe_errors)
+        if (e.find(other_netns_not_searched) != std::string::npos) ev.push_back(e);
+    return ev;
+}
+
 const SshdConfig* broken_config(const HostSnapshot* host) {
     if (!host) return nullptr;
     for (const auto& c : host->sshd_configs)
@@ -567,6 +577,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         c.summary = fmt::format("connections to {} are refused: nothing listens on port {}", target, port);
         add_details();
         append(c.evidence, listener_evidence(host, port));
+        append(c.evidence, search_limit_evidence(host));
         append(c.evidence, sshd_state_evidence(host));
         c.fix = start_sshd_fix(host);
     } else if (code == cause::other_netns) {
@@ -577,6 +588,7 @@ Cause build_cause(const std::string& code, const std::vector<const Flow*>& flows
         add_details();
         for (const ForeignListener* x : foreign) c.evidence.push_back("listening elsewhere: " + describe_foreign(*x));
         append(c.evidence, listener_evidence(host, port));
+        append(c.evidence, search_limit_evidence(host));
         c.evidence.push_back("no DNAT maps the port: the SYN was answered by this namespace's TCP stack");
         c.fix.push_back(fmt::format("publish the port: docker run -p {}:{} … (or a DNAT rule to the container's address)",
                                     port, port));

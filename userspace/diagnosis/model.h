@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace synwhy {
@@ -128,6 +129,10 @@ struct ForeignListener {
     std::string container;    // "docker 3f2a1b9c0d4e" from the owner's cgroup, if a runtime made it
     Listener listener;
 };
+
+// The other-netns search enters a bounded number of namespaces; when it could not enter them all,
+// probe_errors holds "N of M" followed by this, and a refusal's evidence repeats that line.
+inline constexpr std::string_view other_netns_not_searched = " other network namespaces not searched";
 
 struct HostSnapshot {
     uint64_t taken_ns = 0;

@@ -25,6 +25,14 @@ bool is_hex_id(const std::string& s) {
     return s.size() >= 12 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c); });
 }
 
+// The network namespaces that processes run in, by inode, each with the lowest pid found in it.
+std::map<uint32_t, int> namespaces_of_processes() {
+    std::map<uint32_t, int> found;
+    for (int pid : procfs::list_pids())
+        if (uint32_t ino = inode_of(fmt::format("/proc/{}/ns/net", pid))) found.emplace(ino, pid);
+    return found;
+}
+
 }  // namespace
 
 std::string container_from_cgroup(const std::string& text) {
@@ -54,28 +62,37 @@ std::map<uint32_t, NetnsEntry> list_network_namespaces(bool with_processes) {
         closedir(d);
     }
     if (!with_processes) return namespaces;
-    if (DIR* d = opendir("/proc")) {
-        while (struct dirent* e = readdir(d)) {
-            if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-            std::string path = std::string("/proc/") + e->d_name + "/ns/net";
-            if (uint32_t ino = inode_of(path)) namespaces.emplace(ino, NetnsEntry{path, "", std::atoi(e->d_name)});
-        }
-        closedir(d);
-    }
+    for (const auto& [ino, pid] : namespaces_of_processes())
+        namespaces.emplace(ino, NetnsEntry{fmt::format("/proc/{}/ns/net", pid), "", pid});
     return namespaces;
 }
 
 std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
                                                            size_t max_namespaces, std::string& error) {
-    auto namespaces = list_network_namespaces(true);
+    // The named namespaces and those of processes, without the caller's own.
+    auto namespaces = list_network_namespaces(false);
+    const auto with_processes = namespaces_of_processes();
+    for (const auto& [ino, pid] : with_processes)
+        namespaces.emplace(ino, NetnsEntry{fmt::format("/proc/{}/ns/net", pid), "", pid});
     namespaces.erase(own_netns);
-    if (namespaces.size() > max_namespaces)
-        error = fmt::format("{} network namespaces; only the first {} were searched", namespaces.size(), max_namespaces);
+    // Entered in this order while the bound allows: first those where a process runs (a listener
+    // is held by a process, a container's sshd say), then the named ones nothing runs in.
+    std::vector<std::pair<uint32_t, const NetnsEntry*>> order;
+    for (const auto& [ino, where] : namespaces)
+        if (with_processes.count(ino)) order.emplace_back(ino, &where);
+    for (const auto& [ino, where] : namespaces)
+        if (!with_processes.count(ino)) order.emplace_back(ino, &where);
+    // Not silent: the report repeats this line as evidence of a refusal (a listener may be in a
+    // namespace that was not searched).
+    if (order.size() > max_namespaces)
+        error = fmt::format("{} of {}{} (at most {} are entered, those where processes run first)",
+                            order.size() - max_namespaces, order.size(), other_netns_not_searched, max_namespaces);
 
     std::vector<ForeignListener> found;
     size_t visited = 0;
-    for (const auto& [ino, where] : namespaces) {
+    for (const auto& [ino, entry] : order) {
         if (visited++ >= max_namespaces) break;
+        const NetnsEntry& where = *entry;
         // setns is per thread for the network namespace: a short-lived thread enters it.
         std::vector<Listener> listeners;
         std::thread t([&, path = where.path] {
