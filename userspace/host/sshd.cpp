@@ -1,11 +1,16 @@
 // sshd's effective configuration: `sshd -T -f PATH`, and on failure the error `sshd -t` prints.
 #include "host/snapshot.h"
 
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include "host/exec.h"
 
@@ -80,14 +85,71 @@ std::string first_sshd_error_line(const std::string& stderr_text) {
     return first_any;
 }
 
+namespace {
+
+SshdConfig run_sshd_config_query(const std::string& sshd, const std::string& config_path,
+                                 std::chrono::milliseconds timeout);
+
+// The identity of a file as far as a change to it shows: a new inode, size, mtime or ctime.
+using FileStamp = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t, int64_t, int64_t>;
+FileStamp stamp_of(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return {};
+    return {st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec,
+            st.st_ctim.tv_nsec};
+}
+
+uint64_t monotonic_ms() {
+    struct timespec ts {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+// sshd's answer does not depend on the network namespace the probe runs in, and a snapshot of
+// every namespace (--all-netns) asks it once per namespace: one run of sshd serves them all for a
+// short while, as long as neither the config file nor the binary changed. Without this, 2000
+// namespaces cost 2000 runs of sshd (~20 s), or 2000 timeouts if sshd hangs.
+struct CachedAnswer {
+    FileStamp config, binary;
+    uint64_t at_ms = 0;
+    SshdConfig answer;
+};
+constexpr uint64_t answer_valid_ms = 2000;
+std::mutex cache_mutex;
+std::map<std::pair<std::string, std::string>, CachedAnswer> cache;  // (sshd, config path)
+
+}  // namespace
+
 SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout) {
-    SshdConfig c;
-    c.config_path = config_path;
     std::string sshd = find_sshd_binary();
     if (sshd.empty()) {
+        SshdConfig c;
+        c.config_path = config_path;
         c.error = "sshd is not installed";
         return c;
     }
+    auto key = std::make_pair(sshd, config_path);
+    FileStamp config = stamp_of(config_path), binary = stamp_of(sshd);
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex);
+        auto it = cache.find(key);
+        if (it != cache.end() && it->second.config == config && it->second.binary == binary &&
+            monotonic_ms() - it->second.at_ms < answer_valid_ms)
+            return it->second.answer;
+    }
+    SshdConfig answer = run_sshd_config_query(sshd, config_path, timeout);
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (cache.size() >= 64) cache.clear();  // bounded: a handful of config paths in practice
+    cache[key] = CachedAnswer{config, binary, monotonic_ms(), answer};
+    return answer;
+}
+
+namespace {
+
+SshdConfig run_sshd_config_query(const std::string& sshd, const std::string& config_path,
+                                 std::chrono::milliseconds timeout) {
+    SshdConfig c;
+    c.config_path = config_path;
     ExecResult big_t = run_program({sshd, "-T", "-f", config_path}, timeout);
     if (big_t.started && !big_t.timed_out && big_t.exit_code == 0) {
         SshdConfig parsed = parse_sshd_T(big_t.out);
@@ -106,5 +168,7 @@ SshdConfig query_sshd_config(const std::string& config_path, std::chrono::millis
     c.error = line.empty() ? describe_failure("sshd -T", big_t, timeout) : line;
     return c;
 }
+
+}  // namespace
 
 }  // namespace synwhy::host
