@@ -76,6 +76,7 @@ private:
     }
 
     void print(const FlowEvidence& f) {
+        const uint32_t already = printed_[f.key];
         printed_[f.key] = f.syns;
         const HostSnapshot* host = host_of(f.key.netns);
         if (!addressed_here(f, host)) {  // passing through to another host: not ours to judge
@@ -90,7 +91,8 @@ private:
             flow = classify(f, host_of(f.key.netns), o_.ports);
         }
         std::string label = label_of(f.key.netns);
-        metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns;
+        // A flow gets a line again for each retransmitted SYN: count only the SYNs new since its last.
+        metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns - already;
         metrics_dirty_ = true;
         if (o_.json) {
             auto j = flow_json(flow);
