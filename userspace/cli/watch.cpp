@@ -52,7 +52,12 @@ public:
             if (!o_.metrics_file.empty() && metrics_dirty_ &&
                 Session::monotonic_ns() - metrics_written_ > 2000 * ms)
                 write_metrics();
+            report_detail_lost(false);
         }
+        // The stop signal may have interrupted a write blocked on a slow reader (EINTR, the line
+        // kept in the buffer): try once more with the last line. A closed output just fails again.
+        std::cout.clear();
+        report_detail_lost(true);
         if (!o_.metrics_file.empty()) {
             metrics_.up = false;
             write_metrics();
@@ -93,6 +98,7 @@ private:
         std::string label = label_of(f.key.netns);
         // A flow gets a line again for each retransmitted SYN: count only the SYNs new since its last.
         metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns - already;
+        syns_with_line_ += f.syns - already;
         metrics_dirty_ = true;
         if (o_.json) {
             auto j = flow_json(flow);
@@ -181,6 +187,37 @@ private:
         }
     }
 
+    // Under a flood the lines are a sample: the kernel details a bounded rate of events and drops
+    // what a full ring buffer cannot take, while it still counts every SYN exactly. Never silent:
+    // a line says so, at most every 5 s while it goes on and once more when watch ends, with the
+    // kernel's totals.
+    void report_detail_lost(bool final) {
+        TracerStats st = s_.stats();
+        if (st.rate_limited == lost_told_.rate_limited && st.ringbuf_full == lost_told_.ringbuf_full) return;
+        const uint64_t now = Session::monotonic_ns();
+        if (!final && lost_told_at_ && now - lost_told_at_ < 5000 * ms) return;
+        lost_told_ = st;
+        lost_told_at_ = now;
+        if (o_.json) {
+            nlohmann::json counts = nlohmann::json::array();
+            for (const auto& t : s_.kernel_totals())
+                counts.push_back({{"netns", t.netns}, {"port", t.port}, {"what", t.what}, {"count", t.count}});
+            emit(json_text({{"event", "detail-lost"},
+                            {"ts", format_time(s_.event_clock_ns())},
+                            {"final", final},
+                            {"syns_seen", st.syns_seen},
+                            {"syns_with_line", syns_with_line_},
+                            {"events_rate_limited", st.rate_limited},
+                            {"events_lost", st.ringbuf_full},
+                            {"kernel_counts", counts}}));
+        } else {
+            emit(fmt::format("{}  detail lost: {} kernel events over the detail rate bound, {} lost (ring buffer "
+                             "full); the kernel counted {} SYN{}, {} of them have a line",
+                             format_time(s_.event_clock_ns()), st.rate_limited, st.ringbuf_full, st.syns_seen,
+                             st.syns_seen == 1 ? "" : "s", syns_with_line_));
+        }
+    }
+
     bool write_metrics() {
         TracerStats st = s_.stats();
         metrics_.syns_seen_kernel = st.syns_seen;
@@ -204,6 +241,9 @@ private:
     uint64_t last_snapshot_ = Session::monotonic_ns();
     uint64_t last_foreign_scan_ = 0;
     bool output_ok_ = true;
+    uint64_t syns_with_line_ = 0;  // SYNs the lines so far were about
+    TracerStats lost_told_;        // the loss counters as the last detail-lost line gave them
+    uint64_t lost_told_at_ = 0;
     WatchMetrics metrics_;
     bool metrics_dirty_ = false;
     uint64_t metrics_written_ = 0;
