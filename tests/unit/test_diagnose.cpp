@@ -574,3 +574,16 @@ TEST(Diagnose, ReplyDroppedByANonNetfilterReasonIsAKernelDrop) {
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), out}, host_with({listener("0.0.0.0", 22)}));
     ASSERT_EQ(codes(d), std::vector<std::string>{"kernel-drop"});
 }
+
+TEST(Diagnose, AnOtherNetnsSearchCutShortIsSaidInTheEvidence) {
+    // No listener found here nor in the namespaces searched: the verdict stands, but the report
+    // must say that some namespaces were never looked into.
+    HostSnapshot h = host_with({});
+    h.probe_errors.push_back(std::string("1492 of 2004") + std::string(other_netns_not_searched) +
+                             " (at most 512 are entered, those where processes run first)");
+    h.probe_errors.push_back("an unrelated probe error");
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "1492 of 2004 other network namespaces not searched"));
+    EXPECT_FALSE(any_contains(d.causes[0].evidence, "an unrelated probe error"));
+}

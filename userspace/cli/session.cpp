@@ -312,6 +312,10 @@ std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also
             watched.emplace_back(ns.path, fmt::format("netns:{} (pid {})", ino, ns.pid));
     }
     for (const auto& [path, name] : watched) snaps.push_back(snapshot_of(path, name));
+    if (unnamed > max_foreign_namespaces)
+        snaps.front().probe_errors.push_back(
+            fmt::format("{} of {} unnamed network namespaces seen in events not snapshotted (at most {})",
+                        unnamed - max_foreign_namespaces, unnamed, max_foreign_namespaces));
     return snaps;
 }
 
