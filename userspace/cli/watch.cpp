@@ -20,9 +20,13 @@ namespace {
 constexpr size_t max_watch_flows = 8192;  // ~2 KB each: bounded to ~16 MB under a flood
 constexpr uint64_t ms = 1000000ULL;
 
+// Events after which a flow's line can be printed. A RST leaving (tx_rst) is not one: a firewall's
+// `reject with tcp reset` sends it before the SYN's NF_DROP, which may come in the next batch,
+// and the TCP stack's own RST is announced by tcp_send_reset (rst_sent) first. A RST seen alone
+// is judged when the flow goes idle (expire).
 bool decisive(EventKind k) {
     return k == EventKind::established || k == EventKind::drop || k == EventKind::firewall_verdict ||
-           k == EventKind::rst_sent || k == EventKind::icmp_sent || k == EventKind::tx_rst;
+           k == EventKind::rst_sent || k == EventKind::icmp_sent;
 }
 
 double unix_seconds() {
