@@ -60,6 +60,11 @@ int last_capability() {
 
 }  // namespace
 
+bool has_capability(int cap) {
+    CapSets now;
+    return cap >= 0 && cap < 64 && get_caps(now) && ((now.effective >> cap) & 1);
+}
+
 std::string capability_name(int cap) {
     if (cap >= 0 && size_t(cap) < std::size(names)) return names[cap];
     return fmt::format("CAP_{}", cap);

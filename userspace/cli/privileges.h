@@ -16,6 +16,9 @@ inline constexpr int dac_override = 1, dac_read_search = 2, net_admin = 12, net_
                      sys_admin = 21, sys_resource = 24, perfmon = 38, bpf = 39, syslog = 34, setpcap = 8;
 }
 
+// Whether the calling thread has the capability (CAP_* number) in its effective set.
+bool has_capability(int cap);
+
 // "CAP_NET_ADMIN" for 12; "CAP_40" for a number this build has no name for.
 std::string capability_name(int cap);
 

@@ -2,11 +2,8 @@
 #include "cli/privileges.h"
 
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,23 +44,14 @@ void install_signal_handlers() {
 
 }  // namespace
 
-bool has_capability(int cap) {
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    if (syscall(SYS_capget, &hdr, data) != 0) return false;
-    return data[cap / 32].effective & (1U << (cap % 32));
-}
-
 namespace {
 
 // What synwhy needs to trace: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
 std::string missing_privileges() {
-    constexpr int cap_bpf = 39, cap_perfmon = 38, cap_sys_admin = 21, cap_net_admin = 12;
-    if (has_capability(cap_sys_admin)) return "";
+    if (has_capability(cap::sys_admin)) return "";
     std::vector<std::string> missing;
-    if (!has_capability(cap_bpf)) missing.push_back("CAP_BPF");
-    if (!has_capability(cap_perfmon)) missing.push_back("CAP_PERFMON");
-    if (!has_capability(cap_net_admin)) missing.push_back("CAP_NET_ADMIN");
+    for (int c : {cap::bpf, cap::perfmon, cap::net_admin})
+        if (!has_capability(c)) missing.push_back(capability_name(c));
     std::string s;
     for (size_t i = 0; i < missing.size(); i++) s += (i ? ", " : "") + missing[i];
     return s;

@@ -26,9 +26,6 @@ namespace synwhy::cli {
 // Set by SIGINT/SIGTERM/SIGHUP: the loops end and print what was captured.
 bool stop_requested();
 
-// Whether this process has the capability (CAP_* number) in its effective set.
-bool has_capability(int cap);
-
 class Session {
 public:
     // nullptr after printing one line to stderr; `status` is then the exit status to use.
