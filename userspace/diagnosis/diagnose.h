@@ -102,7 +102,8 @@ bool listener_accepts(const Listener& l, const IpAddr& dst);
 std::string endpoint(const IpAddr& a, uint16_t port);  // "192.0.2.2:22", "[2001:db8::2]:22"
 std::string describe_listener(const Listener& l);      // "sshd (pid 812) on 0.0.0.0:22"
 std::string describe_rule(const FirewallRule& r);      // "inet filter ssh_guard handle 3 (comment ...)"
-// The command that removes or amends the rule, in the front-end's terms first when one made it.
+// The command that removes or amends the rule, in the front-end's terms first when one made it
+// (owners/rule_owners.h knows the front-ends).
 std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port);
 
 }  // namespace synwhy

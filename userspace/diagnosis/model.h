@@ -92,6 +92,8 @@ struct Listener {
     int pid = 0;                 // 0 when no process holds it
     std::string comm;
     std::string exe;
+    std::string cmdline;         // argv joined with spaces (a proxy's -container-ip, a socket's owner)
+    std::string unit;            // the systemd unit of its cgroup ("ssh.service", "docker.service"), if any
 };
 
 struct SshdProcess {
@@ -111,6 +113,18 @@ struct SshdConfig {
     std::vector<std::string> listen_addresses;  // as printed: "0.0.0.0:22", "[::]:22"
     std::string address_family;                 // any, inet, inet6
     std::string error;                          // first error line when !ok
+    // How it was checked when not as-is: "with a private /run/sshd (the real one is missing ...)".
+    // sshd -t/-T refuse to read the config when the privilege separation directory is missing,
+    // which is normal for a stopped ssh.service (RuntimeDirectory=sshd): that is not a config error.
+    std::string checked_with;
+};
+
+// One journal entry of a unit (sd-journal, this boot), for evidence.
+struct JournalLine {
+    uint64_t ts_ns = 0;          // CLOCK_REALTIME
+    std::string unit;            // _SYSTEMD_UNIT, or UNIT for systemd's own messages about it
+    int priority = 6;            // syslog priority
+    std::string message;
 };
 
 struct SystemdUnit {
@@ -120,6 +134,47 @@ struct SystemdUnit {
     std::string sub_state;
     std::string unit_file_state; // enabled, disabled, masked, static
     uint32_t main_pid = 0;
+    std::string id;                      // the unit's own name; differs from `name` when name is an alias
+    std::vector<std::string> aliases;    // its other names (sshd.service for ssh.service on Debian)
+    std::string result;                  // success, exit-code, signal, core-dump, start-limit-hit, ...
+    std::string fragment_path;           // /lib/systemd/system/ssh.service
+    std::vector<std::string> drop_ins;   // drop-in files in effect (a generator's addresses.conf among them)
+    std::vector<std::string> triggers;   // what it starts (ssh.socket -> ssh@.service / ssh.service)
+    std::vector<std::string> triggered_by;
+    // Socket units only:
+    std::vector<std::string> listen;     // Stream listeners as systemd prints them: "[::]:22", "0.0.0.0:2222"
+    bool accept = false;                 // Accept=yes: one service instance per connection (ssh@.service)
+    uint32_t n_accepted = 0;             // connections accepted since the socket started
+    uint32_t n_connections = 0;          // ... of which still open
+    std::vector<JournalLine> journal;    // its last journal lines this boot, oldest first
+};
+
+// A program that manages firewall rules, found running (pid) or enabled (ufw has no daemon).
+struct FirewallManager {
+    std::string name;      // ufw, firewalld, fail2ban, sshguard, crowdsec, tailscale, docker, podman,
+                           // kube-proxy, calico, cilium
+    int pid = 0;           // its daemon, 0 when none runs (ufw)
+    std::string detail;    // "enabled in /etc/ufw/ufw.conf", "default zone public", ...
+};
+
+// An address a ban manager blocks, as the manager itself reports it.
+struct Ban {
+    std::string manager;   // fail2ban
+    std::string jail;      // sshd
+    IpAddr addr;
+    uint64_t since_s = 0;  // epoch seconds, 0 when unknown
+    uint64_t until_s = 0;  // epoch seconds, 0 when unknown or permanent
+};
+
+// A BPF program attached to an interface of the watched namespace (tc or XDP): who holds it
+// decides whether removing it is a fix or an outage (a CNI's datapath).
+struct NetProgram {
+    std::string ifname;
+    std::string attach;     // "xdp", "xdpgeneric", "tc ingress", "tc egress"
+    uint32_t prog_id = 0;
+    std::string prog_name;  // cil_from_netdev, calico_..., "" when the kernel has none
+    int holder_pid = 0;     // a process holding it open (its loader), 0 when none (pinned or orphaned)
+    std::string holder_comm;
 };
 
 // A listener in another network namespace (a container's), for `other-netns`.
@@ -143,7 +198,18 @@ struct HostSnapshot {
     std::vector<SshdProcess> sshd_processes;
     std::vector<SshdConfig> sshd_configs;   // one per config path in use (or the default)
     bool systemd_running = false;
-    std::vector<SystemdUnit> units;
+    std::vector<SystemdUnit> units;          // the ssh units, each once (aliases folded into one)
+    std::vector<SystemdUnit> socket_units;   // every socket unit with a Stream listener (pid 1's sockets)
+    // A generator derives ssh.socket's ListenStream from sshd_config at daemon-reload (Ubuntu's
+    // sshd-socket-generator): path of the generator, "" when none (Debian: the socket keeps its own).
+    std::string sshd_socket_generator;
+    std::string os_id, os_version_id;        // /etc/os-release of the view the snapshot had
+    // Whose files and units the snapshot read: "" for synwhy's own mount namespace, else e.g.
+    // "the mount namespace of pid 4242" (a container's own /etc and systemd).
+    std::string mount_view;
+    std::vector<FirewallManager> firewall_managers;
+    std::vector<Ban> bans;
+    std::vector<NetProgram> net_programs;
     bool iptables_legacy_present = false;   // ip_tables / ip6_tables have rules in this netns
     // TcpExt counters of this netns (cumulative), and their growth over the capture (-1: unknown).
     uint64_t listen_overflows = 0, listen_drops = 0;

@@ -1,0 +1,116 @@
+// The owner tables: who made a firewall rule, who serves a listening socket.
+#include <gtest/gtest.h>
+
+#include "diagnosis/diagnose.h"
+#include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/rule_owners.h"
+
+using namespace synwhy;
+
+namespace {
+
+FirewallRule nft_rule(const char* family, const char* table, const char* chain, std::vector<std::string> path = {},
+                      uint64_t handle = 7) {
+    FirewallRule r;
+    r.backend = "nftables";
+    r.family = family;
+    r.table = table;
+    r.chain = chain;
+    r.path = std::move(path);
+    r.handle = handle;
+    r.verdict = "drop";
+    return r;
+}
+
+std::vector<std::string> owner_names(const FirewallRule& r) {
+    std::vector<std::string> names;
+    for (const RuleOwner* o : owners_of(r)) names.push_back(o->name);
+    return names;
+}
+
+Listener listener(const char* comm, int pid, const char* exe = "") {
+    Listener l;
+    l.addr = *IpAddr::parse("0.0.0.0");
+    l.port = 22;
+    l.comm = comm;
+    l.pid = pid;
+    l.exe = exe;
+    return l;
+}
+
+}  // namespace
+
+TEST(RuleOwners, UfwByChain) {
+    auto r = nft_rule("ip", "filter", "ufw-user-input", {"INPUT"}, 12);
+    EXPECT_EQ(owner_names(r), std::vector<std::string>{"ufw"});
+    EXPECT_EQ(rule_fix(r, 22), (std::vector<std::string>{"ufw allow 22/tcp", "nft delete rule ip filter ufw-user-input handle 12"}));
+}
+
+TEST(RuleOwners, UfwByPath) {
+    // A rule in a chain of its own name, reached only through ufw's chains: still ufw's.
+    auto r = nft_rule("ip6", "filter", "custom", {"INPUT", "ufw6-before-input"}, 4);
+    EXPECT_EQ(owner_names(r), std::vector<std::string>{"ufw"});
+    EXPECT_EQ(rule_fix(r, 2222).front(), "ufw allow 2222/tcp");
+}
+
+TEST(RuleOwners, FirewalldByTable) {
+    auto r = nft_rule("inet", "firewalld", "filter_IN_public", {"filter_INPUT"}, 0);
+    r.policy = true;
+    EXPECT_EQ(owner_names(r), std::vector<std::string>{"firewalld"});
+    EXPECT_EQ(rule_fix(r, 22),
+              (std::vector<std::string>{"firewall-cmd --add-service=ssh --permanent && firewall-cmd --reload",
+                                        "nft insert rule inet firewalld filter_IN_public tcp dport 22 accept"}));
+}
+
+TEST(RuleOwners, PlainNftRuleHasNoOwner) {
+    auto r = nft_rule("inet", "filter", "input", {}, 3);
+    EXPECT_TRUE(owners_of(r).empty());
+    EXPECT_EQ(rule_fix(r, 22), std::vector<std::string>{"nft delete rule inet filter input handle 3"});
+}
+
+TEST(RuleOwners, EveryEntryIsComplete) {
+    for (const auto& o : rule_owners()) {
+        EXPECT_NE(o.name, nullptr);
+        EXPECT_NE(o.matches, nullptr) << o.name;
+        EXPECT_NE(o.fix, nullptr) << o.name;
+        EXPECT_TRUE(o.raw_fix_safe) << o.name << ": today the raw command is printed beside every owner's";
+    }
+}
+
+TEST(ListenerOwners, SshdByComm) {
+    auto o = owner_of(listener("sshd", 812));
+    EXPECT_EQ(o.kind, ListenerOwner::Kind::sshd);
+    EXPECT_EQ(o.name, "sshd");
+}
+
+TEST(ListenerOwners, SshdByExe) {
+    // A renamed comm (a wrapper, `sshd: /usr/sbin/sshd -D [listener]`) but sshd's binary.
+    auto o = owner_of(listener("sshd-session", 813, "/usr/sbin/sshd"));
+    EXPECT_EQ(o.kind, ListenerOwner::Kind::sshd);
+    EXPECT_EQ(owner_of(listener("sshdx", 814, "/usr/local/bin/not-sshd")).kind, ListenerOwner::Kind::other);
+}
+
+TEST(ListenerOwners, SystemdPid1IsSocketActivation) {
+    auto o = owner_of(listener("systemd", 1, "/usr/lib/systemd/systemd"));
+    EXPECT_EQ(o.kind, ListenerOwner::Kind::systemd_socket);
+    EXPECT_EQ(o.name, "systemd");
+    // A user's systemd (not pid 1) is not the system's socket activation.
+    EXPECT_EQ(owner_of(listener("systemd", 1200)).kind, ListenerOwner::Kind::other);
+}
+
+TEST(ListenerOwners, DockerProxy) {
+    auto o = owner_of(listener("docker-proxy", 3100, "/usr/bin/docker-proxy"));
+    EXPECT_EQ(o.kind, ListenerOwner::Kind::proxy);
+    EXPECT_EQ(o.name, "docker-proxy");
+    EXPECT_FALSE(o.description.empty());
+}
+
+TEST(ListenerOwners, UnknownProgram) {
+    auto o = owner_of(listener("python3", 4242, "/usr/bin/python3.11"));
+    EXPECT_EQ(o.kind, ListenerOwner::Kind::other);
+    EXPECT_EQ(o.name, "python3");
+}
+
+TEST(ListenerOwners, NoProcess) {
+    EXPECT_EQ(owner_of(listener("", 0)).kind, ListenerOwner::Kind::none);
+}

@@ -1,0 +1,98 @@
+// The kernel's own ends for a SYN: dropped before TCP (conntrack, rp_filter, tc, XDP, ...), a
+// listener too busy to accept, a handshake that never finished, or nothing seen at all.
+#include <fmt/format.h>
+
+#include "diagnosis/causes/causes.h"
+#include "diagnosis/describe.h"
+
+namespace synwhy {
+
+using namespace detail;
+
+namespace {
+
+// The drops with a known remedy, by reason and, where the reason is generic, by location.
+void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, const std::string& location,
+                  const std::string& ifname) {
+    const HostSnapshot* host = ctx.host;
+    const std::string& target = ctx.target;
+    bool conntrack_full = conntrack_nearly_full(host);
+    if (reason == "NETFILTER_DROP" && conntrack_full) {
+        c.summary = fmt::format("the conntrack table is full ({}/{}): new connections to {} are dropped",
+                                host->conntrack_count, host->conntrack_max, target);
+        c.fix.push_back(fmt::format("raise the limit, in the root network namespace (one limit for all): "
+                                    "sysctl -w net.netfilter.nf_conntrack_max={}",
+                                    host->conntrack_max * 2));
+        c.fix.push_back("and find who fills it: conntrack -S; conntrack -L | awk '{print $5}' | sort | uniq -c | sort -rn | head");
+    } else if (reason == "IP_RPFILTER") {
+        c.summary = fmt::format("reverse-path filtering drops SYNs to {}: the route back to the client leaves "
+                                "by another interface than {}", target, ifname);
+        c.fix.push_back("fix the route back to the client (ip route get CLIENT_ADDR), or make the filter loose: "
+                        "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + ifname + ".rp_filter=2");
+    } else if (reason == "TC_INGRESS" || location.rfind("tcf_", 0) == 0) {
+        c.summary = fmt::format("a tc ingress filter on {} drops SYNs to {}", ifname, target);
+        c.fix.push_back(fmt::format("see it: tc filter show dev {} ingress", ifname));
+        c.fix.push_back(fmt::format("remove it: tc filter del dev {} ingress (or tc qdisc del dev {} clsact)", ifname,
+                                    ifname));
+    } else if (reason == "XDP" || location.rfind("do_xdp_generic", 0) == 0 || location.rfind("bpf_prog_run_generic_xdp", 0) == 0) {
+        c.summary = fmt::format("an XDP program on {} drops SYNs to {}", ifname, target);
+        c.fix.push_back(fmt::format("see it: ip link show dev {} (xdp/xdpgeneric prog/id), bpftool net show dev {}",
+                                    ifname, ifname));
+        c.fix.push_back(fmt::format("detach it: ip link set dev {} xdpgeneric off (or xdp off)", ifname));
+    } else {
+        c.summary = fmt::format("the kernel drops SYNs to {}: reason {}", target, reason);
+        c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and {}", reason,
+                                    location.empty() ? "the function named" : location.substr(0, location.find('+'))));
+    }
+}
+
+}  // namespace
+
+Cause build_kernel_drop(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    ctx.add_details(c);
+    const Flow* f = ctx.first;
+    std::string reason, location, ifname = f && !f->ifname.empty() ? f->ifname : "IF";
+    for (const FlowEvidence* e : ctx.evidence)
+        if (e->inbound_drop) {
+            reason = e->inbound_drop->reason;
+            location = e->inbound_drop->location;
+        }
+    explain_drop(c, ctx, reason, location, ifname);
+    return c;
+}
+
+Cause build_listen_overflow(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    const HostSnapshot* host = ctx.host;
+    c.summary = fmt::format("the listener on {} does not accept: its queue is full", ctx.target);
+    ctx.add_details(c);
+    if (host && host->listen_overflows_grew >= 0)
+        c.evidence.push_back(fmt::format("TcpExt ListenOverflows +{}, ListenDrops +{} during the capture",
+                                         host->listen_overflows_grew, host->listen_drops_grew));
+    for (const Listener* l : listeners_on(host, ctx.port))
+        if (l->pid)
+            c.fix.insert(c.fix.begin(), fmt::format("look at {} (pid {}): ps -o stat,pid,cmd -p {} "
+                                                    "(T = stopped: kill -CONT {}; else restart it)",
+                                                    l->comm, l->pid, l->pid, l->pid));
+    c.fix.push_back("sshd is stuck or overloaded: look at its state (ps -o stat,pid,cmd -C sshd), restart it");
+    return c;
+}
+
+Cause build_handshake_incomplete(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    c.summary = fmt::format("SYN-ACKs from {} get no ACK back", ctx.target);
+    ctx.add_details(c);
+    c.fix.push_back("check the return path to the client (asymmetric routing, a client-side firewall)");
+    return c;
+}
+
+Cause build_unanswered(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    c.summary = fmt::format("SYNs to {} got no answer that synwhy could see", ctx.target);
+    ctx.add_details(c);
+    append(c.evidence, listener_evidence(ctx.host, ctx.port));
+    return c;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,183 @@
+// One flow's verdict: what its events, read against the host's state, say happened to its SYN.
+// The checks run in order of proof: a completed handshake, then netfilter, then the TCP stack's
+// refusal, then other drops and answers; the first that decides wins.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "diagnosis/describe.h"
+#include "diagnosis/diagnose.h"
+
+namespace synwhy {
+
+namespace {
+
+using namespace detail;
+
+Flow flow_of(const FlowEvidence& f) {
+    Flow out;
+    out.family = f.key.src.family;
+    out.src = f.key.src;
+    out.dst = f.key.dst;
+    out.sport = f.key.sport;
+    out.dport = f.key.dport;
+    out.netns = f.key.netns;
+    out.ifname = f.ifname;
+    out.first_ns = f.first_ns;
+    out.last_ns = f.last_ns;
+    out.syns = f.syns;
+    return out;
+}
+
+bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const std::string& to, Flow& out) {
+    if (!f.established) return false;
+    out.verdict = cause::accepted;
+    out.detail = fmt::format("handshake to {} completed", to);
+    if (!f.accepted_elsewhere.empty()) {
+        out.detail += ", followed through DNAT to " + f.accepted_elsewhere;
+        return true;
+    }
+    for (const Listener* l : listeners_on(host, f.key.dport))
+        if (listener_accepts(*l, f.key.dst)) {
+            out.detail += ", accepted by " + describe_listener(*l);
+            break;
+        }
+    return true;
+}
+
+bool judge_netfilter(const FlowEvidence& f, const HostSnapshot* host, Flow& out) {
+    // A full conntrack table drops new connections inside netfilter too (NF_DROP from
+    // nf_conntrack_in): no rule did it, so say so rather than blame the ruleset.
+    bool conntrack_full = conntrack_nearly_full(host);
+    if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop) && !f.inbound_rule && conntrack_full) {
+        out.verdict = cause::kernel_drop;
+        out.detail = fmt::format("dropped by netfilter with no rule: the conntrack table is full ({}/{})",
+                                 host->conntrack_count, host->conntrack_max);
+        return true;
+    }
+    if (!(f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) && !f.inbound_rule) return false;
+    std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop);
+    std::string where = f.inbound_rule ? describe_rule(*f.inbound_rule) : "(" + f.inbound_drop->location + ")";
+    bool firewall_rst = f.rst_on_wire && !f.rst_by_tcp;
+    bool rejecting_rule = f.inbound_rule && f.inbound_rule->verdict == "reject";
+    out.rule = f.inbound_rule;
+    if (f.icmp || firewall_rst || rejecting_rule) {
+        out.verdict = cause::firewall_reject;
+        out.detail = fmt::format("rejected by {} {}; the client got {}", backend, where,
+                                 f.icmp ? icmp_name(*f.icmp) : firewall_rst ? std::string("a TCP RST") : std::string("an error"));
+    } else {
+        out.verdict = cause::firewall_drop;
+        out.detail = fmt::format("dropped by {} {}", backend, where);
+    }
+    return true;
+}
+
+// The TCP stack refused the SYN: why nothing took it, from the listeners the host has.
+bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
+                   const std::string& to, Flow& out) {
+    bool refused_by_tcp = f.rst_by_tcp || (f.inbound_drop && is_no_socket(f.inbound_drop->reason));
+    if (!refused_by_tcp) return false;
+    std::string why = f.rst_reason.empty() ? "" : fmt::format(" (reset reason {})", f.rst_reason);
+    auto on_port = listeners_on(host, f.key.dport);
+    bool any_accepts = std::any_of(on_port.begin(), on_port.end(),
+                                   [&](const Listener* l) { return listener_accepts(*l, f.key.dst); });
+    if (!on_port.empty() && !any_accepts) {
+        out.verdict = cause::bound_other_address;
+        out.detail = fmt::format("refused{}: {}", why, mismatch_reason(*on_port.front(), f.key.dst));
+        return true;
+    }
+    auto elsewhere = sshd_elsewhere(host, f.key.dport, watched);
+    if (on_port.empty() && !elsewhere.empty()) {
+        out.verdict = cause::listening_elsewhere;
+        out.detail = fmt::format("refused{}: nothing listens on :{}; sshd listens on :{}", why, f.key.dport,
+                                 elsewhere.front()->port);
+        return true;
+    }
+    auto foreign = foreign_on(host, f.key.dport);
+    if (on_port.empty() && elsewhere.empty() && !foreign.empty()) {
+        out.verdict = cause::other_netns;
+        out.detail = fmt::format("refused{}: nothing listens on :{} here; {}", why, f.key.dport,
+                                 describe_foreign(*foreign.front()));
+        return true;
+    }
+    out.verdict = cause::no_listener;
+    out.detail = any_accepts
+                     ? fmt::format("refused{}: no listener on {} when the SYN came (one listens now)", why, to)
+                     : fmt::format("refused{}: nothing listens on {}", why, to);
+    return true;
+}
+
+bool judge_kernel_drop(const FlowEvidence& f, Flow& out) {
+    // Once a SYN-ACK went out, a retransmitted SYN is answered again and then discarded by
+    // tcp_v4_rcv/tcp_v6_rcv (NOT_SPECIFIED): that drop is the stack at work, not the cause.
+    bool duplicate_syn_discarded = f.inbound_drop && f.synack_sent && (f.inbound_drop->tcp_flags & 0x02) &&
+                                   f.inbound_drop->reason == "NOT_SPECIFIED";
+    if (!f.inbound_drop || duplicate_syn_discarded) return false;
+    out.verdict = cause::kernel_drop;
+    out.detail = fmt::format("dropped by the kernel: reason {} at {}", f.inbound_drop->reason,
+                             f.inbound_drop->location);
+    return true;
+}
+
+bool judge_reply_dropped(const FlowEvidence& f, Flow& out) {
+    if (!f.outbound_drop && !f.outbound_rule) return false;
+    bool netfilter = f.outbound_rule || is_netfilter_drop(*f.outbound_drop);
+    uint8_t flags = f.outbound_drop ? f.outbound_drop->tcp_flags : 0;
+    out.verdict = netfilter ? cause::reply_dropped : cause::kernel_drop;
+    out.rule = f.outbound_rule;
+    out.detail = fmt::format("the reply ({}) was dropped on the way out: {}", (flags & tcp_rst) ? "RST" : "SYN-ACK",
+                             f.outbound_rule ? "by nftables " + describe_rule(*f.outbound_rule)
+                                             : fmt::format("reason {} at {}", f.outbound_drop->reason,
+                                                           f.outbound_drop->location));
+    return true;
+}
+
+// An answer left with no drop or refusal to explain it: an ICMP error, a RST, a SYN-ACK.
+bool judge_answer_seen(const FlowEvidence& f, const std::string& to, Flow& out) {
+    if (f.icmp) {
+        out.verdict = cause::firewall_reject;
+        out.detail = fmt::format("answered with {}", icmp_name(*f.icmp));
+        return true;
+    }
+    if (f.rst_on_wire) {
+        // A RST left without tcp_send_reset (a kernel without that tracepoint): refused by correlation.
+        out.verdict = cause::no_listener;
+        out.detail = fmt::format("refused: a RST answered the SYN to {}", to);
+        return true;
+    }
+    if (f.synack_sent) {
+        out.verdict = cause::handshake_incomplete;
+        out.detail = fmt::format("SYN-ACK sent{}, no ACK came back",
+                                 f.synack_retransmits ? fmt::format(" and retransmitted {}x", f.synack_retransmits) : "");
+        return true;
+    }
+    return false;
+}
+
+bool judge_queue_full(const FlowEvidence& f, const HostSnapshot* host, Flow& out) {
+    for (const Listener* l : listeners_on(host, f.key.dport)) {
+        if (listener_accepts(*l, f.key.dst) && l->backlog > 0 && l->accept_queue >= l->backlog) {
+            out.verdict = cause::listen_overflow;
+            out.detail = fmt::format("the accept queue of {} is full ({}/{})", describe_listener(*l),
+                                     l->accept_queue, l->backlog);
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched) {
+    Flow out = flow_of(f);
+    const std::string to = endpoint(f.key.dst, f.key.dport);
+    if (judge_accepted(f, host, to, out) || judge_netfilter(f, host, out) || judge_refused(f, host, watched, to, out) ||
+        judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, to, out) ||
+        judge_queue_full(f, host, out))
+        return out;
+    out.verdict = cause::unanswered;
+    out.detail = "the SYN arrived; no answer and no drop were seen";
+    return out;
+}
+
+}  // namespace synwhy

@@ -1,0 +1,109 @@
+// Folding kernel events into flows, and which flows (and which snapshot) the diagnosis judges.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "diagnosis/describe.h"
+#include "diagnosis/diagnose.h"
+
+namespace synwhy {
+
+using detail::firewall_backend;
+using detail::is_netfilter_drop;
+
+void FlowEvidence::add(const Event& e) {
+    if (e.ts_ns && (first_ns == 0 || e.ts_ns < first_ns)) first_ns = e.ts_ns;
+    last_ns = std::max(last_ns, e.ts_ns);
+    if (ifname.empty() && !e.outbound) ifname = e.ifname;
+    switch (e.kind) {
+    case EventKind::syn_rx: syns++; break;
+    case EventKind::drop:
+        if (e.outbound) {
+            if (!outbound_drop) outbound_drop = e;
+        } else if (!inbound_drop) {
+            inbound_drop = e;
+        }
+        break;
+    case EventKind::rst_sent:
+        rst_by_tcp = true;
+        if (rst_reason.empty()) rst_reason = e.reason;
+        break;
+    case EventKind::icmp_sent:
+        if (!icmp) icmp = e;
+        break;
+    case EventKind::tx_rst: rst_on_wire = true; break;
+    case EventKind::tx_synack: synack_sent = true; break;
+    case EventKind::established: established = true; break;
+    case EventKind::synack_retrans:
+        synack_sent = true;
+        synack_retransmits++;
+        break;
+    case EventKind::listen_change:
+    case EventKind::process_exit: break;
+    case EventKind::firewall_verdict:
+        if (!e.rule) break;
+        if (e.outbound) {
+            if (!outbound_rule) outbound_rule = e.rule;
+        } else if (!inbound_rule) {
+            inbound_rule = e.rule;
+        }
+        break;
+    }
+}
+
+FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e) {
+    if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) return nullptr;
+    FlowKey key = FlowKey::of(e);
+    if (e.kind == EventKind::established) {
+        auto exact = flows.find(key);
+        if (exact == flows.end() || exact->second.syns == 0) {
+            for (auto& [k, f] : flows)
+                if (k.src == key.src && k.sport == key.sport && f.syns > 0 && !f.established) {
+                    f.add(e);
+                    f.accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
+                    return &f;
+                }
+        }
+    }
+    auto [it, inserted] = flows.try_emplace(key);
+    if (inserted) it->second.key = key;
+    it->second.add(e);
+    return &it->second;
+}
+
+bool FlowEvidence::settled() const {
+    return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp || inbound_rule;
+}
+
+const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns) {
+    for (const auto& h : hosts)
+        if (h.netns == netns) return &h;
+    // One snapshot stands for the one watched netns (fixtures leave inodes 0). With several, a
+    // flow from a namespace nobody took a snapshot of is judged on its events alone: another
+    // namespace's listeners would give it a wrong cause.
+    if (hosts.size() == 1 && (netns == 0 || hosts.front().netns == 0)) return &hosts.front();
+    return nullptr;
+}
+
+bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
+    if (!host || host->addresses.empty()) return true;  // unknown: keep it
+    if (f.established || f.rst_by_tcp || !f.accepted_elsewhere.empty()) return true;  // the local stack answered
+    if (f.key.dst.is_loopback()) return true;
+    return std::find(host->addresses.begin(), host->addresses.end(), f.key.dst) != host->addresses.end();
+}
+
+void attach_legacy_rule(FlowEvidence& f, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host) {
+    if (f.inbound_rule || !f.inbound_drop || !is_netfilter_drop(*f.inbound_drop)) return;
+    // A drop inside nft_do_chain is nftables'; anywhere else a legacy rule whose counter grew
+    // during the capture is the proof (legacy_rules holds only those).
+    if (firewall_backend(*f.inbound_drop) == "nftables") return;
+    if (host && !host->iptables_legacy_present) return;
+    std::string family = f.key.src.family == Family::ipv4 ? "ip" : "ip6";
+    for (const auto& r : legacy_rules)
+        if (r.family == family) {
+            f.inbound_rule = r;
+            return;
+        }
+}
+
+}  // namespace synwhy
