@@ -25,6 +25,8 @@ packages=(
     libcap2-bin python3
     # the 6.1 kernel test (scripts/vmtest.sh)
     qemu-system-x86
+    # the systemd server lab (scripts/syslab.sh): a Debian 12 root booted in systemd-nspawn
+    mmdebstrap systemd-container
 )
 missing=()
 for p in "${packages[@]}"; do
