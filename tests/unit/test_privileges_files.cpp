@@ -40,7 +40,8 @@ struct TempDir {
 TEST(Privileges, TracingCapabilitiesAreNeverKept) {
     for (bool legacy : {false, true})
         for (bool metrics : {false, true}) {
-            auto keep = capabilities_kept_after_attach({legacy, metrics});
+          for (bool views : {false, true}) {
+            auto keep = capabilities_kept_after_attach({legacy, metrics, views});
             EXPECT_FALSE(has(keep, cap::bpf));
             EXPECT_FALSE(has(keep, cap::perfmon));
             EXPECT_FALSE(has(keep, cap::sys_resource));
@@ -50,7 +51,9 @@ TEST(Privileges, TracingCapabilitiesAreNeverKept) {
                 EXPECT_TRUE(has(keep, c)) << capability_name(c);
             EXPECT_EQ(has(keep, cap::net_raw), legacy);
             EXPECT_EQ(has(keep, cap::dac_override), metrics);
+            EXPECT_EQ(has(keep, cap::sys_chroot), views);
             EXPECT_TRUE(std::is_sorted(keep.begin(), keep.end()));
+          }
         }
 }
 

@@ -2,6 +2,7 @@
 #include "cli/privileges.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sched.h>
 #include <unistd.h>
@@ -9,10 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -74,8 +78,85 @@ std::string netns_path(const std::string& netns) {
     return netns.find('/') != std::string::npos ? netns : "/run/netns/" + netns;
 }
 
+// Whose files a snapshot of a network namespace other than synwhy's reads: its processes' (a
+// container's root), as SnapshotOptions::root and HostSnapshot::mount_view.
+struct MountView {
+    std::string root;         // "/proc/PID/root", "" for synwhy's own files
+    std::string description;  // "the mount namespace of pid PID (COMM)"
+    std::string note;         // a probe_errors line when no process of the namespace was found
+};
+
+// A process through which to see a network namespace's files.
+struct NetnsProcess {
+    int pid = 0;
+    bool other_root = false;  // its / is not synwhy's (a container's, a chroot's)
+    bool sshd = false;
+};
+
+bool root_differs_from_ours(int pid) {
+    struct stat ours {}, theirs {};
+    if (stat("/", &ours) != 0 || stat(fmt::format("/proc/{}/root", pid).c_str(), &theirs) != 0) return false;
+    return ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino;
+}
+
+// One pass over /proc: per netns, a process whose root is not synwhy's (an sshd first, else the
+// lowest pid: a container's init), or else any process in it. `ip netns exec` runs its programs in
+// a mount namespace of its own with the same /: those show synwhy's own files.
+std::map<uint32_t, NetnsProcess> processes_by_netns() {
+    std::map<uint32_t, NetnsProcess> found;
+    for (int pid : host::procfs::list_pids()) {
+        uint32_t ino = netns_inode(fmt::format("/proc/{}/ns/net", pid));
+        if (!ino) continue;
+        auto& best = found[ino];
+        if (best.sshd) continue;
+        bool other_root = root_differs_from_ours(pid);
+        if (!best.pid || (other_root && !best.other_root)) {
+            best = {pid, other_root, false};
+        } else if (other_root && host::procfs::read_comm(fmt::format("/proc/{}/comm", pid)) == "sshd") {
+            best = {pid, true, true};  // a pod's namespaces hold several roots: sshd's is the one
+        }
+    }
+    return found;
+}
+
+MountView mount_view_through(const NetnsProcess& process) {
+    MountView view;
+    if (!process.pid) {
+        view.note = "no process runs in this network namespace: files and units were read from synwhy's own mount "
+                    "namespace, not the namespace's";
+    } else if (process.other_root) {
+        view.root = fmt::format("/proc/{}/root", process.pid);
+        view.description = fmt::format("the mount namespace of pid {} ({})", process.pid,
+                                       host::procfs::read_comm(fmt::format("/proc/{}/comm", process.pid)));
+    }
+    return view;
+}
+
+// The view of netns `ino`, through `pid` when the namespace was given or found through it.
+MountView mount_view_of(uint32_t ino, int pid, const std::function<const std::map<uint32_t, NetnsProcess>&()>& scan) {
+    if (pid > 0 && netns_inode(fmt::format("/proc/{}/ns/net", pid)) == ino) {
+        NetnsProcess p{pid, root_differs_from_ours(pid), false};
+        if (p.other_root) return mount_view_through(p);
+    }
+    auto it = scan().find(ino);
+    return mount_view_through(it == scan().end() ? NetnsProcess{} : it->second);
+}
+
+// "/proc/PID/ns/net" -> PID, else 0.
+int pid_of_netns_path(const std::string& path) {
+    int pid = 0;
+    char tail = 0;
+    if (std::sscanf(path.c_str(), "/proc/%d/ns/net%c", &pid, &tail) != 1) return 0;
+    return pid > 0 ? pid : 0;
+}
+
+void apply_mount_view(HostSnapshot& snap, const MountView& view) {
+    snap.mount_view = view.description;
+    if (!view.note.empty()) snap.probe_errors.push_back(view.note);
+}
+
 // Snapshot of another namespace, from a thread that enters it (setns is per thread for netns).
-HostSnapshot snapshot_of(const std::string& path, const std::string& name) {
+HostSnapshot snapshot_of(const std::string& path, const std::string& name, const MountView& view) {
     HostSnapshot snap;
     std::thread t([&] {
         int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -83,12 +164,15 @@ HostSnapshot snapshot_of(const std::string& path, const std::string& name) {
             snap.netns = netns_inode(path);
             snap.probe_errors.push_back(fmt::format("cannot enter netns {}: {}", path, strerror(errno)));
         } else {
-            snap = host::take_snapshot({});
+            host::SnapshotOptions options;
+            options.root = view.root;
+            snap = host::take_snapshot(options);
         }
         if (fd >= 0) close(fd);
     });
     t.join();
     snap.netns_name = name;
+    apply_mount_view(snap, view);
     return snap;
 }
 
@@ -217,8 +301,10 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     // Everything that needed CAP_BPF and friends is done: keep only what later reads need.
     PrivilegeDrop drop;
     std::string drop_error;
-    bool dropped = drop_capabilities(capabilities_kept_after_attach({s->legacy_present(), !o.metrics_file.empty()}), drop,
-                                     drop_error);
+    // A named netns (ip netns) shares synwhy's files; a path (/proc/PID/ns/net) may be a container's.
+    bool container_views = o.all_netns || o.netns.find('/') != std::string::npos;
+    bool dropped = drop_capabilities(
+        capabilities_kept_after_attach({s->legacy_present(), !o.metrics_file.empty(), container_views}), drop, drop_error);
     if (dropped) {
         s->ctx.capabilities_kept = drop.kept;
         if (!drop.bounding_set_dropped) s->ctx.privileges_note = "no CAP_SETPCAP: the bounding set was left as it was";
@@ -282,24 +368,42 @@ bool Session::collect(std::chrono::milliseconds timeout, std::vector<Event>& bat
 
 std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also) {
     std::vector<HostSnapshot> snaps;
+    // /proc is scanned for the namespaces' processes once, and only if a namespace needs it.
+    std::optional<std::map<uint32_t, NetnsProcess>> by_netns;
+    auto scan = [&]() -> const std::map<uint32_t, NetnsProcess>& {
+        if (!by_netns) by_netns = processes_by_netns();
+        return *by_netns;
+    };
     if (!options.all_netns) {
-        snaps.push_back(host::take_snapshot({}));
+        // --netns: synwhy entered it at start; its files are its processes' if they have their own.
+        MountView view;
+        if (!own_name.empty()) view = mount_view_of(own_netns, pid_of_netns_path(netns_path(own_name)), scan);
+        host::SnapshotOptions snapshot_options;
+        snapshot_options.root = view.root;
+        snaps.push_back(host::take_snapshot(snapshot_options));
         snaps.back().netns_name = own_name;
+        apply_mount_view(snaps.back(), view);
         return snaps;
     }
     // Synwhy's own namespace first, then every named one, then (bounded) the unnamed ones that
     // events came from (a container's), entered through a process inside.
-    std::vector<std::pair<std::string, std::string>> watched{{"/proc/self/ns/net", ""}};
+    struct Watched {
+        std::string path, name;
+        uint32_t ino = 0;
+        int pid = 0;
+    };
+    std::vector<Watched> watched{{"/proc/self/ns/net", "", 0, 0}};
     uint32_t self = netns_inode("/proc/self/ns/net");
     size_t unnamed = 0;
     for (const auto& [ino, ns] : host::list_network_namespaces(!also.empty())) {
         if (ino == self) continue;
         if (!ns.name.empty())
-            watched.emplace_back(ns.path, ns.name);
+            watched.push_back({ns.path, ns.name, ino, 0});
         else if (also.count(ino) && unnamed++ < max_foreign_namespaces)
-            watched.emplace_back(ns.path, fmt::format("netns:{} (pid {})", ino, ns.pid));
+            watched.push_back({ns.path, fmt::format("netns:{} (pid {})", ino, ns.pid), ino, ns.pid});
     }
-    for (const auto& [path, name] : watched) snaps.push_back(snapshot_of(path, name));
+    for (const auto& w : watched)
+        snaps.push_back(snapshot_of(w.path, w.name, w.ino ? mount_view_of(w.ino, w.pid, scan) : MountView{}));
     if (unnamed > max_foreign_namespaces)
         snaps.front().probe_errors.push_back(
             fmt::format("{} of {} unnamed network namespaces seen in events not snapshotted (at most {})",

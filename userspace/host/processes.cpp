@@ -2,6 +2,8 @@
 // the listening daemon rather than a per-connection child.
 #include "host/snapshot.h"
 
+#include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "host/procfs.h"
@@ -82,16 +84,34 @@ bool sshd_cmdline_is_daemon(const std::vector<std::string>& argv) {
     return flags.find_first_of("itTG") == std::string::npos;
 }
 
+std::shared_ptr<const std::vector<ProcessEntry>> process_table(std::chrono::milliseconds max_age) {
+    static std::mutex mutex;
+    static std::shared_ptr<const std::vector<ProcessEntry>> table;
+    static std::chrono::steady_clock::time_point taken;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto now = std::chrono::steady_clock::now();
+    if (table && now - taken <= max_age) return table;
+    auto fresh = std::make_shared<std::vector<ProcessEntry>>();
+    for (int pid : procfs::list_pids()) {
+        const std::string base = "/proc/" + std::to_string(pid);
+        fresh->push_back({pid, procfs::read_comm(base + "/comm"), procfs::ns_inode(base + "/ns/net")});
+    }
+    table = std::move(fresh);
+    taken = now;
+    return table;
+}
+
 std::vector<SshdProcess> find_sshd_processes() {
     std::vector<SshdProcess> out;
     const uint64_t own_netns = procfs::ns_inode("/proc/thread-self/ns/net");
-    for (int pid : procfs::list_pids()) {
+    for (const auto& process : *process_table()) {
+        const int pid = process.pid;
         const std::string base = "/proc/" + std::to_string(pid);
-        std::string comm = procfs::read_comm(base + "/comm");
+        const std::string& comm = process.comm;
         if (!is_sshd_comm(comm)) continue;
         // Only the sshd of the watched netns can listen there; one elsewhere is somebody else's.
         // An unreadable ns link (no privileges) keeps the process: better shown than hidden.
-        uint64_t netns = procfs::ns_inode(base + "/ns/net");
+        uint64_t netns = process.netns;
         if (netns && own_netns && netns != own_netns) continue;
         auto stat = procfs::read_stat(pid);
         if (!stat) continue;  // exited meanwhile

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <algorithm>
 #include <exception>
 #include <fstream>
 #include <sstream>
@@ -67,23 +68,54 @@ HostSnapshot take_snapshot(const SnapshotOptions& options) {
             for (const auto& p : snap.sshd_processes)
                 if (p.is_listener && seen.insert(p.config_path).second) paths.push_back(p.config_path);
             struct stat st {};
-            if (paths.empty() && stat("/etc/ssh/sshd_config", &st) == 0) paths.push_back("/etc/ssh/sshd_config");
+            if (paths.empty() && stat((options.root + "/etc/ssh/sshd_config").c_str(), &st) == 0)
+                paths.push_back("/etc/ssh/sshd_config");
             for (const auto& path : paths) {
-                snap.sshd_configs.push_back(query_sshd_config(path, options.exec_timeout));
+                snap.sshd_configs.push_back(query_sshd_config(path, options.exec_timeout, options.root));
                 // A config sshd rejects is a finding (SshdConfig::error); sshd missing, hanging or
-                // not starting means the probe itself failed.
+                // not starting means the probe itself failed, and so does a config not checked.
                 const auto& c = snap.sshd_configs.back();
                 if (!c.ok && (c.error == "sshd is not installed" || c.error.starts_with("sshd -T")))
                     snap.probe_errors.push_back("sshd config " + path + ": " + c.error);
+                if (!c.ok && c.error.empty())
+                    snap.probe_errors.push_back("sshd config " + path + ": " + c.checked_with);
                 if (!c.ok && c.error == "sshd is not installed") break;  // the same for every path
             }
         });
     }
 
+    guarded(snap, "firewall managers", [&] {
+        snap.firewall_managers = find_firewall_managers(snap.netns, options.root);
+        // fail2ban-client is asked only where fail2ban runs: no command per namespace otherwise.
+        bool fail2ban = std::any_of(snap.firewall_managers.begin(), snap.firewall_managers.end(),
+                                    [](const FirewallManager& m) { return m.name == "fail2ban"; });
+        if (!fail2ban) return;
+        std::string error;
+        snap.bans = query_fail2ban_bans(options.root, options.exec_timeout, error);
+        if (!error.empty()) snap.probe_errors.push_back(error);
+    });
+    guarded(snap, "tc/XDP programs", [&] {
+        std::string error;
+        snap.net_programs = list_net_programs(error);
+        if (!error.empty()) snap.probe_errors.push_back("tc/XDP programs: " + error);
+    });
+
     guarded(snap, "systemd", [&] {
         std::string error;
-        snap.units = query_ssh_units(snap.systemd_running, error);
+        auto systemd = query_systemd_units(options.root, error);
+        snap.systemd_running = systemd.running;
+        snap.units = std::move(systemd.ssh_units);
+        snap.socket_units = std::move(systemd.socket_units);
         if (!error.empty()) snap.probe_errors.push_back("systemd: " + error);
+        if (!snap.systemd_running) return;
+        snap.sshd_socket_generator = find_sshd_socket_generator(options.root);
+        std::string journal_error = read_unit_journals(snap.units, options.root, 10);
+        if (!journal_error.empty()) snap.probe_errors.push_back("journal: " + journal_error);
+    });
+    guarded(snap, "os-release", [&] {
+        auto os = read_os_release(options.root);
+        snap.os_id = os.id;
+        snap.os_version_id = os.version_id;
     });
 
     guarded(snap, "iptables-legacy", [&] { snap.iptables_legacy_present = iptables_legacy_tables_present(); });

@@ -24,6 +24,9 @@ namespace synwhy::host {
 
 namespace {
 
+// A listener's command line is evidence, not a dump: a proxy's flags fit well within this.
+constexpr size_t max_cmdline_bytes = 512;
+
 struct DumpState {
     std::vector<Listener>* out;
 };
@@ -125,6 +128,43 @@ std::vector<Listener> list_tcp_listeners(std::string& error) {
     return out;
 }
 
+std::string cmdline_text(const std::string& raw, size_t max_bytes) {
+    std::string text = raw.substr(0, max_bytes);
+    for (char& c : text)
+        if (c == '\0') c = ' ';
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text;
+}
+
+std::string unit_from_cgroup(const std::string& cgroup_text) {
+    // cgroup v2 "0::/system.slice/ssh.service"; v1 has systemd's tree as "N:name=systemd:/...".
+    // The deepest unit in the path: a user service under user@1000.service, a delegated service's
+    // own sub-groups below it. Slices only group units.
+    std::string path, v1_path;
+    size_t start = 0;
+    while (start < cgroup_text.size()) {
+        size_t end = cgroup_text.find('\n', start);
+        if (end == std::string::npos) end = cgroup_text.size();
+        std::string_view line(cgroup_text.data() + start, end - start);
+        if (line.starts_with("0::")) path = line.substr(3);
+        else if (auto pos = line.find(":name=systemd:"); pos != std::string_view::npos)
+            v1_path = line.substr(pos + 14);
+        start = end + 1;
+    }
+    if (path.empty() || path == "/") path = v1_path;
+    std::string unit;
+    size_t begin = 0;
+    while (begin <= path.size()) {
+        size_t slash = path.find('/', begin);
+        if (slash == std::string::npos) slash = path.size();
+        std::string part = path.substr(begin, slash - begin);
+        for (const char* suffix : {".service", ".scope", ".socket", ".mount", ".swap"})
+            if (part.size() > std::strlen(suffix) && part.ends_with(suffix)) unit = part;
+        begin = slash + 1;
+    }
+    return unit;
+}
+
 void attach_socket_owners(std::vector<Listener>& listeners) {
     if (listeners.empty()) return;
     std::map<uint64_t, std::vector<size_t>> by_inode;  // inode -> listeners with it
@@ -154,7 +194,7 @@ void attach_socket_owners(std::vector<Listener>& listeners) {
     }
 
     struct Owner {
-        std::string comm, exe;
+        std::string comm, exe, cmdline, unit;
         int ppid = 0;
         bool alive = false;
     };
@@ -169,6 +209,8 @@ void attach_socket_owners(std::vector<Listener>& listeners) {
                 it->second.comm = procfs::read_comm(base + "/comm");
                 if (it->second.comm.empty()) it->second.comm = st->comm;
                 it->second.exe = procfs::read_link(base + "/exe").value_or("");
+                it->second.cmdline = cmdline_text(procfs::read_file(base + "/cmdline").value_or(""), max_cmdline_bytes);
+                it->second.unit = unit_from_cgroup(procfs::read_file(base + "/cgroup").value_or(""));
             }
         }
         return it->second;
@@ -194,6 +236,8 @@ void attach_socket_owners(std::vector<Listener>& listeners) {
             listeners[i].pid = chosen;
             listeners[i].comm = o.comm;
             listeners[i].exe = o.exe;
+            listeners[i].cmdline = o.cmdline;
+            listeners[i].unit = o.unit;
         }
     }
 }

@@ -25,9 +25,10 @@ std::string trim(const std::string& s) {
     return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-std::string find_sshd_binary() {
+// The binary's path in the view of `root` ("" for synwhy's own).
+std::string find_sshd_binary(const std::string& root) {
     for (const char* p : {"/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"})
-        if (access(p, X_OK) == 0) return p;
+        if (access((root + p).c_str(), X_OK) == 0) return p;
     return "";
 }
 
@@ -85,10 +86,61 @@ std::string first_sshd_error_line(const std::string& stderr_text) {
     return first_any;
 }
 
+std::string missing_privsep_dir(const std::string& sshd_error) {
+    // OpenSSH's sshd.c: "Missing privilege separation directory: %s" (_PATH_PRIVSEP_CHROOT_DIR).
+    constexpr std::string_view prefix = "Missing privilege separation directory: ";
+    std::string line = trim(sshd_error);
+    if (!line.starts_with(prefix)) return "";
+    std::string dir = line.substr(prefix.size());
+    // An absolute path with no "." or ".." component and nothing odd in it, or nothing.
+    if (dir.size() < 2 || dir[0] != '/' || dir.back() == '/' || dir.size() > 256) return "";
+    if (dir.find("/./") != std::string::npos || dir.find("/../") != std::string::npos || dir.ends_with("/..") ||
+        dir.ends_with("/.") || dir.find("//") != std::string::npos)
+        return "";
+    for (unsigned char c : dir)
+        if (c <= ' ' || c == 0x7f) return "";
+    return dir;
+}
+
+std::string private_dir_refusal(const std::string& dir, const std::vector<std::string>& needed_paths) {
+    auto slash = dir.find_last_of('/');
+    std::string parent = slash == std::string::npos || slash == 0 ? "/" : dir.substr(0, slash);
+    if (parent == "/") return "a tmpfs over / would hide everything";
+    for (const auto& path : needed_paths)
+        if (path == parent || path.starts_with(parent + "/"))
+            return "a tmpfs over " + parent + " would hide " + path;
+    return "";
+}
+
+SshdConfig answer_with_private_dir(const std::string& config_path, const std::string& dir, const SshdConfig& retry,
+                                   const std::string& retry_error) {
+    const std::string checked = "with a private " + dir + " (the real one is missing: ssh.service creates it when it starts)";
+    const std::string not_checked = "not checked: sshd refuses to read its config while " + dir + " is missing";
+    SshdConfig c;
+    c.config_path = config_path;
+    if (!retry_error.empty()) {
+        c.checked_with = not_checked + ", and a private one could not be made: " + retry_error;
+        return c;
+    }
+    if (!retry.ok && !missing_privsep_dir(retry.error).empty()) {
+        c.checked_with = not_checked + ", even with a private one";
+        return c;
+    }
+    // "sshd -T ..." is the run failing (not installed, timed out, killed, no output), not the config.
+    if (!retry.ok && retry.error.starts_with("sshd -T")) {
+        c.checked_with = not_checked + ", and the run with a private one failed: " + retry.error;
+        return c;
+    }
+    c = retry;  // its answer, or the config error it found
+    c.config_path = config_path;
+    c.checked_with = checked;
+    return c;
+}
+
 namespace {
 
 SshdConfig run_sshd_config_query(const std::string& sshd, const std::string& config_path,
-                                 std::chrono::milliseconds timeout);
+                                 std::chrono::milliseconds timeout, const ExecView& view);
 
 // The identity of a file as far as a change to it shows: a new inode, size, mtime or ctime.
 using FileStamp = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t, int64_t, int64_t>;
@@ -111,57 +163,77 @@ uint64_t monotonic_ms() {
 // namespaces cost 2000 runs of sshd (~20 s), or 2000 timeouts if sshd hangs.
 struct CachedAnswer {
     FileStamp config, binary;
+    std::string privsep_dir;  // checked with a private one: the real one appearing changes the answer
+    FileStamp privsep;
     uint64_t at_ms = 0;
     SshdConfig answer;
 };
 constexpr uint64_t answer_valid_ms = 2000;
 std::mutex cache_mutex;
-std::map<std::pair<std::string, std::string>, CachedAnswer> cache;  // (sshd, config path)
+std::map<std::tuple<std::string, std::string, std::string>, CachedAnswer> cache;  // (root, sshd, config path)
 
 }  // namespace
 
-SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout) {
-    std::string sshd = find_sshd_binary();
+SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout,
+                              const std::string& root) {
+    std::string sshd = find_sshd_binary(root);
     if (sshd.empty()) {
         SshdConfig c;
         c.config_path = config_path;
         c.error = "sshd is not installed";
         return c;
     }
-    auto key = std::make_pair(sshd, config_path);
-    FileStamp config = stamp_of(config_path), binary = stamp_of(sshd);
+    auto key = std::make_tuple(root, sshd, config_path);
+    FileStamp config = stamp_of(root + config_path), binary = stamp_of(root + sshd);
     {
         std::lock_guard<std::mutex> lock(cache_mutex);
         auto it = cache.find(key);
         if (it != cache.end() && it->second.config == config && it->second.binary == binary &&
+            (it->second.privsep_dir.empty() || it->second.privsep == stamp_of(root + it->second.privsep_dir)) &&
             monotonic_ms() - it->second.at_ms < answer_valid_ms)
             return it->second.answer;
     }
-    SshdConfig answer = run_sshd_config_query(sshd, config_path, timeout);
+    SshdConfig answer = run_sshd_config_query(sshd, config_path, timeout, ExecView{root, ""});
+    // sshd refuses to read any config while its privilege separation directory is missing (a
+    // stopped ssh.service removes /run/sshd): ask again where a private one exists.
+    std::string privsep_dir = answer.ok ? "" : missing_privsep_dir(answer.error);
+    if (!privsep_dir.empty()) {
+        std::string refusal = private_dir_refusal(privsep_dir, {sshd, config_path, "/etc", "/usr"});
+        SshdConfig retry;
+        if (refusal.empty()) retry = run_sshd_config_query(sshd, config_path, timeout, ExecView{root, privsep_dir});
+        answer = answer_with_private_dir(config_path, privsep_dir, retry, refusal.empty() ? retry.checked_with : refusal);
+    }
     std::lock_guard<std::mutex> lock(cache_mutex);
     if (cache.size() >= 64) cache.clear();  // bounded: a handful of config paths in practice
-    cache[key] = CachedAnswer{config, binary, monotonic_ms(), answer};
+    cache[key] = CachedAnswer{config, binary, privsep_dir, privsep_dir.empty() ? FileStamp{} : stamp_of(root + privsep_dir),
+                              monotonic_ms(), answer};
     return answer;
 }
 
 namespace {
 
+// One attempt in one view. A view that could not be set up (the private directory's namespace)
+// comes back with its reason in checked_with and no error: nothing was learnt of the config.
 SshdConfig run_sshd_config_query(const std::string& sshd, const std::string& config_path,
-                                 std::chrono::milliseconds timeout) {
+                                 std::chrono::milliseconds timeout, const ExecView& view) {
     SshdConfig c;
     c.config_path = config_path;
-    ExecResult big_t = run_program({sshd, "-T", "-f", config_path}, timeout);
+    ExecResult big_t = run_program({sshd, "-T", "-f", config_path}, timeout, view);
     if (big_t.started && !big_t.timed_out && big_t.exit_code == 0) {
         SshdConfig parsed = parse_sshd_T(big_t.out);
         parsed.config_path = config_path;
         return parsed;
+    }
+    if (!view.private_dir.empty() && !big_t.started) {
+        c.checked_with = big_t.error;
+        return c;
     }
     if (!big_t.started || big_t.timed_out) {
         c.error = describe_failure("sshd -T", big_t, timeout);
         return c;
     }
     // -t states the problem the same way without dumping the rest; -T's own stderr is the fallback.
-    ExecResult small_t = run_program({sshd, "-t", "-f", config_path}, timeout);
+    ExecResult small_t = run_program({sshd, "-t", "-f", config_path}, timeout, view);
     std::string line;
     if (small_t.started && !small_t.timed_out) line = first_sshd_error_line(small_t.err);
     if (line.empty()) line = first_sshd_error_line(big_t.err);

@@ -1,17 +1,39 @@
-// The ssh units systemd knows, over D-Bus (sd-bus). No systemd is a normal case, not an error.
+// The ssh units and the socket units systemd knows, over D-Bus (sd-bus). No systemd is a normal
+// case, not an error.
 #include "host/snapshot.h"
 
 #include <systemd/sd-bus.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string_view>
 
 namespace synwhy::host {
 
 namespace {
 
 constexpr const char* destination = "org.freedesktop.systemd1";
+constexpr const char* manager_path = "/org/freedesktop/systemd1";
+constexpr const char* manager_iface = "org.freedesktop.systemd1.Manager";
+constexpr size_t max_socket_units = 256;  // a bound on the work, far above real systems
+
+struct BusCloser {
+    void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
+};
+using Bus = std::unique_ptr<sd_bus, BusCloser>;
+
+struct MessageUnref {
+    void operator()(sd_bus_message* m) const { sd_bus_message_unref(m); }
+};
+using Message = std::unique_ptr<sd_bus_message, MessageUnref>;
 
 // The message of an sd-bus failure: the D-Bus error if there is one, else errno's text.
 std::string bus_error_text(const sd_bus_error& e, int rc) {
@@ -20,102 +42,325 @@ std::string bus_error_text(const sd_bus_error& e, int rc) {
     return strerror(-rc);
 }
 
-// A string property; false with `error` set on failure.
-bool get_string(sd_bus* bus, const char* path, const char* iface, const char* name, std::string& value,
-                std::string& error) {
-    sd_bus_error e = SD_BUS_ERROR_NULL;
-    char* s = nullptr;
-    int rc = sd_bus_get_property_string(bus, destination, path, iface, name, &e, &s);
-    if (rc < 0) {
-        error = std::string(name) + ": " + bus_error_text(e, rc);
+// A method call on systemd; rc < 0 with `error` set on failure. A timeout is remembered so that a
+// hung systemd costs one timeout, not one per property.
+struct Caller {
+    sd_bus* bus;
+    bool timed_out = false;
+
+    int call(const char* path, const char* iface, const char* method, Message& reply, std::string& error,
+             const char* types, const auto&... args) {
+        if (timed_out) {
+            error = "systemd did not answer in time";
+            return -ETIMEDOUT;
+        }
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message* m = nullptr;
+        int rc = sd_bus_call_method(bus, destination, path, iface, method, &e, &m, types, args...);
+        if (rc < 0) {
+            error = std::string(method) + ": " + bus_error_text(e, rc);
+            timed_out = rc == -ETIMEDOUT;
+        }
         sd_bus_error_free(&e);
-        return false;
+        reply.reset(m);
+        return rc;
     }
-    value = s ? s : "";
-    free(s);
+};
+
+// Connects `bus` to `address` as a client of the bus daemon (hello) or directly to systemd.
+int connect_bus(const std::string& address, bool bus_client, Bus& bus) {
+    sd_bus* b = nullptr;
+    int rc = sd_bus_new(&b);
+    if (rc < 0) return rc;
+    Bus owned(b);
+    if ((rc = sd_bus_set_address(b, address.c_str())) < 0 || (rc = sd_bus_set_bus_client(b, bus_client)) < 0 ||
+        (rc = sd_bus_start(b)) < 0)
+        return rc;
+    bus = std::move(owned);
+    return 0;
+}
+
+// The view's system bus; where no bus daemon runs, systemd's private socket (root only, as
+// systemctl does). root "" keeps sd_bus_open_system's choice (DBUS_SYSTEM_BUS_ADDRESS included).
+Bus open_bus(const std::string& root, std::string& error) {
+    Bus bus;
+    int rc;
+    if (root.empty()) {
+        sd_bus* b = nullptr;
+        rc = sd_bus_open_system(&b);
+        bus.reset(b);
+    } else {
+        rc = connect_bus("unix:path=" + root + "/run/dbus/system_bus_socket", true, bus);
+    }
+    if (rc < 0 && geteuid() == 0 && connect_bus("unix:path=" + root + "/run/systemd/private", false, bus) >= 0)
+        rc = 0;
+    if (rc < 0) {
+        error = std::string("cannot connect to the system bus: ") + strerror(-rc);
+        bus.reset();
+    }
+    return bus;
+}
+
+// Readers of one property's variant; each returns sd-bus's rc.
+using PropertyReader = std::function<int(sd_bus_message*)>;
+
+PropertyReader into(std::string& out) {
+    return [&out](sd_bus_message* m) {
+        const char* s = nullptr;
+        int rc = sd_bus_message_read(m, "v", "s", &s);
+        if (rc >= 0) out = s ? s : "";
+        return rc;
+    };
+}
+
+PropertyReader into(uint32_t& out) {
+    return [&out](sd_bus_message* m) { return sd_bus_message_read(m, "v", "u", &out); };
+}
+
+PropertyReader into(bool& out) {
+    return [&out](sd_bus_message* m) {
+        int b = 0;
+        int rc = sd_bus_message_read(m, "v", "b", &b);
+        out = b != 0;
+        return rc;
+    };
+}
+
+PropertyReader into(std::vector<std::string>& out) {
+    return [&out](sd_bus_message* m) {
+        int rc = sd_bus_message_enter_container(m, 'v', "as");
+        if (rc < 0) return rc;
+        char** strv = nullptr;
+        rc = sd_bus_message_read_strv(m, &strv);
+        for (char** s = strv; s && *s; ++s) {
+            out.emplace_back(*s);
+            free(*s);
+        }
+        free(strv);
+        return rc < 0 ? rc : sd_bus_message_exit_container(m);
+    };
+}
+
+// Socket.Listen, a(ss): (type, address) pairs.
+PropertyReader into(std::vector<std::pair<std::string, std::string>>& out) {
+    return [&out](sd_bus_message* m) {
+        int rc = sd_bus_message_enter_container(m, 'v', "a(ss)");
+        if (rc < 0 || (rc = sd_bus_message_enter_container(m, 'a', "(ss)")) < 0) return rc;
+        const char *type = nullptr, *address = nullptr;
+        while ((rc = sd_bus_message_read(m, "(ss)", &type, &address)) > 0)
+            out.emplace_back(type ? type : "", address ? address : "");
+        if (rc < 0 || (rc = sd_bus_message_exit_container(m)) < 0) return rc;
+        return sd_bus_message_exit_container(m);
+    };
+}
+
+// Properties.GetAll of one interface: the properties `readers` names are read, others skipped.
+int read_properties(Caller& caller, const std::string& path, const char* iface,
+                    const std::map<std::string_view, PropertyReader>& readers, std::string& error) {
+    Message reply;
+    int rc = caller.call(path.c_str(), "org.freedesktop.DBus.Properties", "GetAll", reply, error, "s", iface);
+    if (rc < 0) return rc;
+    sd_bus_message* m = reply.get();
+    if ((rc = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0) return rc;
+    while ((rc = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+        const char* name = nullptr;
+        if ((rc = sd_bus_message_read(m, "s", &name)) < 0) break;
+        auto reader = readers.find(name ? name : "");
+        rc = reader == readers.end() ? sd_bus_message_skip(m, "v") : reader->second(m);
+        if (rc < 0 || (rc = sd_bus_message_exit_container(m)) < 0) break;
+    }
+    if (rc < 0) error = std::string(iface) + ": unexpected reply: " + strerror(-rc);
+    return rc;
+}
+
+// The type-specific interface: Service (Result, MainPID) or Socket (Result, Listen, Accept, ...).
+int read_type_properties(Caller& caller, const std::string& path, SystemdUnit& unit, std::string& error) {
+    if (unit.id.ends_with(".service"))
+        return read_properties(caller, path, "org.freedesktop.systemd1.Service",
+                               {{"Result", into(unit.result)}, {"MainPID", into(unit.main_pid)}}, error);
+    if (!unit.id.ends_with(".socket")) return 0;
+    std::vector<std::pair<std::string, std::string>> listen;
+    int rc = read_properties(caller, path, "org.freedesktop.systemd1.Socket",
+                             {{"Result", into(unit.result)},
+                              {"Listen", into(listen)},
+                              {"Accept", into(unit.accept)},
+                              {"NAccepted", into(unit.n_accepted)},
+                              {"NConnections", into(unit.n_connections)}},
+                             error);
+    unit.listen = stream_listen_addresses(listen);
+    return rc;
+}
+
+// The Unit interface of object `path`; false when it could not be read (error set) or the unit
+// does not exist.
+bool read_unit_properties(Caller& caller, const std::string& path, const std::string& queried,
+                          SystemdUnit& unit, std::string& error) {
+    std::vector<std::string> names;
+    int rc = read_properties(caller, path, "org.freedesktop.systemd1.Unit",
+                             {{"Id", into(unit.id)},
+                              {"Names", into(names)},
+                              {"LoadState", into(unit.load_state)},
+                              {"ActiveState", into(unit.active_state)},
+                              {"SubState", into(unit.sub_state)},
+                              {"UnitFileState", into(unit.unit_file_state)},
+                              {"FragmentPath", into(unit.fragment_path)},
+                              {"DropInPaths", into(unit.drop_ins)},
+                              {"Triggers", into(unit.triggers)},
+                              {"TriggeredBy", into(unit.triggered_by)}},
+                             error);
+    if (rc < 0) return false;
+    if (unit.load_state == "not-found") return false;
+    if (unit.id.empty()) unit.id = queried;
+    unit.name = unit.id;  // listed once, under its own name
+    unit.aliases = unit_aliases(queried, unit.id, names);
     return true;
 }
 
-// One unit; nullopt-like `false` when it could not be read (error set) or systemd has no such unit.
-bool query_unit(sd_bus* bus, const std::string& name, SystemdUnit& unit, std::string& error) {
-    sd_bus_error e = SD_BUS_ERROR_NULL;
-    sd_bus_message* reply = nullptr;
-    // LoadUnit, not GetUnit: a unit that is installed but was never started is not loaded yet.
-    int rc = sd_bus_call_method(bus, destination, "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                "LoadUnit", &e, &reply, "s", name.c_str());
-    if (rc < 0) {
-        error = name + ": LoadUnit: " + bus_error_text(e, rc);
-        sd_bus_error_free(&e);
-        return false;
-    }
+// LoadUnit, not GetUnit: a unit that is installed but was never started is not loaded yet. An
+// alias loads the unit it names, so its object path is the real unit's.
+std::string load_unit(Caller& caller, const std::string& name, std::string& error) {
+    Message reply;
+    if (caller.call(manager_path, manager_iface, "LoadUnit", reply, error, "s", name.c_str()) < 0) return "";
     const char* object = nullptr;
-    rc = sd_bus_message_read(reply, "o", &object);
-    std::string path = rc >= 0 && object ? object : "";
-    sd_bus_message_unref(reply);
-    if (path.empty()) {
-        error = name + ": LoadUnit: unexpected reply";
-        return false;
+    if (sd_bus_message_read(reply.get(), "o", &object) < 0 || !object) {
+        error = "LoadUnit: unexpected reply";
+        return "";
     }
+    return object;
+}
 
-    const char* unit_iface = "org.freedesktop.systemd1.Unit";
-    unit.name = name;
-    std::string err;
-    if (!get_string(bus, path.c_str(), unit_iface, "LoadState", unit.load_state, err)) {
-        error = name + ": " + err;
-        return false;
+// Adds `unit` unless it is another name of one listed: masking ssh.service on Debian leaves its
+// alias sshd.service loaded apart (load state "error") from the same unit file.
+void add_folding_aliases(std::vector<SystemdUnit>& units, SystemdUnit unit) {
+    for (auto& listed : units) {
+        if (unit.fragment_path.empty() || unit.fragment_path != listed.fragment_path) continue;
+        for (const auto& name : unit_aliases("", listed.id, {unit.id}))
+            if (std::find(listed.aliases.begin(), listed.aliases.end(), name) == listed.aliases.end())
+                listed.aliases.push_back(name);
+        return;
     }
-    if (unit.load_state == "not-found") return false;
-    if (!get_string(bus, path.c_str(), unit_iface, "ActiveState", unit.active_state, err) ||
-        !get_string(bus, path.c_str(), unit_iface, "SubState", unit.sub_state, err) ||
-        !get_string(bus, path.c_str(), unit_iface, "UnitFileState", unit.unit_file_state, err)) {
-        error = name + ": " + err;
-        return false;
+    units.push_back(std::move(unit));
+}
+
+std::vector<SystemdUnit> query_ssh_units(Caller& caller, std::string& errors) {
+    std::vector<SystemdUnit> units;
+    std::set<std::string> seen_paths;
+    for (const char* name : {"ssh.service", "sshd.service", "ssh.socket", "sshd.socket"}) {
+        std::string error;
+        std::string path = load_unit(caller, name, error);
+        SystemdUnit unit;
+        if (!path.empty() && seen_paths.insert(path).second && read_unit_properties(caller, path, name, unit, error) &&
+            read_type_properties(caller, path, unit, error) >= 0)
+            add_folding_aliases(units, std::move(unit));
+        if (!error.empty()) errors += (errors.empty() ? "" : "; ") + std::string(name) + ": " + error;
+        if (caller.timed_out) break;
     }
-    if (name.ends_with(".service")) {
-        uint32_t pid = 0;
-        rc = sd_bus_get_property_trivial(bus, destination, path.c_str(), "org.freedesktop.systemd1.Service",
-                                         "MainPID", &e, 'u', &pid);
-        if (rc < 0) {
-            error = name + ": MainPID: " + bus_error_text(e, rc);
-            sd_bus_error_free(&e);
-            return false;
-        }
-        unit.main_pid = pid;
+    return units;
+}
+
+// Object paths of the loaded *.socket units.
+std::vector<std::pair<std::string, std::string>> list_socket_unit_paths(Caller& caller, std::string& error) {
+    std::vector<std::pair<std::string, std::string>> paths;  // (id, object path)
+    sd_bus_message* call = nullptr;
+    int rc = sd_bus_message_new_method_call(caller.bus, &call, destination, manager_path, manager_iface,
+                                            "ListUnitsByPatterns");
+    Message request(call);
+    const char* const no_states[] = {nullptr};
+    const char* const patterns[] = {"*.socket", nullptr};
+    if (rc >= 0) rc = sd_bus_message_append_strv(call, const_cast<char**>(no_states));
+    if (rc >= 0) rc = sd_bus_message_append_strv(call, const_cast<char**>(patterns));
+    sd_bus_error e = SD_BUS_ERROR_NULL;
+    sd_bus_message* m = nullptr;
+    if (rc >= 0) rc = sd_bus_call(caller.bus, call, 0, &e, &m);
+    Message reply(m);
+    if (rc < 0) {
+        error = "ListUnitsByPatterns: " + bus_error_text(e, rc);
+        caller.timed_out = rc == -ETIMEDOUT;
+        sd_bus_error_free(&e);
+        return paths;
     }
-    return true;
+    if ((rc = sd_bus_message_enter_container(m, 'a', "(ssssssouso)")) < 0) return paths;
+    const char *id, *description, *load, *active, *sub, *following, *path, *job_type, *job_path;
+    uint32_t job_id;
+    while (paths.size() < max_socket_units &&
+           (rc = sd_bus_message_read(m, "(ssssssouso)", &id, &description, &load, &active, &sub, &following,
+                                     &path, &job_id, &job_type, &job_path)) > 0)
+        paths.emplace_back(id, path);
+    if (rc < 0) error = std::string("ListUnitsByPatterns: unexpected reply: ") + strerror(-rc);
+    return paths;
+}
+
+// Every socket unit with an IP Stream listener: those pid 1 holds for a service it starts.
+std::vector<SystemdUnit> query_socket_units(Caller& caller, std::string& errors) {
+    std::vector<SystemdUnit> units;
+    std::string first_error;
+    for (const auto& [id, path] : list_socket_unit_paths(caller, first_error)) {
+        if (caller.timed_out) break;
+        SystemdUnit unit;
+        unit.id = id;
+        std::string error;
+        // Listen first: most socket units are AF_UNIX ones, not worth the rest.
+        bool ip_stream = false;
+        if (read_type_properties(caller, path, unit, error) >= 0)
+            for (const auto& address : unit.listen) ip_stream = ip_stream || is_ip_listen_address(address);
+        if (ip_stream && read_unit_properties(caller, path, id, unit, error)) units.push_back(std::move(unit));
+        if (first_error.empty() && !error.empty()) first_error = id + ": " + error;
+    }
+    if (!first_error.empty()) errors += (errors.empty() ? "socket units: " : "; socket units: ") + first_error;
+    return units;
 }
 
 }  // namespace
 
-std::vector<SystemdUnit> query_ssh_units(bool& systemd_running, std::string& error) {
-    std::vector<SystemdUnit> units;
+std::vector<std::string> stream_listen_addresses(const std::vector<std::pair<std::string, std::string>>& listen) {
+    std::vector<std::string> addresses;
+    for (const auto& [type, address] : listen)
+        if (type == "Stream") addresses.push_back(address);
+    return addresses;
+}
+
+bool is_ip_listen_address(const std::string& address) {
+    // systemd prints IP sockets as "[v6]:port", "v4:port" or a bare port; AF_UNIX as a path
+    // ("/run/...", "@abstract"), AF_VSOCK as "vsock:...".
+    return !address.empty() && (address[0] == '[' || (address[0] >= '0' && address[0] <= '9'));
+}
+
+std::vector<std::string> unit_aliases(const std::string& queried, const std::string& id,
+                                      const std::vector<std::string>& names) {
+    std::vector<std::string> aliases;
+    auto add = [&](const std::string& name) {
+        if (!name.empty() && name != id && std::find(aliases.begin(), aliases.end(), name) == aliases.end())
+            aliases.push_back(name);
+    };
+    for (const auto& name : names) add(name);
+    add(queried);
+    return aliases;
+}
+
+std::string accept_instances_slice(const std::string& socket_id) {
+    std::string prefix = socket_id.substr(0, socket_id.rfind('.'));
+    // Instances go to system-<prefix>.slice, with '-' escaped in the prefix (it nests slices).
+    std::string escaped;
+    for (char c : prefix) escaped += c == '-' ? std::string("\\x2d") : std::string(1, c);
+    return "system-" + escaped + ".slice";
+}
+
+SystemdUnits query_systemd_units(const std::string& root, std::string& error) {
+    SystemdUnits result;
     error.clear();
     // sd_booted()'s test: systemd creates this directory when it runs as PID 1.
     struct stat st {};
-    systemd_running = lstat("/run/systemd/system", &st) == 0 && S_ISDIR(st.st_mode);
-    if (!systemd_running) return units;
+    result.running = lstat((root + "/run/systemd/system").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!result.running) return result;
 
-    sd_bus* bus = nullptr;
-    int rc = sd_bus_open_system(&bus);
-    if (rc < 0) {
-        error = std::string("cannot connect to the system bus: ") + strerror(-rc);
-        return units;
-    }
+    Bus bus = open_bus(root, error);
+    if (!bus) return result;
     // A hung systemd must not hang the snapshot (sd-bus waits 25 s by default).
-    sd_bus_set_method_call_timeout(bus, 3'000'000);
-    std::string errors;
-    for (const char* name : {"ssh.service", "sshd.service", "ssh.socket"}) {
-        SystemdUnit unit;
-        std::string e;
-        if (query_unit(bus, name, unit, e)) {
-            units.push_back(std::move(unit));
-        } else if (!e.empty()) {
-            errors += (errors.empty() ? "" : "; ") + e;
-        }
-    }
-    sd_bus_flush_close_unref(bus);
-    error = errors;
-    return units;
+    sd_bus_set_method_call_timeout(bus.get(), 3'000'000);
+    Caller caller{bus.get()};
+    result.ssh_units = query_ssh_units(caller, error);
+    if (!caller.timed_out) result.socket_units = query_socket_units(caller, error);
+    return result;
 }
 
 }  // namespace synwhy::host

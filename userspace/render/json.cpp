@@ -32,12 +32,44 @@ nlohmann::json flow_json(const Flow& f) {
     return j;
 }
 
+namespace {
+// A systemd unit; socket fields only for socket units.
+nlohmann::json unit_json(const SystemdUnit& u) {
+    nlohmann::json journal = nlohmann::json::array();
+    for (const auto& line : u.journal)
+        journal.push_back({{"ts", format_time(line.ts_ns)}, {"ts_ns", line.ts_ns}, {"unit", line.unit},
+                           {"priority", line.priority}, {"message", line.message}});
+    nlohmann::json j = {{"name", u.name},
+                        {"id", u.id},
+                        {"aliases", u.aliases},
+                        {"load_state", u.load_state},
+                        {"active_state", u.active_state},
+                        {"sub_state", u.sub_state},
+                        {"unit_file_state", u.unit_file_state},
+                        {"result", u.result},
+                        {"main_pid", u.main_pid},
+                        {"fragment_path", u.fragment_path},
+                        {"drop_ins", u.drop_ins},
+                        {"triggers", u.triggers},
+                        {"triggered_by", u.triggered_by},
+                        {"journal", journal}};
+    if (u.id.ends_with(".socket") || u.name.ends_with(".socket")) {
+        j["listen"] = u.listen;
+        j["accept"] = u.accept;
+        j["n_accepted"] = u.n_accepted;
+        j["n_connections"] = u.n_connections;
+    }
+    return j;
+}
+}  // namespace
+
 nlohmann::json host_json(const HostSnapshot& h) {
     nlohmann::json listeners = nlohmann::json::array();
     for (const auto& l : h.listeners)
         listeners.push_back({{"addr", l.addr.str()}, {"port", l.port}, {"family", family_str(l.addr.family)},
                              {"v6only", l.v6only}, {"backlog", l.backlog}, {"accept_queue", l.accept_queue},
-                             {"pid", l.pid}, {"comm", l.comm}, {"exe", l.exe}, {"inode", l.inode}});
+                             {"pid", l.pid}, {"comm", l.comm}, {"exe", l.exe}, {"inode", l.inode},
+                             {"cmdline", l.cmdline}, {"unit", l.unit}});
     nlohmann::json addresses = nlohmann::json::array();
     for (const auto& a : h.addresses) addresses.push_back(a.str());
     nlohmann::json sshd = nlohmann::json::array();
@@ -48,11 +80,21 @@ nlohmann::json host_json(const HostSnapshot& h) {
     for (const auto& c : h.sshd_configs)
         configs.push_back({{"path", c.config_path}, {"ok", c.ok}, {"ports", c.ports},
                            {"listen_addresses", c.listen_addresses}, {"address_family", c.address_family},
-                           {"error", c.error}});
+                           {"error", c.error}, {"checked_with", c.checked_with}});
     nlohmann::json units = nlohmann::json::array();
-    for (const auto& u : h.units)
-        units.push_back({{"name", u.name}, {"load_state", u.load_state}, {"active_state", u.active_state},
-                         {"sub_state", u.sub_state}, {"unit_file_state", u.unit_file_state}, {"main_pid", u.main_pid}});
+    for (const auto& u : h.units) units.push_back(unit_json(u));
+    nlohmann::json socket_units = nlohmann::json::array();
+    for (const auto& u : h.socket_units) socket_units.push_back(unit_json(u));
+    nlohmann::json managers = nlohmann::json::array();
+    for (const auto& m : h.firewall_managers) managers.push_back({{"name", m.name}, {"pid", m.pid}, {"detail", m.detail}});
+    nlohmann::json bans = nlohmann::json::array();
+    for (const auto& b : h.bans)
+        bans.push_back({{"manager", b.manager}, {"jail", b.jail}, {"addr", b.addr.str()}, {"since_s", b.since_s},
+                        {"until_s", b.until_s}});
+    nlohmann::json programs = nlohmann::json::array();
+    for (const auto& p : h.net_programs)
+        programs.push_back({{"ifname", p.ifname}, {"attach", p.attach}, {"prog_id", p.prog_id}, {"prog_name", p.prog_name},
+                            {"holder_pid", p.holder_pid}, {"holder_comm", p.holder_comm}});
     nlohmann::json foreign = nlohmann::json::array();
     for (const auto& f : h.other_netns_listeners)
         foreign.push_back({{"netns", f.netns}, {"netns_name", f.netns_name}, {"container", f.container},
@@ -67,6 +109,13 @@ nlohmann::json host_json(const HostSnapshot& h) {
             {"sshd_configs", configs},
             {"systemd_running", h.systemd_running},
             {"units", units},
+            {"socket_units", socket_units},
+            {"sshd_socket_generator", h.sshd_socket_generator},
+            {"os", {{"id", h.os_id}, {"version_id", h.os_version_id}}},
+            {"mount_view", h.mount_view},
+            {"firewall_managers", managers},
+            {"bans", bans},
+            {"net_programs", programs},
             {"iptables_legacy", h.iptables_legacy_present},
             {"probe_errors", h.probe_errors}};
 }
