@@ -135,7 +135,8 @@ TEST(Diagnose, NoListenerWithSystemdNamesTheUnitToEnable) {
     h.units = {{"ssh.service", "loaded", "inactive", "dead", "disabled", 0}};
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
     ASSERT_EQ(codes(d)[0], "no-listener");
-    EXPECT_TRUE(any_contains(d.causes[0].fix, "systemctl enable --now ssh.service"));
+    // The name people type (issue 12): `systemctl enable --now ssh`, not the unit file's name.
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl enable --now ssh"});
     EXPECT_TRUE(any_contains(d.causes[0].evidence, "ssh.service: inactive (dead), disabled"));
 }
 
@@ -145,7 +146,8 @@ TEST(Diagnose, MaskedUnitIsUnmaskedFirst) {
     h.units = {{"ssh.service", "masked", "inactive", "dead", "masked", 0}};
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
     ASSERT_GE(d.causes[0].fix.size(), 2u);
-    EXPECT_EQ(d.causes[0].fix[0], "systemctl unmask ssh.service");
+    EXPECT_EQ(d.causes[0].fix[0], "systemctl unmask ssh");
+    EXPECT_EQ(d.causes[0].fix[1], "systemctl enable --now ssh");
 }
 
 TEST(Diagnose, BrokenSshdConfigIsQuotedInTheFix) {
@@ -414,7 +416,8 @@ TEST(Diagnose, SocketActivatedSshNamesTheSocketUnit) {
                {"ssh.socket", "loaded", "failed", "failed", "enabled", 0}};
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
     ASSERT_EQ(codes(d)[0], "no-listener");
-    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl restart ssh.socket"});
+    // A failed socket starts again only after reset-failed (issue 12).
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl reset-failed ssh.socket && systemctl start ssh.socket"});
     EXPECT_TRUE(any_contains(d.causes[0].evidence, "ssh.socket: failed (failed), enabled"));
 }
 
@@ -424,7 +427,7 @@ TEST(Diagnose, DisabledServiceWithoutSocketIsEnabled) {
     h.units = {{"ssh.service", "loaded", "inactive", "dead", "disabled", 0},
                {"ssh.socket", "loaded", "inactive", "dead", "disabled", 0}};
     auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2")}, h);
-    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl enable --now ssh.service"});
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl enable --now ssh"});
 }
 
 TEST(Diagnose, ListenerInAContainerIsOtherNetns) {

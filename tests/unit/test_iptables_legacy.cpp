@@ -50,7 +50,7 @@ TEST(IptablesLegacy, TheRuleWhoseCounterGrewWithItsJumps) {
     EXPECT_EQ(rule->rule_num, 2u);
     EXPECT_EQ(rule->path, std::vector<std::string>{"INPUT"});
     EXPECT_EQ(rule->text, "-A SSH_GUARD -p tcp -m tcp --dport 22 -j DROP");
-    EXPECT_EQ(rule_fix(*rule, 22)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
+    EXPECT_EQ(rule_fix(*rule, 22, *IpAddr::parse("192.0.2.1"), nullptr)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
 }
 
 TEST(IptablesLegacy, NothingGrewMeansNoAttribution) {
@@ -65,7 +65,8 @@ TEST(IptablesLegacy, PolicyDrop) {
     ASSERT_TRUE(rule);
     EXPECT_TRUE(rule->policy);
     EXPECT_EQ(rule->chain, "INPUT");
-    EXPECT_EQ(rule_fix(*rule, 22)[0], "ip6tables-legacy -t filter -I INPUT -p tcp --dport 22 -j ACCEPT");
+    EXPECT_EQ(rule_fix(*rule, 22, *IpAddr::parse("2001:db8::1"), nullptr)[0],
+              "ip6tables-legacy -t filter -I INPUT -p tcp --dport 22 -j ACCEPT");
 }
 
 namespace {

@@ -90,7 +90,8 @@ TEST(NftTrace, PolicyDropIsNamedAsThePolicy) {
     EXPECT_TRUE(e->rule->policy);
     EXPECT_EQ(e->rule->handle, 0u);
     EXPECT_NE(describe_rule(*e->rule).find("chain policy drop"), std::string::npos);
-    EXPECT_EQ(rule_fix(*e->rule, 22).back(), "nft insert rule inet filter input tcp dport 22 accept");
+    EXPECT_EQ(rule_fix(*e->rule, 22, *IpAddr::parse("2001:db8::1"), nullptr).back(),
+              "nft insert rule inet filter input tcp dport 22 accept");
 }
 
 TEST(NftTrace, DroppedReplyIsOutbound) {
@@ -146,14 +147,17 @@ TEST(NftTrace, ACommentWithANewlineKeepsItsRuleWhole) {
 
 TEST(NftTrace, FrontEndsGetTheirOwnFix) {
     FirewallRule ufw{"nftables", "ip", "filter", "ufw-user-input", {"INPUT", "ufw-before-input"}, 12, 0, false, "", "", "drop"};
-    auto fix = rule_fix(ufw, 22);
+    IpAddr client = *IpAddr::parse("192.0.2.1");
+    // The managers' own commands, never the raw one: they would put the rule back.
+    auto fix = rule_fix(ufw, 22, client, nullptr);
     ASSERT_EQ(fix.size(), 2u);
     EXPECT_EQ(fix[0], "ufw allow 22/tcp");
-    EXPECT_EQ(fix[1], "nft delete rule ip filter ufw-user-input handle 12");
+    EXPECT_EQ(fix[1].find("nft"), std::string::npos);
     FirewallRule fwd{"nftables", "inet", "firewalld", "filter_IN_public", {}, 0, 0, false, "", "", "reject"};
-    EXPECT_EQ(rule_fix(fwd, 22)[0], "firewall-cmd --add-service=ssh --permanent && firewall-cmd --reload");
+    EXPECT_EQ(rule_fix(fwd, 22, client, nullptr)[0],
+              "firewall-cmd --permanent --zone=public --add-service=ssh && firewall-cmd --reload");
     FirewallRule legacy{"iptables-legacy", "ip", "filter", "SSH_GUARD", {"INPUT"}, 0, 2, false, "-A SSH_GUARD -p tcp -j DROP", "", "drop"};
-    EXPECT_EQ(rule_fix(legacy, 22)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
+    EXPECT_EQ(rule_fix(legacy, 22, client, nullptr)[0], "iptables-legacy -t filter -D SSH_GUARD 2");
 }
 
 TEST(NftTrace, ReturnsPopThePath) {

@@ -119,7 +119,7 @@ int run_report(Session& s) {
         // The leading cause for the status line: a diagnosis of what came so far, once a second,
         // on a terminal only, and not over a flood's worth of events.
         if (progress.enabled() && now - last_leading > 1000 * ms && all.size() < 20000 && syns > 0) {
-            DiagnosisInput probe{o.ports, all, s.ctx.hosts, now - start, {}, {}, {}};
+            DiagnosisInput probe{o.ports, all, s.ctx.hosts, now - start, {}, {}, {}, {}};
             Diagnosis d = diagnose(probe);
             leading = d.causes.empty() ? "" : d.causes.front().code;
             last_leading = now;
@@ -159,8 +159,9 @@ int run_report(Session& s) {
     std::vector<FirewallRule> legacy = s.legacy_rules_since_last_reading();
     s.detach();  // before printing: nothing of synwhy stays in the kernel past this point
 
+    // Listeners from before the SYNs too: ssh.socket, after sshd failed to start for it, stops listening.
     DiagnosisInput input{o.ports, std::move(all), ctx.hosts, Session::monotonic_ns() - start,
-                         std::move(legacy), std::move(other_ports), {}};
+                         std::move(legacy), std::move(other_ports), {}, at_start};
     if (!o.hostname.empty()) input.hostname = resolve(o.hostname);
     Diagnosis d = diagnose(input);
     // A refusal with no listener here: a container may have the port. Look, then decide again.

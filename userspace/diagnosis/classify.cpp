@@ -7,6 +7,8 @@
 
 #include "diagnosis/describe.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/ssh_units.h"
 
 namespace synwhy {
 
@@ -29,7 +31,10 @@ Flow flow_of(const FlowEvidence& f) {
     return out;
 }
 
-bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const std::string& to, Flow& out) {
+// Who took the handshake decides whether TCP's success is sshd's: systemd's socket for an sshd
+// that never starts, or another program on sshd's port, accept and then say nothing.
+bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const HostSnapshot* at_start,
+                    const std::string& to, Flow& out) {
     if (!f.established) return false;
     out.verdict = cause::accepted;
     out.detail = fmt::format("handshake to {} completed", to);
@@ -37,11 +42,29 @@ bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const std::
         out.detail += ", followed through DNAT to " + f.accepted_elsewhere;
         return true;
     }
-    for (const Listener* l : listeners_on(host, f.key.dport))
-        if (listener_accepts(*l, f.key.dst)) {
-            out.detail += ", accepted by " + describe_listener(*l);
-            break;
-        }
+    ServedBy served = served_by(host, at_start, f.key.dst, f.key.dport);
+    if (!served.listener) return true;
+    const ListenerOwner& owner = served.owner;
+    const Listener& l = *served.listener;
+    std::string by = owner.kind == ListenerOwner::Kind::sshd
+                         ? describe_listener(l)
+                         : fmt::format("{} on {}", describe_owner(l, owner), endpoint(l.addr, l.port));
+    SshUnits units = ssh_units_of(host);
+    if (owner.kind == ListenerOwner::Kind::systemd_socket && owner.serves_sshd && ssh_service_failing(host, units)) {
+        out.verdict = cause::sshd_failing;
+        out.detail += fmt::format(" at {}, but {} fails to start: {}", by, units.service_id,
+                                  why_ssh_service_fails(host, units));
+        return true;
+    }
+    // pid 1 for a socket unit the snapshot does not name may well be sshd's: not another program.
+    bool another_program = owner.kind == ListenerOwner::Kind::other ||
+                           (owner.kind == ListenerOwner::Kind::systemd_socket && owner.socket_unit && !owner.serves_sshd);
+    if (another_program && sshd_expected_on(host ? host : at_start, f.key.dport)) {
+        out.verdict = cause::not_sshd;
+        out.detail += fmt::format(", accepted by {}, not sshd", by);
+        return true;
+    }
+    out.detail += ", accepted by " + by;
     return true;
 }
 
@@ -89,8 +112,10 @@ bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::v
     auto elsewhere = sshd_elsewhere(host, f.key.dport, watched);
     if (on_port.empty() && !elsewhere.empty()) {
         out.verdict = cause::listening_elsewhere;
-        out.detail = fmt::format("refused{}: nothing listens on :{}; sshd listens on :{}", why, f.key.dport,
-                                 elsewhere.front()->port);
+        const Listener* l = elsewhere.front();
+        ListenerOwner owner = owner_of(*l, host);
+        out.detail = fmt::format("refused{}: nothing listens on :{}; {} listens on :{}", why, f.key.dport,
+                                 owner.kind == ListenerOwner::Kind::sshd ? "sshd" : describe_owner(*l, owner), l->port);
         return true;
     }
     auto foreign = foreign_on(host, f.key.dport);
@@ -168,10 +193,11 @@ bool judge_queue_full(const FlowEvidence& f, const HostSnapshot* host, Flow& out
 
 }  // namespace
 
-Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched) {
+Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
+              const HostSnapshot* at_start) {
     Flow out = flow_of(f);
     const std::string to = endpoint(f.key.dst, f.key.dport);
-    if (judge_accepted(f, host, to, out) || judge_netfilter(f, host, out) || judge_refused(f, host, watched, to, out) ||
+    if (judge_accepted(f, host, at_start, to, out) || judge_netfilter(f, host, out) || judge_refused(f, host, watched, to, out) ||
         judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, to, out) ||
         judge_queue_full(f, host, out))
         return out;

@@ -1,10 +1,13 @@
 #include "diagnosis/describe.h"
 
+#include <time.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
 
 #include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/ssh_units.h"
 
 namespace synwhy {
 
@@ -97,6 +100,28 @@ std::string plural(uint64_t n, const char* one, const char* many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
+std::string clock_time(uint64_t epoch_s) {
+    time_t secs = static_cast<time_t>(epoch_s);
+    struct tm tm {};
+    localtime_r(&secs, &tm);
+    char buf[16];
+    strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+    return buf;
+}
+
+std::string describe_net_program(const NetProgram& p) {
+    bool xdp = p.attach.rfind("xdp", 0) == 0;
+    std::string name = p.prog_name.empty() ? "" : fmt::format(" '{}'", p.prog_name);
+    std::string held = p.holder_pid ? fmt::format("held by pid {} ({})", p.holder_pid, p.holder_comm)
+                                    : "held by no process (pinned, or left attached)";
+    return fmt::format("{} program {}{} on {} ({}), {}", xdp ? "XDP" : "tc", p.prog_id, name, p.ifname, p.attach, held);
+}
+
+bool has_manager(const HostSnapshot* host, const std::string& name) {
+    return host && std::any_of(host->firewall_managers.begin(), host->firewall_managers.end(),
+                               [&](const FirewallManager& m) { return m.name == name; });
+}
+
 // Why a listener on the right port did not take a SYN for dst.
 std::string mismatch_reason(const Listener& l, const IpAddr& dst) {
     if (l.addr.family == Family::ipv6 && dst.family == Family::ipv4 && l.v6only)
@@ -114,14 +139,15 @@ std::vector<const Listener*> listeners_on(const HostSnapshot* host, uint16_t por
     return out;
 }
 
-// sshd listeners on ports other than `port`. One on a port that is itself watched is sshd where
-// it is expected: a refusal on another watched port (an application's) is not about sshd.
+// sshd's listeners (its own, or pid 1's for a socket unit that starts it) on ports other than
+// `port`. One on a port that is itself watched is sshd where it is expected: a refusal on another
+// watched port (an application's) is not about sshd.
 std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t port,
                                             const std::vector<uint16_t>& watched) {
     std::vector<const Listener*> out;
     if (!host) return out;
     for (const auto& l : host->listeners)
-        if (owner_of(l).kind == ListenerOwner::Kind::sshd && l.port != port &&
+        if (owner_of(l, host).serves_sshd && l.port != port &&
             std::find(watched.begin(), watched.end(), l.port) == watched.end())
             out.push_back(&l);
     return out;
@@ -149,16 +175,17 @@ std::vector<std::string> sshd_state_evidence(const HostSnapshot* host) {
             for (auto p : c.ports) ports.push_back(std::to_string(p));
             ev.push_back(fmt::format("sshd -T -f {}: port {}, listenaddress {}, addressfamily {}", c.config_path,
                                      join(ports, ","), join(c.listen_addresses, " "), c.address_family));
+            if (!c.checked_with.empty()) ev.back() += " (checked " + c.checked_with + ")";
+        } else if (c.error.empty() || is_missing_privsep_dir(c.error)) {
+            // A stopped ssh.service takes /run/sshd with it: sshd -t then checks nothing.
+            ev.push_back(fmt::format("sshd -t -f {}: {}", c.config_path,
+                                     c.checked_with.empty() ? "not checked: its privilege separation directory is missing"
+                                                            : c.checked_with));
         } else {
             ev.push_back(fmt::format("sshd -t -f {}: {}", c.config_path, c.error));
         }
     }
-    if (host->systemd_running) {
-        for (const auto& u : host->units)
-            ev.push_back(fmt::format("{}: {} ({}), {}", u.name, u.active_state, u.sub_state, u.unit_file_state));
-    } else {
-        ev.push_back("systemd is not running here");
-    }
+    append(ev, ssh_units_evidence(host));
     return ev;
 }
 

@@ -24,6 +24,9 @@ std::string mismatch_reason(const Listener& l, const IpAddr& dst);
 std::string family_name(Family f);  // "IPv4", "IPv6"
 std::string join(const std::vector<std::string>& parts, const std::string& sep);
 std::string plural(uint64_t n, const char* one, const char* many);  // "1 SYN", "3 SYNs"
+std::string clock_time(uint64_t epoch_s);   // local wall-clock time, "03:01:02"
+// "XDP program 42 'xdp_drop' on eth0 (xdpgeneric), held by pid 123 (foo)"
+std::string describe_net_program(const NetProgram& p);
 
 // Lookups on a snapshot (nullptr: none taken, nothing found).
 std::vector<const Listener*> listeners_on(const HostSnapshot* host, uint16_t port);
@@ -31,6 +34,7 @@ std::vector<const Listener*> sshd_elsewhere(const HostSnapshot* host, uint16_t p
                                             const std::vector<uint16_t>& watched);
 std::vector<const ForeignListener*> foreign_on(const HostSnapshot* host, uint16_t port);
 bool conntrack_nearly_full(const HostSnapshot* host);
+bool has_manager(const HostSnapshot* host, const std::string& name);  // found in host->firewall_managers
 
 // Evidence lines.
 std::vector<std::string> listener_evidence(const HostSnapshot* host, uint16_t port);

@@ -15,9 +15,10 @@ namespace {
 // Lower is more important when two causes cover as many flows.
 int severity(const std::string& code) {
     static const std::vector<std::string> order = {
-        cause::firewall_drop,   cause::firewall_reject, cause::no_listener,          cause::listening_elsewhere,
-        cause::bound_other_address, cause::other_netns, cause::reply_dropped, cause::kernel_drop,         cause::listen_overflow,
-        cause::handshake_incomplete, cause::unanswered,  cause::not_arriving,         cause::accepted};
+        cause::firewall_drop,   cause::firewall_reject, cause::no_listener,          cause::sshd_failing,
+        cause::not_sshd,        cause::listening_elsewhere, cause::bound_other_address, cause::other_netns,
+        cause::reply_dropped,   cause::kernel_drop,     cause::listen_overflow,      cause::handshake_incomplete,
+        cause::unanswered,      cause::not_arriving,    cause::accepted};
     auto it = std::find(order.begin(), order.end(), code);
     return static_cast<int>(it - order.begin());
 }
@@ -58,9 +59,11 @@ std::vector<Cause> group_causes(const Diagnosis& d, const std::vector<const Flow
         slot.second.push_back(kept[i]);
     }
     std::vector<Cause> causes;
-    for (const auto& [key, group] : groups)
-        causes.push_back(
-            build_cause(CauseContext(std::get<0>(key), group.first, group.second, input.hosts, default_port, input.ports)));
+    for (const auto& [key, group] : groups) {
+        CauseContext ctx(std::get<0>(key), group.first, group.second, input.hosts, default_port, input.ports);
+        ctx.at_start = host_for(input.hosts_at_start, std::get<1>(key));
+        causes.push_back(build_cause(ctx));
+    }
     return causes;
 }
 
@@ -72,7 +75,8 @@ Diagnosis diagnose(const DiagnosisInput& input) {
     for (const Event& e : input.events) fold_event(flows, e);
     std::vector<const FlowEvidence*> kept = flows_to_judge(flows, input, d);
     for (const FlowEvidence* ev : kept)
-        d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns), input.ports));
+        d.flows.push_back(classify(*ev, host_for(input.hosts, ev->key.netns), input.ports,
+                                   host_for(input.hosts_at_start, ev->key.netns)));
 
     uint16_t default_port = input.ports.empty() ? 22 : input.ports.front();
     if (d.flows.empty()) {

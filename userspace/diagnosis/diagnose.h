@@ -27,6 +27,10 @@ inline constexpr const char* listen_overflow = "listen-overflow";
 inline constexpr const char* reply_dropped = "reply-dropped";
 inline constexpr const char* handshake_incomplete = "handshake-incomplete";
 inline constexpr const char* kernel_drop = "kernel-drop";
+// The handshake completed at systemd's socket for sshd, but every start of sshd's service fails.
+inline constexpr const char* sshd_failing = "sshd-failing";
+// The handshake completed at another program holding sshd's port: no SSH server answers.
+inline constexpr const char* not_sshd = "not-sshd";
 inline constexpr const char* unanswered = "unanswered";  // arrived, no answer or drop seen (yet)
 inline constexpr const char* accepted = "accepted";
 }  // namespace cause
@@ -72,18 +76,25 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
 
 // The verdict on one flow against the host's state (nullptr: no snapshot of its namespace).
 // watched: the ports being watched (an sshd on one of them is not "elsewhere").
-Flow classify(const FlowEvidence& flow, const HostSnapshot* host, const std::vector<uint16_t>& watched = {});
+// at_start: the namespace's snapshot from before the SYN, for the listener that took a handshake
+// when it is gone from `host` (ssh.socket fails seconds after every sshd start failed).
+Flow classify(const FlowEvidence& flow, const HostSnapshot* host, const std::vector<uint16_t>& watched = {},
+              const HostSnapshot* at_start = nullptr);
 
 struct DiagnosisInput {
     std::vector<uint16_t> ports;
     std::vector<Event> events;
     std::vector<HostSnapshot> hosts;  // one per watched netns; the first is the default
+    // (The listeners and units above are the latest; see hosts_at_start for the ones before.)
     uint64_t capture_ns = 0;          // how long the capture lasted
     // iptables-legacy rules whose counters show they dropped SYNs during the capture (nft trace
     // cannot see x_tables); joined to the flows that legacy netfilter dropped, by family.
     std::vector<FirewallRule> legacy_rules;
     std::vector<OtherPortSyn> other_port_syns;  // for not-arriving: clients on the wrong port
     std::optional<HostnameCheck> hostname;       // for not-arriving: does the name point here
+    // Snapshots taken before the capture, when `hosts` were taken after it: who accepted a
+    // handshake is looked up there when it no longer listens (empty: `hosts` serve for both).
+    std::vector<HostSnapshot> hosts_at_start;
 };
 
 // The snapshot of a flow's namespace: nullptr when several were taken and none is its own.
@@ -102,8 +113,8 @@ bool listener_accepts(const Listener& l, const IpAddr& dst);
 std::string endpoint(const IpAddr& a, uint16_t port);  // "192.0.2.2:22", "[2001:db8::2]:22"
 std::string describe_listener(const Listener& l);      // "sshd (pid 812) on 0.0.0.0:22"
 std::string describe_rule(const FirewallRule& r);      // "inet filter ssh_guard handle 3 (comment ...)"
-// The command that removes or amends the rule, in the front-end's terms first when one made it
-// (owners/rule_owners.h knows the front-ends).
-std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port);
+// The fix for a rule that stopped `client` on `port`: its owner's own commands where a manager
+// owns it (owners/rule_owners.h knows them), the raw nft/iptables command only where none does.
+std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port, const IpAddr& client, const HostSnapshot* host);
 
 }  // namespace synwhy

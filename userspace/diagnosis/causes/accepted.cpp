@@ -1,10 +1,31 @@
-// Handshakes that completed: TCP is fine, whatever fails comes after.
+// Handshakes that completed: TCP is fine, whatever fails comes after. Unless who completed it is
+// not sshd: systemd's socket for an sshd whose every start fails, or another program on sshd's port.
 #include <fmt/format.h>
 
 #include "diagnosis/causes/causes.h"
 #include "diagnosis/describe.h"
+#include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/ssh_units.h"
 
 namespace synwhy {
+
+using namespace detail;
+
+namespace {
+
+// Who took the group's first handshake (from before the SYN when it no longer listens).
+ServedBy first_served(const CauseContext& ctx) {
+    if (!ctx.first) return {};
+    return served_by(ctx.host, ctx.at_start, ctx.first->dst, ctx.first->dport);
+}
+
+std::vector<std::string> served_evidence(const ServedBy& served) {
+    if (!served.listener) return {};
+    const Listener& l = *served.listener;
+    return {fmt::format("accepted by: {} on {}", describe_owner(l, served.owner), endpoint(l.addr, l.port))};
+}
+
+}  // namespace
 
 Cause build_accepted(const CauseContext& ctx) {
     Cause c = ctx.start();
@@ -13,6 +34,58 @@ Cause build_accepted(const CauseContext& ctx) {
     ctx.add_details(c);
     c.evidence.push_back("TCP is fine: if the client still fails, look after the handshake "
                          "(authentication, MaxStartups, the banner; ssh -v)");
+    return c;
+}
+
+Cause build_sshd_failing(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    const HostSnapshot* host = ctx.host;
+    ServedBy served = first_served(ctx);
+    SshUnits units = ssh_units_of(host);
+    std::string at = served.listener ? describe_owner(*served.listener, served.owner) : "systemd's socket for sshd";
+    c.summary = fmt::format("the TCP handshake to {} completes at {}, but every {} start fails: {}", ctx.target, at,
+                            units.service_id, why_ssh_service_fails(host, units));
+    ctx.add_details(c);
+    append(c.evidence, served_evidence(served));
+    const SystemdUnit* socket = served.owner.socket_unit;
+    if (socket) {
+        SocketPortMismatch where{socket, ctx.port, ctx.port, ""};
+        c.evidence.push_back(socket_port_evidence(host, where).front());  // its ListenStream, Accept=, service
+    }
+    c.evidence.push_back("the client sees its connection reset or closed before the SSH banner; once the service "
+                         "hits its start limit the socket fails too and connections are refused");
+    append(c.evidence, sshd_state_evidence(host));
+    if (socket) c.fix = failing_service_fix(host, *socket);
+    else if (units.socket) c.fix = failing_service_fix(host, *units.socket);
+    return c;
+}
+
+Cause build_not_sshd(const CauseContext& ctx) {
+    Cause c = ctx.start();
+    const HostSnapshot* host = ctx.host;
+    ServedBy served = first_served(ctx);
+    std::string who = served.listener ? describe_owner(*served.listener, served.owner) : "another program";
+    c.summary = fmt::format("port {} is held by {}, not sshd: the handshake completes but no SSH server answers",
+                            ctx.port, who);
+    ctx.add_details(c);
+    append(c.evidence, served_evidence(served));
+    append(c.evidence, sshd_state_evidence(host));
+    std::string stop;
+    if (served.listener) {
+        const Listener& l = *served.listener;
+        std::string unit = served.owner.socket_unit ? unit_id(*served.owner.socket_unit) : l.unit;
+        // A .service or .socket stops cleanly; a login session's scope would take the session with it.
+        if (unit.ends_with(".service") || unit.ends_with(".socket"))
+            stop = fmt::format("systemctl stop {} ({}, pid {})", unit, l.comm, l.pid);
+        else
+            stop = fmt::format("kill {} ({})", l.pid, l.comm);
+    }
+    std::string restart = host && host->systemd_running ? "systemctl restart " + ssh_units_of(host).typed
+                                                        : "start sshd: /usr/sbin/sshd";
+    if (!stop.empty())
+        c.fix.push_back(fmt::format("if sshd should have :{}, stop what holds it: {}, then {}", ctx.port, stop, restart));
+    c.fix.push_back(fmt::format("or give sshd a free port (its Port setting) and connect with ssh -p PORT user@{}",
+                                ctx.first ? ctx.first->dst.str() : "HOST"));
     return c;
 }
 

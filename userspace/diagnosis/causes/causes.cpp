@@ -65,6 +65,8 @@ const std::map<std::string_view, CauseBuilder>& cause_builders() {
         {cause::kernel_drop, build_kernel_drop},
         {cause::handshake_incomplete, build_handshake_incomplete},
         {cause::listen_overflow, build_listen_overflow},
+        {cause::sshd_failing, build_sshd_failing},
+        {cause::not_sshd, build_not_sshd},
         {cause::unanswered, build_unanswered},
     };
     return table;

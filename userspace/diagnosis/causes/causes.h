@@ -30,6 +30,7 @@ struct CauseContext {
     uint64_t syns = 0;
     std::vector<std::string> clients;     // client addresses, sorted, once each
     std::string target;                   // "192.0.2.2:22, [2001:db8::2]:22"
+    const HostSnapshot* at_start = nullptr;  // the namespace's snapshot from before the SYNs, if one
 
     // A cause of this code over these flows, with the count line as its first evidence.
     Cause start() const;
@@ -52,6 +53,8 @@ Cause build_not_arriving(const CauseContext& ctx);
 Cause build_kernel_drop(const CauseContext& ctx);
 Cause build_handshake_incomplete(const CauseContext& ctx);
 Cause build_listen_overflow(const CauseContext& ctx);
+Cause build_sshd_failing(const CauseContext& ctx);
+Cause build_not_sshd(const CauseContext& ctx);
 Cause build_unanswered(const CauseContext& ctx);  // also any code without a builder
 
 // Cause code -> its builder.

@@ -1,9 +1,12 @@
 // Packets a firewall dropped or rejected, inbound (the SYN) or outbound (the reply). With the rule
 // named (nft trace, legacy counters) the fix is that rule's; without, how to find it.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "diagnosis/causes/causes.h"
 #include "diagnosis/describe.h"
+#include "diagnosis/owners/rule_owners.h"
 
 namespace synwhy {
 
@@ -17,8 +20,10 @@ std::vector<std::string> find_rule_fix(const std::string& backend, const HostSna
     bool legacy = backend == "iptables-legacy" || (host && host->iptables_legacy_present);
     if (backend != "iptables-legacy") {
         fix.push_back(fmt::format("find the rule: nft -a list ruleset | grep -w 'dport {}'", port));
-        fix.push_back("then delete it: nft delete rule FAMILY TABLE CHAIN handle N "
-                      "(or, for ufw: ufw allow " + std::to_string(port) + "/tcp)");
+        // ufw is named only where it may be: a fix must not name what the host does not have.
+        bool ufw = !host || has_manager(host, "ufw");
+        fix.push_back(fmt::format("then delete it: nft delete rule FAMILY TABLE CHAIN handle N{}",
+                                  ufw ? fmt::format(" (or, for ufw: ufw allow {}/tcp)", port) : ""));
     }
     if (legacy) {
         fix.push_back(fmt::format("find the rule: iptables-legacy -L -n -v --line-numbers | grep -w {} "
@@ -27,6 +32,31 @@ std::vector<std::string> find_rule_fix(const std::string& backend, const HostSna
                                   "iptables-legacy -I INPUT -p tcp --dport {} -j ACCEPT", port));
     }
     return fix;
+}
+
+// How many clients' own commands (unban, delete from a set) are listed; the rest are alike.
+constexpr size_t clients_listed = 3;
+
+// The rule in its owner's terms, for each client it stopped: a ban is lifted one address at a
+// time, so each client gets its own lines (duplicates fold in build_cause).
+RuleAdvice advice_for_clients(const CauseContext& ctx, const FirewallRule& rule) {
+    std::vector<IpAddr> clients;
+    for (const Flow* fl : ctx.flows)
+        if (std::find(clients.begin(), clients.end(), fl->src) == clients.end()) clients.push_back(fl->src);
+    if (clients.empty()) clients.push_back(IpAddr{});
+    RuleAdvice advice = rule_advice(rule, ctx.port, clients.front(), ctx.host);
+    for (size_t i = 1; i < clients.size() && i < clients_listed; i++) {
+        RuleAdvice more = rule_advice(rule, ctx.port, clients[i], ctx.host);
+        append(advice.evidence, more.evidence);
+        append(advice.fix, more.fix);
+    }
+    bool per_client = std::any_of(advice.fix.begin(), advice.fix.end(), [&](const std::string& line) {
+        return line.find(clients.front().str()) != std::string::npos;
+    });
+    if (per_client && clients.size() > clients_listed)
+        advice.fix.push_back(fmt::format("and the same for the other {} clients (the first evidence line lists them)",
+                                         clients.size() - clients_listed));
+    return advice;
 }
 
 }  // namespace
@@ -49,9 +79,13 @@ Cause build_firewall_block(const CauseContext& ctx) {
         c.fix = find_rule_fix(backend, ctx.host, ctx.port);
         return c;
     }
-    c.summary = fmt::format("{} ({}) {} SYNs to {}: {}", c.rule->policy ? "a chain policy" : "a firewall rule",
-                            c.rule->backend, drop ? "drops" : "rejects", ctx.target, describe_rule(*c.rule));
-    c.fix = rule_fix(*c.rule, ctx.port);
+    RuleAdvice advice = advice_for_clients(ctx, *c.rule);
+    std::string actor = !advice.actor.empty() ? advice.actor
+                        : fmt::format("{} ({})", c.rule->policy ? "a chain policy" : "a firewall rule", c.rule->backend);
+    c.summary = fmt::format("{} {} SYNs to {}: {}", actor, drop ? "drops" : "rejects", ctx.target,
+                            advice.reason.empty() ? describe_rule(*c.rule) : advice.reason);
+    append(c.evidence, advice.evidence);
+    c.fix = advice.fix;
     return c;
 }
 
@@ -62,7 +96,9 @@ Cause build_reply_dropped(const CauseContext& ctx) {
     c.rule = ctx.first_rule();
     if (c.rule) {
         c.summary += ": " + describe_rule(*c.rule);
-        c.fix = rule_fix(*c.rule, ctx.port);
+        RuleAdvice advice = advice_for_clients(ctx, *c.rule);
+        append(c.evidence, advice.evidence);
+        c.fix = advice.fix;
     } else {
         c.fix.push_back(fmt::format("find the output rule: nft -a list ruleset | grep -w 'sport {}'", ctx.port));
     }

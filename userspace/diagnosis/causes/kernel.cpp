@@ -1,5 +1,7 @@
 // The kernel's own ends for a SYN: dropped before TCP (conntrack, rp_filter, tc, XDP, ...), a
 // listener too busy to accept, a handshake that never finished, or nothing seen at all.
+#include <array>
+
 #include <fmt/format.h>
 
 #include "diagnosis/causes/causes.h"
@@ -10,6 +12,55 @@ namespace synwhy {
 using namespace detail;
 
 namespace {
+
+// The tc or XDP programs attached where the drop happened (ingress for tc).
+std::vector<const NetProgram*> programs_on(const HostSnapshot* host, const std::string& ifname, bool xdp) {
+    std::vector<const NetProgram*> out;
+    if (!host) return out;
+    for (const NetProgram& p : host->net_programs)
+        if (p.ifname == ifname && (xdp ? p.attach.rfind("xdp", 0) == 0 : p.attach.find("egress") == std::string::npos &&
+                                                                          p.attach.rfind("tc", 0) == 0))
+            out.push_back(&p);
+    return out;
+}
+
+// The network plugin whose datapath the program is ("" for none): detaching that cuts the
+// node, and every pod on it, off the network.
+std::string network_plugin(const NetProgram& p) {
+    if (p.prog_name.rfind("cil_", 0) == 0 || p.holder_comm == "cilium-agent") return "Cilium";
+    if (p.prog_name.rfind("calico", 0) == 0 || p.holder_comm == "calico-node" || p.holder_comm == "calico-felix")
+        return "Calico";
+    return "";
+}
+
+std::string network_plugin(const HostSnapshot* host, const std::vector<const NetProgram*>& programs) {
+    for (const NetProgram* p : programs)
+        if (std::string plugin = network_plugin(*p); !plugin.empty()) return plugin;
+    if (has_manager(host, "cilium")) return "Cilium";
+    if (has_manager(host, "calico")) return "Calico";
+    return "";
+}
+
+// Names the program that drops; a plugin's is only inspected, any other may be removed once
+// the operator has seen it. lines: {how to see it, how to remove it}.
+void explain_program(Cause& c, const HostSnapshot* host, const std::string& ifname, bool xdp,
+                     const std::array<std::string, 2>& lines) {
+    auto programs = programs_on(host, ifname, xdp);
+    for (const NetProgram* p : programs) c.evidence.push_back(describe_net_program(*p));
+    std::string plugin = network_plugin(host, programs);
+    if (plugin.empty()) {
+        c.fix.push_back(lines[0]);
+        c.fix.push_back("if it is not part of a network plugin, " + lines[1]);
+        return;
+    }
+    c.summary += fmt::format(" ({}'s datapath)", plugin);
+    c.fix.push_back(fmt::format("it is {}'s datapath: do not remove it (the node would lose its network); "
+                                "inspect it: bpftool net show dev {}", plugin, ifname));
+    if (plugin == "Cilium")
+        c.fix.push_back("see what Cilium drops and why: cilium monitor --type drop; cilium policy get");
+    else
+        c.fix.push_back("see the policies that apply to this host: calicoctl get globalnetworkpolicy,hostendpoint -o wide");
+}
 
 // The drops with a known remedy, by reason and, where the reason is generic, by location.
 void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, const std::string& location,
@@ -31,14 +82,15 @@ void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, 
                         "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + ifname + ".rp_filter=2");
     } else if (reason == "TC_INGRESS" || location.rfind("tcf_", 0) == 0) {
         c.summary = fmt::format("a tc ingress filter on {} drops SYNs to {}", ifname, target);
-        c.fix.push_back(fmt::format("see it: tc filter show dev {} ingress", ifname));
-        c.fix.push_back(fmt::format("remove it: tc filter del dev {} ingress (or tc qdisc del dev {} clsact)", ifname,
-                                    ifname));
+        explain_program(c, host, ifname, false,
+                        {fmt::format("see it: tc filter show dev {} ingress; bpftool net show dev {}", ifname, ifname),
+                         fmt::format("remove it: tc filter del dev {} ingress (or tc qdisc del dev {} clsact)", ifname, ifname)});
     } else if (reason == "XDP" || location.rfind("do_xdp_generic", 0) == 0 || location.rfind("bpf_prog_run_generic_xdp", 0) == 0) {
         c.summary = fmt::format("an XDP program on {} drops SYNs to {}", ifname, target);
-        c.fix.push_back(fmt::format("see it: ip link show dev {} (xdp/xdpgeneric prog/id), bpftool net show dev {}",
-                                    ifname, ifname));
-        c.fix.push_back(fmt::format("detach it: ip link set dev {} xdpgeneric off (or xdp off)", ifname));
+        explain_program(c, host, ifname, true,
+                        {fmt::format("see it: ip link show dev {} (xdp/xdpgeneric prog/id), bpftool net show dev {}",
+                                     ifname, ifname),
+                         fmt::format("detach it: ip link set dev {} xdpgeneric off (or xdp off)", ifname)});
     } else {
         c.summary = fmt::format("the kernel drops SYNs to {}: reason {}", target, reason);
         c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and {}", reason,

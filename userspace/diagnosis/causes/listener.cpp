@@ -1,59 +1,20 @@
 // Refusals by the TCP stack: nothing listens, or not where the SYN went (another port, another
-// address, another namespace). The fixes are sshd's: start it, or make it listen where clients go.
+// address, another namespace). The fixes are sshd's: start it (owners/ssh_units.h knows how, by
+// its units' state), or make it listen where clients go (under socket activation: the socket's port).
 #include <set>
 
 #include <fmt/format.h>
 
 #include "diagnosis/causes/causes.h"
 #include "diagnosis/describe.h"
+#include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/ssh_units.h"
 
 namespace synwhy {
 
 using namespace detail;
 
 namespace {
-
-const SshdConfig* broken_config(const HostSnapshot* host) {
-    if (!host) return nullptr;
-    for (const auto& c : host->sshd_configs)
-        if (!c.ok && !c.error.empty()) return &c;
-    return nullptr;
-}
-
-std::vector<std::string> start_sshd_fix(const HostSnapshot* host) {
-    std::vector<std::string> fix;
-    if (const SshdConfig* c = broken_config(host)) {
-        fix.push_back(fmt::format("fix {}: {}", c->config_path, c->error));
-        fix.push_back(fmt::format("check it with: sshd -t -f {}", c->config_path));
-    }
-    if (host && host->systemd_running) {
-        const SystemdUnit* service = nullptr;
-        const SystemdUnit* socket = nullptr;
-        for (const auto& u : host->units) {
-            if (u.name.ends_with(".service") && !service) service = &u;
-            if (u.name.ends_with(".socket") && !socket) socket = &u;
-        }
-        auto masked = [](const SystemdUnit* u) {
-            return u && (u->load_state == "masked" || u->unit_file_state == "masked");
-        };
-        // Socket activation (Debian's ssh.socket, Ubuntu >= 22.10): systemd itself listens and
-        // starts sshd per connection, so it is the socket unit that must run.
-        if (socket && socket->unit_file_state == "enabled") {
-            if (masked(socket)) fix.push_back(fmt::format("systemctl unmask {}", socket->name));
-            fix.push_back(fmt::format("systemctl restart {}", socket->name));
-        } else {
-            std::string name = service ? service->name : "ssh.service";
-            if (masked(service)) fix.push_back(fmt::format("systemctl unmask {}", name));
-            fix.push_back(fmt::format("systemctl enable --now {}", name));
-        }
-    } else {
-        std::string config = "/etc/ssh/sshd_config";
-        if (host && !host->sshd_configs.empty()) config = host->sshd_configs.front().config_path;
-        fix.push_back(config == "/etc/ssh/sshd_config" ? "start sshd: /usr/sbin/sshd"
-                                                        : fmt::format("start sshd: /usr/sbin/sshd -f {}", config));
-    }
-    return fix;
-}
 
 std::string config_of(const HostSnapshot* host, int pid) {
     if (host)
@@ -63,7 +24,8 @@ std::string config_of(const HostSnapshot* host, int pid) {
 }
 
 std::string restart_sshd(const HostSnapshot* host) {
-    return host && host->systemd_running ? "systemctl restart ssh" : "restart sshd (kill -HUP its daemon pid)";
+    return host && host->systemd_running ? "systemctl restart " + ssh_units_of(host).typed
+                                         : "restart sshd (kill -HUP its daemon pid)";
 }
 
 }  // namespace
@@ -98,11 +60,34 @@ Cause build_other_netns(const CauseContext& ctx) {
     return c;
 }
 
-Cause build_listening_elsewhere(const CauseContext& ctx) {
+namespace {
+
+// Under socket activation the socket's ListenStream decides sshd's port: its fix is the socket's.
+Cause socket_listening_elsewhere(const CauseContext& ctx, const Listener& l, const ListenerOwner& owner) {
     Cause c = ctx.start();
     const HostSnapshot* host = ctx.host;
-    const Flow* f = ctx.first;
+    c.summary = fmt::format("connections to {} are refused: nothing listens on :{}; {} listens on :{}", ctx.target,
+                            ctx.port, describe_owner(l, owner), l.port);
+    ctx.add_details(c);
+    for (const Listener* x : sshd_elsewhere(host, ctx.port, ctx.watched))
+        c.evidence.push_back(fmt::format("listening: {} on {}", describe_owner(*x, owner_of(*x, host)),
+                                         endpoint(x->addr, x->port)));
+    SocketPortMismatch mismatch{owner.socket_unit, ctx.port, l.port, ctx.first ? ctx.first->dst.str() : "HOST"};
+    append(c.evidence, socket_port_evidence(host, mismatch));
+    append(c.evidence, sshd_state_evidence(host));
+    c.fix = socket_port_fix(host, mismatch);
+    return c;
+}
+
+}  // namespace
+
+Cause build_listening_elsewhere(const CauseContext& ctx) {
+    const HostSnapshot* host = ctx.host;
     auto elsewhere = sshd_elsewhere(host, ctx.port, ctx.watched);
+    for (const Listener* x : elsewhere)
+        if (ListenerOwner owner = owner_of(*x, host); owner.socket_unit) return socket_listening_elsewhere(ctx, *x, owner);
+    Cause c = ctx.start();
+    const Flow* f = ctx.first;
     std::set<uint16_t> other_ports;
     for (const Listener* l : elsewhere) other_ports.insert(l->port);
     uint16_t other = other_ports.empty() ? 0 : *other_ports.begin();

@@ -1,6 +1,7 @@
-// Who owns a firewall rule: the front-end (ufw, firewalld, ...) that wrote it and will write it
-// again, so its fix is said in that front-end's terms. A table of recognizers: adding a manager
-// is adding an entry in rule_owners.cpp.
+// Who owns a firewall rule: the manager (ufw, firewalld, fail2ban, ...) that wrote it and will
+// write it again, so its fix is said in that manager's own commands, and the raw nft/iptables
+// command only where no manager owns the rule. A table of recognizers: adding a manager is adding
+// an entry in rule_owners.cpp.
 #pragma once
 
 #include <cstdint>
@@ -11,21 +12,38 @@
 
 namespace synwhy {
 
-struct RuleOwner {
-    const char* name;  // "ufw", "firewalld"
-    // Whether this manager made the rule (host: nullptr when no snapshot is at hand).
-    bool (*matches)(const FirewallRule& rule, const HostSnapshot* host);
-    // The owner's own commands that let the port through.
-    std::vector<std::string> (*fix)(const FirewallRule& rule, uint16_t port);
-    // Whether the raw nft/iptables command may be printed beside the owner's fix (false where
-    // the manager would fight it or put the rule back).
-    bool raw_fix_safe;
-    // One line about the rule in the owner's terms ("a ban: it ends by itself after 10m"), or
-    // nullptr when the owner has nothing to add.
-    std::string (*note)(const FirewallRule& rule, const HostSnapshot* host);
+// What a rule is asked about: the rule, the watched port, the client it stopped, the host.
+struct RuleQuery {
+    const FirewallRule& rule;
+    uint16_t port;
+    const IpAddr& client;
+    const HostSnapshot* host;  // nullptr when no snapshot is at hand
 };
 
-// Every known manager, in the order their fixes are printed.
+// A rule in its owner's terms.
+struct RuleAdvice {
+    std::string owner;    // the first owner's name, "" when no manager owns the rule
+    // Who stops the SYNs and why, for the cause's summary ("ufw limit", "more than 5 new
+    // connections from ... within 30 s"); "" keeps the generic words and the rule's description.
+    std::string actor;
+    std::string reason;
+    std::vector<std::string> evidence;  // a ban's times, a rate limit, what the manager does with the rule
+    std::vector<std::string> fix;       // the owner's commands; the raw one where no manager objects
+};
+
+struct RuleOwner {
+    const char* name;  // "ufw", "fail2ban", ...
+    // Whether this manager made the rule (host: nullptr when no snapshot is at hand).
+    bool (*matches)(const FirewallRule& rule, const HostSnapshot* host);
+    // Fills the advice: actor, reason, evidence and the owner's own fix lines.
+    void (*advise)(const RuleQuery& query, RuleAdvice& advice);
+    // Whether the raw nft/iptables command may be printed (first) beside the owner's lines: only
+    // where the rules are the administrator's own (Docker's DOCKER-USER). Elsewhere the manager
+    // would put the rule back, or be bypassed, or lose every other address it blocks.
+    bool raw_fix_safe;
+};
+
+// Every known manager, in the order their advice is given.
 const std::vector<RuleOwner>& rule_owners();
 
 // The managers that claim the rule (usually none or one).
@@ -33,5 +51,9 @@ std::vector<const RuleOwner*> owners_of(const FirewallRule& rule, const HostSnap
 
 // The backend's own command that removes the rule, or lets the port through a chain's policy.
 std::string raw_rule_fix(const FirewallRule& rule, uint16_t port);
+
+// The rule in its owners' terms (the raw command alone when none owns it), with a plain rule's
+// rate or connection limit said. rule_fix (diagnose.h) is its fix lines.
+RuleAdvice rule_advice(const FirewallRule& rule, uint16_t port, const IpAddr& client, const HostSnapshot* host);
 
 }  // namespace synwhy
