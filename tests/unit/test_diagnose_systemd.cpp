@@ -116,6 +116,14 @@ SshdConfig config_broken() {
     return c;
 }
 
+// sshd -t failed on /etc/ssh/sshd_config with `error` as its first line.
+SshdConfig config_failing(const char* error) {
+    SshdConfig c;
+    c.config_path = "/etc/ssh/sshd_config";
+    c.error = error;
+    return c;
+}
+
 // A stock Debian 12 server booted with systemd, ssh.service as given, nothing listening yet.
 HostSnapshot debian(SystemdUnit service, std::vector<Listener> listeners = {}) {
     HostSnapshot h;
@@ -204,9 +212,7 @@ TEST(DiagnoseSystemd, StoppedUnitIsStartedWithNoConfigError) {
 TEST(DiagnoseSystemd, MissingPrivsepDirIsNeverAConfigError) {
     // The host side did not re-check: sshd -t's only complaint is the stopped unit's missing /run/sshd.
     HostSnapshot h = debian(ssh_service("inactive", "dead", "enabled"));
-    h.sshd_configs[0] = SshdConfig{};
-    h.sshd_configs[0].config_path = "/etc/ssh/sshd_config";
-    h.sshd_configs[0].error = "Missing privilege separation directory: /run/sshd";
+    h.sshd_configs[0] = config_failing("Missing privilege separation directory: /run/sshd");
     auto d = run(refused(22), h);
     ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
     EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl start ssh"});
@@ -276,9 +282,7 @@ TEST(DiagnoseSystemd, ConfigErrorFromTheJournalWhenSshdTCouldNotCheck) {
     logged(service, {"/etc/ssh/sshd_config: line 123: Bad configuration option: PermitRootLogn",
                   "ssh.service: Failed with result 'exit-code'."});
     HostSnapshot h = debian(service);
-    h.sshd_configs[0] = SshdConfig{};
-    h.sshd_configs[0].config_path = "/etc/ssh/sshd_config";
-    h.sshd_configs[0].error = "Missing privilege separation directory: /run/sshd";
+    h.sshd_configs[0] = config_failing("Missing privilege separation directory: /run/sshd");
     auto d = run(refused(22), h);
     ASSERT_GE(d.causes[0].fix.size(), 1u);
     EXPECT_EQ(d.causes[0].fix[0], "fix /etc/ssh/sshd_config line 123: Bad configuration option: PermitRootLogn");
@@ -343,6 +347,105 @@ TEST(DiagnoseSystemd, WithoutSystemdSshdIsStartedByHand) {
     EXPECT_EQ(run(refused(22), h).causes[0].fix, std::vector<std::string>{"start sshd: /usr/sbin/sshd"});
 }
 
+// ---- a start job queued behind another unit (a cloud VM booting: sshd After=cloud-init.service) ----
+
+// ssh.service with a start job as the probe fills it (systemd 252's Job and Job.GetBefore).
+SystemdUnit ssh_service_queued(std::vector<std::string> waiting_for, const char* state = "waiting") {
+    SystemdUnit u = ssh_service("inactive", "dead", "enabled");
+    u.journal.clear();  // not started yet this boot
+    u.job_type = "start";
+    u.job_state = state;
+    u.waiting_for = std::move(waiting_for);
+    return u;
+}
+
+TEST(DiagnoseSystemd, CloudVmWaitingForCloudInitIsNotStartedAgain) {
+    auto d = run(refused(22), debian(ssh_service_queued({"cloud-init.service (start, running)"})));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    const Cause& c = d.causes[0];
+    EXPECT_EQ(c.fix, (std::vector<std::string>{
+                         "ssh.service is waiting to start: it waits for cloud-init.service (start, running); "
+                         "see what holds it: systemctl list-jobs",
+                         "systemctl status cloud-init.service"}));
+    EXPECT_EQ(count_containing(c.evidence,
+                               "ssh.service: start job queued (waiting) behind cloud-init.service (start, running)"),
+              1);
+    EXPECT_FALSE(any_contains(c.fix, "systemctl start"));
+    EXPECT_FALSE(any_contains(c.fix, "cancel"));
+    EXPECT_FALSE(any_contains(c.fix, "kill"));
+    EXPECT_TRUE(fixes_name_only(d, {"ssh.service"}));
+}
+
+TEST(DiagnoseSystemd, QueuedJobShowsTheRunningUnitItWaitsFor) {
+    // The running job holds it now; the waiting one waits for something too.
+    auto d = run(refused(22), debian(ssh_service_queued({"network-online.target (start, waiting)",
+                                                         "cloud-init.service (start, running)"})));
+    EXPECT_EQ(d.causes[0].fix, (std::vector<std::string>{
+                                   "ssh.service is waiting to start: it waits for cloud-init.service (start, running), "
+                                   "network-online.target (start, waiting); see what holds it: systemctl list-jobs",
+                                   "systemctl status cloud-init.service"}));
+}
+
+TEST(DiagnoseSystemd, QueuedJobWithNothingKnownToWaitForListsTheJobs) {
+    auto d = run(refused(22), debian(ssh_service_queued({})));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl list-jobs"});
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "ssh.service: start job queued (waiting)"));
+    // A job systemd named by id only: no unit to show.
+    auto by_id = run(refused(22), debian(ssh_service_queued({"job 136 (start, running)"})));
+    EXPECT_EQ(by_id.causes[0].fix, std::vector<std::string>{"systemctl list-jobs"});
+    EXPECT_TRUE(fixes_name_only(d, {}));
+}
+
+TEST(DiagnoseSystemd, QueuedSocketStartIsNotStartedAgain) {
+    HostSnapshot h = debian(ssh_service("inactive", "dead", "disabled"));
+    SystemdUnit socket = ssh_socket("inactive", "enabled");
+    socket.job_type = "start";
+    socket.job_state = "waiting";
+    socket.waiting_for = {"cloud-init.service (start, running)"};
+    h.units.push_back(socket);
+    auto d = run(refused(22), h);
+    EXPECT_EQ(d.causes[0].fix, (std::vector<std::string>{
+                                   "ssh.socket is waiting to start: it waits for cloud-init.service (start, running); "
+                                   "see what holds it: systemctl list-jobs",
+                                   "systemctl status cloud-init.service"}));
+    EXPECT_TRUE(fixes_name_only(d, {"ssh.socket"}));
+}
+
+TEST(DiagnoseSystemd, NoQueuedStartKeepsTheOtherRules) {
+    // No job, a running start job (activating now) or a stop job: the state decides as before.
+    EXPECT_EQ(run(refused(22), debian(ssh_service("inactive", "dead", "enabled"))).causes[0].fix,
+              std::vector<std::string>{"systemctl start ssh"});
+    SystemdUnit activating = ssh_service("activating", "start-pre", "enabled");
+    activating.job_type = "start";
+    activating.job_state = "running";
+    EXPECT_EQ(run(refused(22), debian(activating)).causes[0].fix, std::vector<std::string>{"systemctl restart ssh"});
+    SystemdUnit stopping = ssh_service("inactive", "dead", "disabled");
+    stopping.job_type = "stop";
+    stopping.job_state = "waiting";
+    EXPECT_EQ(run(refused(22), debian(stopping)).causes[0].fix, std::vector<std::string>{"systemctl enable --now ssh"});
+    // Masked and start-limit come first.
+    SystemdUnit masked = ssh_service_queued({"cloud-init.service (start, running)"});
+    masked.load_state = masked.unit_file_state = "masked";
+    EXPECT_EQ(run(refused(22), debian(masked)).causes[0].fix,
+              (std::vector<std::string>{"systemctl unmask ssh", "systemctl enable --now ssh"}));
+    SystemdUnit limited = ssh_service_queued({"cloud-init.service (start, running)"});
+    limited.result = "start-limit-hit";
+    EXPECT_EQ(run(refused(22), debian(limited)).causes[0].fix,
+              std::vector<std::string>{"systemctl reset-failed ssh && systemctl start ssh"});
+}
+
+TEST(DiagnoseSystemd, ConfigErrorUnderAQueuedStartNeedsNoStartByHand) {
+    HostSnapshot h = debian(ssh_service_queued({"cloud-init.service (start, running)"}));
+    h.sshd_configs = {config_broken()};
+    auto d = run(refused(22), h);
+    EXPECT_EQ(d.causes[0].fix,
+              (std::vector<std::string>{"fix /etc/ssh/sshd_config line 123: Bad configuration option: PermitRootLogn",
+                                        "check it with: sshd -t",
+                                        "then: ssh.service starts by itself when its queued start job runs "
+                                        "(systemctl list-jobs)"}));
+}
+
 // ---- socket activation ----
 
 TEST(DiagnoseSystemd, StoppedSocketIsStarted) {
@@ -395,12 +498,37 @@ TEST(DiagnoseSystemd, SocketMovedByADropInIsTheDropIns) {
     EXPECT_EQ(c.summary,
               "connections to 203.0.113.2:22 are refused: nothing listens on :22; ssh.socket (systemd, pid 1) listens on :2222");
     EXPECT_EQ(c.fix, (std::vector<std::string>{
-                         "ssh.socket listens on :2222 because of /etc/systemd/system/ssh.socket.d/listen.conf: set "
-                         "ListenStream=22 there, or drop it with systemctl revert ssh.socket",
+                         "ssh.socket listens on :2222, set in its drop-in /etc/systemd/system/ssh.socket.d/listen.conf: "
+                         "change ListenStream there to 22",
                          "then: systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket",
-                         "or connect: ssh -p 2222 user@203.0.113.2"}));
+                         "or connect to the port ssh.socket listens on: ssh -p 2222 user@203.0.113.2"}));
     EXPECT_TRUE(any_contains(c.evidence, "drop-ins: /etc/systemd/system/ssh.socket.d/listen.conf"));
     EXPECT_TRUE(fixes_name_only(d, {"ssh.socket", "ssh.service", "sshd_config"}));
+}
+
+TEST(DiagnoseSystemd, SocketDropInsOfThePackageAreNotEditedNorReverted) {
+    // A vendor drop-in (the package manager's) and two of the administrator's: only those two are
+    // offered, with a way to find the one that sets ListenStream; never `systemctl revert`, which
+    // deletes them all.
+    HostSnapshot h = socket_on({"[::]:2222"}, 2222, 22);
+    h.units.back().drop_ins = {"/usr/lib/systemd/system/ssh.socket.d/vendor.conf",
+                               "/etc/systemd/system/ssh.socket.d/a.conf", "/etc/systemd/system/ssh.socket.d/port.conf"};
+    h.socket_units = {h.units.back()};
+    auto d = run(refused(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"listening-elsewhere"});
+    const Cause& c = d.causes[0];
+    EXPECT_EQ(c.fix[0], "ssh.socket listens on :2222, set in one of its drop-ins /etc/systemd/system/ssh.socket.d/a.conf, "
+                        "/etc/systemd/system/ssh.socket.d/port.conf: change ListenStream to 22 in the one that sets it "
+                        "(grep -l ListenStream /etc/systemd/system/ssh.socket.d/a.conf "
+                        "/etc/systemd/system/ssh.socket.d/port.conf)");
+    EXPECT_FALSE(any_contains(c.fix, "vendor.conf"));
+    EXPECT_FALSE(any_contains(c.fix, "revert"));
+
+    // Only the package's drop-in: a new override of the administrator's own.
+    h.units.back().drop_ins = {"/usr/lib/systemd/system/ssh.socket.d/vendor.conf"};
+    h.socket_units = {h.units.back()};
+    EXPECT_EQ(run(refused(22), h).causes[0].fix[0],
+              "systemctl edit ssh.socket: add [Socket] ListenStream= then ListenStream=22 (the empty one clears :2222)");
 }
 
 TEST(DiagnoseSystemd, UbuntuGeneratorRewritesTheSocketAtReload) {
@@ -486,18 +614,55 @@ TEST(DiagnoseSystemd, AnotherProgramOnSshdsPortIsNotSshd) {
     const Cause& c = d.causes[0];
     EXPECT_EQ(c.summary, "port 22 is held by nc (pid 4686, squatter.service), not sshd: the handshake completes but no "
                          "SSH server answers");
-    ASSERT_EQ(c.fix.size(), 2u);
-    EXPECT_EQ(c.fix[0], "if sshd should have :22, stop what holds it: systemctl stop squatter.service (nc, pid 4686), "
-                        "then systemctl restart ssh");
-    EXPECT_EQ(c.fix[1], "or give sshd a free port (its Port setting) and connect with ssh -p PORT user@203.0.113.2");
+    EXPECT_EQ(c.fix, (std::vector<std::string>{
+                         "see what holds :22: systemctl status squatter.service (nc, pid 4686)",
+                         "if sshd should have :22, stop it: systemctl stop squatter.service, then systemctl restart ssh",
+                         "or give sshd a free port (its Port setting) and connect with ssh -p PORT user@203.0.113.2"}));
     EXPECT_TRUE(any_contains(c.evidence, "journal: "));
     EXPECT_TRUE(any_contains(c.evidence, "error: Bind to port 22 on 0.0.0.0 failed: Address already in use."));
     EXPECT_TRUE(fixes_name_only(d, {"squatter", "ssh.service"}));
 
     // Not in a unit (started from a shell): its pid.
     h.listeners[0].unit = "";
-    EXPECT_EQ(run(handshake(22), h).causes[0].fix[0],
-              "if sshd should have :22, stop what holds it: kill 4686 (nc), then systemctl restart ssh");
+    auto shell = run(handshake(22), h).causes[0].fix;
+    EXPECT_EQ(shell[0], "see what holds :22: ps -o user,pid,cmd -p 4686 (nc)");
+    EXPECT_EQ(shell[1], "if it should not be there: kill 4686, then systemctl restart ssh");
+}
+
+TEST(DiagnoseSystemd, NotSshdStopsNoUserServiceNorSharedDaemon) {
+    HostSnapshot h = debian(ssh_service("failed", "failed", "enabled", "exit-code"),
+                            {listener("::", 22, 4686, "nc", "user@1000.service/app.slice/foo.service")});
+    // A user's service: `systemctl stop foo.service` would act on the system manager.
+    auto user = run(handshake(22), h);
+    ASSERT_EQ(codes(user), std::vector<std::string>{"not-sshd"});
+    EXPECT_EQ(user.causes[0].summary, "port 22 is held by nc (pid 4686, foo.service of user 1000), not sshd: the "
+                                      "handshake completes but no SSH server answers");
+    EXPECT_EQ(user.causes[0].fix[0], "see what holds :22: ps -o user,pid,cmd -p 4686 (nc, foo.service of user 1000)");
+    EXPECT_FALSE(any_contains(user.causes[0].fix, "systemctl stop"));
+    EXPECT_FALSE(any_contains(user.causes[0].fix, "kill"));
+
+    // A process in docker.service's cgroup: stopping the unit stops every container with it.
+    h.listeners[0].unit = "docker.service";
+    auto docker = run(handshake(22), h);
+    EXPECT_EQ(docker.causes[0].fix[0], "see what holds :22: systemctl status docker.service (nc, pid 4686)");
+    EXPECT_EQ(docker.causes[0].fix[1], "docker.service runs more than nc: stop that program where it was started, not "
+                                       "the unit (ps -o user,pid,cmd -p 4686)");
+    EXPECT_FALSE(any_contains(docker.causes[0].fix, "systemctl stop"));
+    // systemd's own services and sshd's unit (a session's processes where logind does not move them) too.
+    for (const char* unit : {"systemd-resolved.service", "ssh.service", "containerd.service"}) {
+        h.listeners[0].unit = unit;
+        EXPECT_FALSE(any_contains(run(handshake(22), h).causes[0].fix, "systemctl stop")) << unit;
+    }
+}
+
+TEST(DiagnoseSystemd, NotSshdRestartsTheSocketUnderSocketActivation) {
+    // ssh.socket could not bind either: after the squatter goes, the socket is what listens again.
+    HostSnapshot h = debian(ssh_service("inactive", "dead", "disabled"), {listener("::", 22, 4686, "nc", "squatter.service")});
+    h.units.push_back(ssh_socket("failed", "enabled", {"[::]:22"}, "resources"));
+    auto d = run(handshake(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"not-sshd"});
+    EXPECT_EQ(d.causes[0].fix[1],
+              "if sshd should have :22, stop it: systemctl stop squatter.service, then systemctl restart ssh.socket");
 }
 
 TEST(DiagnoseSystemd, AnotherProgramWhereSshdIsNotExpectedIsAccepted) {
@@ -562,4 +727,160 @@ TEST(DiagnoseSystemd, SshUnitsByEveryName) {
     accept_yes.id = "sshd-vsock.socket";
     accept_yes.triggers = {"sshd@.service"};
     EXPECT_TRUE(socket_serves_sshd(accept_yes));
+}
+
+// ---- other SSH servers, masked units under socket activation, sshd -t's other errors ----
+
+TEST(DiagnoseSystemd, AnotherSshServerOnSshdsPortIsAccepted) {
+    HostSnapshot h = debian(ssh_service("inactive", "dead", "disabled"),
+                            {listener("0.0.0.0", 22, 700, "dropbear", "dropbear.service")});
+    auto d = run(handshake(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    EXPECT_NE(d.flows[0].detail.find("accepted by dropbear (pid 700, dropbear.service) on 0.0.0.0:22 (Dropbear SSH server)"),
+              std::string::npos)
+        << d.flows[0].detail;
+    EXPECT_TRUE(any_contains(d.causes[0].evidence, "not OpenSSH's sshd"));
+    EXPECT_TRUE(d.causes[0].fix.empty());
+
+    // tinysshd.socket (Accept=yes, tinysshd@.service per connection): pid 1 holds it for an SSH server.
+    HostSnapshot t = debian(ssh_service("inactive", "dead", "disabled"), {listener("::", 22, 1, "systemd")});
+    SystemdUnit tiny;
+    tiny.id = tiny.name = "tinysshd.socket";
+    tiny.active_state = "active";
+    tiny.listen = {"[::]:22"};
+    tiny.accept = true;
+    tiny.triggers = {"tinysshd@.service"};
+    t.socket_units = {tiny};
+    EXPECT_EQ(codes(run(handshake(22), t)), std::vector<std::string>{"accepted"});
+    // A socket unit we cannot place is not accused either.
+    tiny.id = tiny.name = "gateway.socket";
+    tiny.triggers = {"gateway@.service"};
+    t.socket_units = {tiny};
+    EXPECT_EQ(codes(run(handshake(22), t)), std::vector<std::string>{"accepted"});
+}
+
+TEST(DiagnoseSystemd, MaskedServiceUnderSocketActivationIsUnmaskedFirst) {
+    // Ubuntu >= 22.10: ssh.socket enabled, ssh.service masked. The socket accepts, pid 1 refuses to
+    // start a masked service, and the socket fails: starting the socket alone changes nothing.
+    HostSnapshot h = debian(ssh_service("inactive", "dead", "masked"));
+    h.units.push_back(ssh_socket("failed", "enabled", {"[::]:22"}, "service-start-limit-hit"));
+    auto d = run(refused(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_EQ(d.causes[0].fix, (std::vector<std::string>{
+                                   "systemctl unmask ssh",
+                                   "systemctl reset-failed ssh.socket && systemctl start ssh.socket"}));
+    // The socket disabled: the service itself, as on Debian.
+    h.units.back() = ssh_socket("inactive", "disabled");
+    EXPECT_EQ(run(refused(22), h).causes[0].fix,
+              (std::vector<std::string>{"systemctl unmask ssh", "systemctl enable --now ssh"}));
+}
+
+TEST(DiagnoseSystemd, TemplateUnitIsNeverTheServiceToStart) {
+    // Accept=yes: ssh.socket starts ssh@.service per connection; there is no ssh.service to start.
+    SystemdUnit tmpl;
+    tmpl.id = tmpl.name = "ssh@.service";
+    tmpl.load_state = "loaded";
+    tmpl.active_state = "inactive";
+    tmpl.unit_file_state = "static";
+    HostSnapshot h = debian(tmpl);
+    h.units.push_back(ssh_socket("inactive", "enabled"));
+    h.units.back().accept = true;
+    h.units.back().triggers = {"ssh@.service"};
+    auto d = run(refused(22), h);
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{"systemctl start ssh.socket"});
+    EXPECT_FALSE(any_contains(d.causes[0].fix, "ssh@"));
+}
+
+TEST(DiagnoseSystemd, MissingHostKeysAreGeneratedNotAConfigEdit) {
+    SystemdUnit service = ssh_service("failed", "failed", "enabled", "exit-code");
+    logged(service, {"sshd: no hostkeys available -- exiting.",
+                     "ssh.service: Control process exited, code=exited, status=1/FAILURE",
+                     "ssh.service: Failed with result 'exit-code'."});
+    HostSnapshot h = debian(service);
+    h.sshd_configs[0] = config_failing("sshd: no hostkeys available -- exiting.");
+    auto d = run(refused(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_EQ(d.causes[0].fix,
+              (std::vector<std::string>{"generate the host keys: ssh-keygen -A", "then: systemctl start ssh"}));
+    EXPECT_TRUE(fixes_name_only(d, {}));  // no sshd_config edit
+
+    // sshd -t could not check (no /run/sshd): the journal's words give the same fix.
+    h.sshd_configs[0].error = "";
+    h.sshd_configs[0].checked_with = "not checked: sshd refuses to read its config while /run/sshd is missing";
+    EXPECT_EQ(run(refused(22), h).causes[0].fix[0], "generate the host keys: ssh-keygen -A");
+    // ... unless sshd got as far as its privilege separation directory: keys and user were fine.
+    h.sshd_configs[0].error = "Missing privilege separation directory: /run/sshd";
+    EXPECT_EQ(run(refused(22), h).causes[0].fix, std::vector<std::string>{"systemctl start ssh"});
+}
+
+TEST(DiagnoseSystemd, SshdTErrorsOtherThanTheFileGetTheirOwnFix) {
+    HostSnapshot h = debian(ssh_service("failed", "failed", "enabled", "exit-code"));
+    h.sshd_configs[0] = config_failing("Privilege separation user sshd does not exist");
+    EXPECT_EQ(run(refused(22), h).causes[0].fix[0],
+              "the sshd user is missing: reinstall openssh-server: apt-get install --reinstall openssh-server");
+    h.os_id = "fedora";
+    EXPECT_EQ(run(refused(22), h).causes[0].fix[0],
+              "the sshd user is missing: reinstall the OpenSSH server package (its install creates the user)");
+    // Anything else: quoted, with no edit instruction.
+    h.sshd_configs[0].error = "fatal: something sshd says";
+    auto d = run(refused(22), h);
+    EXPECT_EQ(d.causes[0].fix[0], "sshd -t says: fatal: something sshd says — inspect it: sshd -t");
+    EXPECT_FALSE(any_contains(d.causes[0].fix, "fix /etc/ssh/sshd_config"));
+    // The file's own errors stay config errors, in either of sshd's wordings.
+    h.sshd_configs[0].error = "/etc/ssh/sshd_config: terminating, 1 bad configuration options";
+    EXPECT_EQ(run(refused(22), h).causes[0].fix[0], "fix /etc/ssh/sshd_config: terminating, 1 bad configuration options");
+}
+
+TEST(DiagnoseSystemd, SocketBoundToOneFamilyIsTheSocketsListenStream) {
+    // ssh.socket on 0.0.0.0:22 only, the client over IPv6: sshd_config's ListenAddress would change nothing.
+    HostSnapshot h = socket_on({"0.0.0.0:22"}, 22, 22);
+    h.listeners[0].addr = ip("0.0.0.0");
+    auto d = run(refused(22, "2001:db8:5::1", "2001:db8:5::2"), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"bound-other-address"});
+    std::vector<std::string> expected = {
+        "systemctl edit ssh.socket: add [Socket] ListenStream= then ListenStream=22 (the empty one clears 0.0.0.0:22)",
+        "then: systemctl daemon-reload && systemctl stop ssh.service && systemctl restart ssh.socket"};
+    EXPECT_EQ(d.causes[0].fix, expected);
+    EXPECT_TRUE(fixes_name_only(d, {"ssh.socket", "ssh.service"}));
+
+    // Debian's Accept=no hand-over: sshd holds the socket too, the socket still decides.
+    h.units[0] = ssh_service("active", "running", "disabled");
+    h.listeners.push_back(listener("0.0.0.0", 22, 950, "sshd", "ssh.service"));
+    EXPECT_EQ(run(refused(22, "2001:db8:5::1", "2001:db8:5::2"), h).causes[0].fix, expected);
+
+    // Ubuntu's generator writes ListenStream from sshd_config.
+    h.sshd_socket_generator = "/usr/lib/systemd/system-generators/sshd-socket-generator";
+    auto ubuntu = run(refused(22, "2001:db8:5::1", "2001:db8:5::2"), h);
+    EXPECT_EQ(ubuntu.causes[0].fix[0].rfind("remove ListenAddress from /etc/ssh/sshd_config", 0), 0u)
+        << ubuntu.causes[0].fix[0];
+    EXPECT_TRUE(any_contains(ubuntu.causes[0].fix, "systemctl daemon-reload && systemctl restart ssh.socket"));
+}
+
+TEST(DiagnoseSystemd, ContainerSshdIsPublishedBesideTheHostsOwn) {
+    // The host's own sshd has :22 (its unit and sshd_config): the container's goes beside it.
+    HostSnapshot h = debian(ssh_service("inactive", "dead", "enabled"));
+    ForeignListener f;
+    f.netns = 4026532999;
+    f.container = "docker 3f2a1b9c0d4e";
+    f.listener = listener("0.0.0.0", 22, 4242, "sshd");
+    h.other_netns_listeners = {f};
+    auto d = run(refused(22), h);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"other-netns"});
+    EXPECT_EQ(d.causes[0].fix[0], "publish it beside the host's own sshd: docker run -p 2222:22 … then ssh -p 2222 (or "
+                                  "a DNAT rule to the container's address)");
+}
+
+TEST(DiagnoseSystemd, RestartCommandKnowsSocketActivation) {
+    EXPECT_EQ(restart_sshd_command(nullptr), "start sshd: /usr/sbin/sshd");
+    HostSnapshot h = debian(ssh_service("active", "running", "enabled"));
+    EXPECT_EQ(restart_sshd_command(&h), "systemctl restart ssh");
+    // The socket starts sshd: restart it, stopping the service it started first (else systemd refuses).
+    HostSnapshot s = socket_on({"[::]:22"}, 22, 22);
+    EXPECT_EQ(restart_sshd_command(&s), "systemctl restart ssh.socket");
+    s.units[0] = ssh_service("active", "running", "disabled");
+    EXPECT_EQ(restart_sshd_command(&s), "systemctl stop ssh.service && systemctl restart ssh.socket");
+    // No systemd: the running daemon re-reads its config on SIGHUP.
+    h.systemd_running = false;
+    h.sshd_processes = {SshdProcess{900, 1, "/usr/sbin/sshd", "/usr/sbin/sshd -D", "/etc/ssh/sshd_config", true}};
+    EXPECT_EQ(restart_sshd_command(&h), "restart sshd: kill -HUP 900");
 }

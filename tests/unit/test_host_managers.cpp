@@ -1,6 +1,6 @@
 // sshd's missing privilege separation directory, listener owners' cmdline and unit, firewall
-// managers, fail2ban's answers and tc/XDP netlink messages. The private-namespace runner needs
-// root (CAP_SYS_ADMIN) and is skipped without it.
+// managers, fail2ban's answers and tc/XDP netlink messages, and that a container's programs are
+// never run. The private-namespace runner needs root (CAP_SYS_ADMIN) and is skipped without it.
 #include <gtest/gtest.h>
 
 #include <libmnl/libmnl.h>
@@ -108,7 +108,7 @@ TEST(PrivateDirRunner, DirectoryExistsOnlyForTheChild) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (a private mount namespace)";
     for (std::string dir : {"/run/sshd", "/run/synwhy-test-privsep"}) {
         if (path_exists(dir)) continue;  // the host has it: nothing to prove with this one
-        auto r = run_program({"/bin/ls", "-ld", dir}, 3000ms, ExecView{"", dir});
+        auto r = run_program({"/bin/ls", "-ld", dir}, 3000ms, ExecView{dir});
         ASSERT_TRUE(r.started) << r.error;
         EXPECT_EQ(r.exit_code, 0) << r.err;
         EXPECT_EQ(r.out.substr(0, 10), "drwxr-xr-x") << r.out;
@@ -120,25 +120,66 @@ TEST(PrivateDirRunner, DirectoryExistsOnlyForTheChild) {
 }
 
 TEST(PrivateDirRunner, RefusalsAndFailuresAreNotStarts) {
-    auto r = run_program({"/bin/true"}, 3000ms, ExecView{"", "/sshd"});
+    auto r = run_program({"/bin/true"}, 3000ms, ExecView{"/sshd"});
     EXPECT_FALSE(r.started);
     EXPECT_NE(r.error.find("refusing"), std::string::npos) << r.error;
-    r = run_program({"/bin/true"}, 3000ms, ExecView{"/nonexistent-root", ""});
+    r = run_program({"/nonexistent/program"}, 3000ms, ExecView{"/run/synwhy-test-privsep"});
     EXPECT_FALSE(r.started);
     EXPECT_FALSE(r.error.empty());
     int status = 0;
     EXPECT_TRUE(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
 }
 
-TEST(PrivateDirRunner, EntersAProcessMountNamespace) {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (setns into a mount namespace)";
-    // Our own mount namespace through /proc/PID/root: the same files, through the setns path.
-    auto r = run_program({"/bin/echo", "in view"}, 3000ms, ExecView{"/proc/" + std::to_string(getpid()) + "/root", ""});
-    ASSERT_TRUE(r.started) << r.error;
-    EXPECT_EQ(r.out, "in view\n");
-    r = run_program({"/bin/sleep", "5"}, 200ms, ExecView{"", "/run/synwhy-test-privsep"});
+TEST(PrivateDirRunner, ASetUpPastTheDeadlineIsKilledAndReaped) {
+    // No time at all: the child's report is not waited for, whatever its set-up would have done.
+    auto r = run_program({"/bin/true"}, 0ms, ExecView{"/run/synwhy-test-privsep"});
+    EXPECT_FALSE(r.started);
+    EXPECT_TRUE(r.timed_out);
+    EXPECT_NE(r.error.find("timed out"), std::string::npos) << r.error;
+    int status = 0;
+    EXPECT_TRUE(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
+    EXPECT_FALSE(path_exists("/run/synwhy-test-privsep"));
+}
+
+TEST(PrivateDirRunner, TimesOutWhileRunning) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (a private mount namespace)";
+    auto r = run_program({"/bin/sleep", "5"}, 200ms, ExecView{"/run/synwhy-test-privsep"});
+    EXPECT_TRUE(r.started) << r.error;
     EXPECT_TRUE(r.timed_out);
     EXPECT_FALSE(path_exists("/run/synwhy-test-privsep"));
+}
+
+// synwhy started with its stdio closed: the pipes must not take fds 0-2 and lose the output.
+TEST(Runner, ClosedStdioDoesNotLoseTheOutput) {
+    for (bool private_dir : {false, true}) {
+        if (private_dir && geteuid() != 0) continue;  // the private runner needs root
+        pid_t pid = fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            close(0);
+            close(1);
+            close(2);
+            auto r = private_dir ? run_program({"/bin/echo", "out"}, 3000ms, ExecView{"/run/synwhy-test-privsep"})
+                                 : run_program({"/bin/echo", "out"}, 3000ms);
+            _exit(r.started && r.exit_code == 0 && r.out == "out\n" ? 0 : 1);
+        }
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "private_dir " << private_dir;
+    }
+}
+
+// A container's programs are never run: its sshd and its fail2ban-client are reported unread.
+TEST(ContainerView, NothingOfTheContainerIsRun) {
+    SshdConfig c = query_sshd_config("/etc/ssh/sshd_config", 3000ms, "/proc/1/root");
+    EXPECT_FALSE(c.ok);
+    EXPECT_EQ(c.error, "");  // not a config error
+    EXPECT_EQ(c.config_path, "/etc/ssh/sshd_config");
+    EXPECT_TRUE(c.checked_with.starts_with("not checked")) << c.checked_with;
+    EXPECT_NE(c.checked_with.find("sshd -T"), std::string::npos) << c.checked_with;
+    std::string error;
+    EXPECT_TRUE(query_fail2ban_bans("/proc/1/root", 3000ms, error).empty());
+    EXPECT_NE(error.find("fail2ban-client banned"), std::string::npos) << error;
 }
 
 // --- listener owners.
@@ -155,7 +196,7 @@ TEST(ListenerOwnerFromProc, UnitFromCgroup) {
     EXPECT_EQ(unit_from_cgroup("0::/system.slice/ssh.service\n"), "ssh.service");
     EXPECT_EQ(unit_from_cgroup("0::/init.scope\n"), "init.scope");
     EXPECT_EQ(unit_from_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n"),
-              "foo.service");
+              "user@1000.service/foo.service");
     EXPECT_EQ(unit_from_cgroup("0::/system.slice/docker-3f2a1b9c0d4e.scope\n"), "docker-3f2a1b9c0d4e.scope");
     EXPECT_EQ(unit_from_cgroup("0::/system.slice/foo.service/sub\n"), "foo.service");
     EXPECT_EQ(unit_from_cgroup("0::/\n"), "");

@@ -52,10 +52,16 @@ TEST(RuleOwners, UfwByChain) {
 }
 
 TEST(RuleOwners, UfwByPath) {
-    // A rule in a chain of its own name, reached only through ufw's chains: still ufw's.
+    // A rule in a chain of its own name, reached only through ufw's chains: still ufw's, and
+    // jumped to from before6.rules, which an allow does not reach.
     auto r = nft_rule("ip6", "filter", "custom", {"INPUT", "ufw6-before-input"}, 4);
     EXPECT_EQ(owner_names(r), std::vector<std::string>{"ufw"});
-    EXPECT_EQ(rule_fix(r, 2222, client(), nullptr).front(), "ufw allow 2222/tcp");
+    EXPECT_EQ(rule_fix(r, 2222, client(), nullptr),
+              std::vector<std::string>{"see /etc/ufw/before6.rules (the rule in ufw6-before-input that drops it), "
+                                       "change it there, then: ufw reload"});
+    // Through a user chain: the allow.
+    auto user = nft_rule("ip", "filter", "custom", {"INPUT", "ufw-before-input", "ufw-user-input"}, 5);
+    EXPECT_EQ(rule_fix(user, 2222, client(), nullptr).front(), "ufw allow 2222/tcp");
 }
 
 TEST(RuleOwners, FirewalldByTable) {
@@ -77,10 +83,11 @@ TEST(RuleOwners, EveryEntryIsComplete) {
     for (const auto& o : rule_owners()) {
         EXPECT_NE(o.name, nullptr);
         EXPECT_NE(o.matches, nullptr) << o.name;
-        EXPECT_NE(o.advise, nullptr) << o.name;
+        // Every owner says something to do: its row's line or its own advice.
+        EXPECT_TRUE(o.advise != nullptr || o.fix != nullptr) << o.name;
         // Only DOCKER-USER holds the administrator's own rules; every other manager would
         // revert, or be bypassed by, a raw nft/iptables edit.
-        EXPECT_EQ(o.raw_fix_safe, std::string(o.name) == "docker-user") << o.name;
+        EXPECT_EQ(o.admin_owned, std::string(o.name) == "docker-user") << o.name;
     }
 }
 
@@ -120,4 +127,41 @@ TEST(ListenerOwners, UnknownProgram) {
 
 TEST(ListenerOwners, NoProcess) {
     EXPECT_EQ(owner_of(listener("", 0)).kind, ListenerOwner::Kind::none);
+}
+
+TEST(ListenerOwners, KnownSshServersAnswerSsh) {
+    for (const char* comm : {"dropbear", "tinysshd", "gitea", "forgejo", "gitlab-sshd", "teleport", "sshpiperd"}) {
+        auto o = owner_of(listener(comm, 700));
+        EXPECT_EQ(o.kind, ListenerOwner::Kind::ssh_server) << comm;
+        EXPECT_TRUE(o.serves_ssh) << comm;
+        EXPECT_FALSE(o.serves_sshd) << comm;
+        EXPECT_FALSE(o.description.empty()) << comm;
+    }
+    // By its binary when comm was renamed.
+    EXPECT_EQ(owner_of(listener("gitea-main", 701, "/usr/local/bin/gitea")).kind, ListenerOwner::Kind::ssh_server);
+    EXPECT_EQ(owner_of(listener("nc", 702, "/usr/bin/nc.openbsd")).kind, ListenerOwner::Kind::other);
+}
+
+TEST(ListenerOwners, HolderUnitOfTheListenersCgroup) {
+    Listener l = listener("nc", 4686);
+    EXPECT_EQ(holder_unit(l).kind, HolderUnit::Kind::none);
+    l.unit = "squatter.service";
+    auto system = holder_unit(l);
+    EXPECT_EQ(system.kind, HolderUnit::Kind::system_service);
+    EXPECT_EQ(system.name, "squatter.service");
+    EXPECT_FALSE(system.shared_daemon);
+    l.unit = "user@1000.service/app.slice/foo.service";
+    auto user = holder_unit(l);
+    EXPECT_EQ(user.kind, HolderUnit::Kind::user_service);
+    EXPECT_EQ(user.name, "foo.service");
+    EXPECT_EQ(user.uid, "1000");
+    l.unit = "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service";  // a whole cgroup path
+    EXPECT_EQ(holder_unit(l).kind, HolderUnit::Kind::user_service);
+    l.unit = "session-3.scope";
+    EXPECT_EQ(holder_unit(l).kind, HolderUnit::Kind::other);
+    for (const char* daemon : {"docker.service", "containerd.service", "systemd-resolved.service", "dbus.service",
+                               "ssh.service", "user@1000.service"}) {
+        l.unit = daemon;
+        EXPECT_TRUE(holder_unit(l).shared_daemon) << daemon;
+    }
 }

@@ -40,8 +40,7 @@ struct TempDir {
 TEST(Privileges, TracingCapabilitiesAreNeverKept) {
     for (bool legacy : {false, true})
         for (bool metrics : {false, true}) {
-          for (bool views : {false, true}) {
-            auto keep = capabilities_kept_after_attach({legacy, metrics, views});
+            auto keep = capabilities_kept_after_attach({legacy, metrics});
             EXPECT_FALSE(has(keep, cap::bpf));
             EXPECT_FALSE(has(keep, cap::perfmon));
             EXPECT_FALSE(has(keep, cap::sys_resource));
@@ -51,9 +50,7 @@ TEST(Privileges, TracingCapabilitiesAreNeverKept) {
                 EXPECT_TRUE(has(keep, c)) << capability_name(c);
             EXPECT_EQ(has(keep, cap::net_raw), legacy);
             EXPECT_EQ(has(keep, cap::dac_override), metrics);
-            EXPECT_EQ(has(keep, cap::sys_chroot), views);
             EXPECT_TRUE(std::is_sorted(keep.begin(), keep.end()));
-          }
         }
 }
 

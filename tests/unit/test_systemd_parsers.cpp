@@ -1,5 +1,6 @@
 // The pure parts of the systemd probes: os-release, Socket.Listen, alias folding, the slice of an
-// Accept=yes socket's instances; and a root without systemd. No root, no systemd needed.
+// Accept=yes socket's instances, a queued job's waits; and a root without systemd. No root, no
+// systemd needed.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -145,6 +146,16 @@ TEST(AcceptInstances, Slice) {
     EXPECT_EQ(accept_instances_slice("my-ssh.socket"), "system-my\\x2dssh.slice");
 }
 
+// Job.GetBefore's entries as systemd 252 gave them for ssh.service's start job (drop-in
+// After=slowboot.service in the systemd lab's root filesystem); odd fields are kept readable.
+TEST(WaitedJobs, EntryAsTheDiagnosisReadsIt) {
+    EXPECT_EQ(waited_job_entry(136, "slowboot.service", "start", "running"), "slowboot.service (start, running)");
+    EXPECT_EQ(waited_job_entry(7, "cloud-init.service", "start", "waiting"), "cloud-init.service (start, waiting)");
+    EXPECT_EQ(waited_job_entry(136, "", "start", "running"), "job 136 (start, running)");
+    EXPECT_EQ(waited_job_entry(136, "network.target", "", "waiting"), "network.target (waiting)");
+    EXPECT_EQ(waited_job_entry(136, "network.target", "", ""), "network.target");
+}
+
 TEST(SystemdUnits, NoSystemdInTheViewIsNothingAndNoError) {
     TempDir root;  // no run/systemd/system: not booted with systemd
     std::string error = "stale";
@@ -179,4 +190,96 @@ TEST(UnitJournals, EmptyJournalDirectoryGivesNoLines) {
     root.write("proc/sys/kernel/random/boot_id", "0123456789abcdef0123456789abcdef\n");
     EXPECT_EQ(read_unit_journals(units, root.path.string(), 10), "");
     EXPECT_TRUE(units[0].journal.empty());
+}
+
+// --- which journal lines of a unit are kept (read_unit_journals' choice, fed oldest first).
+
+namespace {
+
+struct FedEntry {
+    const char* message;
+    bool from_systemd;
+};
+
+std::vector<synwhy::JournalLine> pick_from(const std::vector<FedEntry>& oldest_first, size_t max_lines) {
+    size_t next = oldest_first.size();
+    auto previous = [&](synwhy::JournalLine& line, bool& from_systemd) {
+        if (next == 0) return false;
+        const FedEntry& e = oldest_first[--next];
+        line = synwhy::JournalLine{};
+        line.message = e.message;
+        from_systemd = e.from_systemd;
+        return true;
+    };
+    return pick_unit_journal_lines(previous, max_lines, 10 * max_lines);
+}
+
+const FedEntry config_error[] = {
+    {"/etc/ssh/sshd_config line 12: Bad configuration option: Prot", false},
+    {"/etc/ssh/sshd_config: terminating, 1 bad configuration options", false},
+    {"ssh.service: Failed with result 'exit-code'.", true},
+};
+const FedEntry start_limit[] = {
+    {"ssh.service: Scheduled restart job, restart counter is at 5.", true},
+    {"Stopping ssh.service - OpenBSD Secure Shell server...", true},
+    {"ssh.service: Start request repeated too quickly.", true},
+    {"ssh.service: Failed with result 'start-limit-hit'.", true},
+    {"Failed to start ssh.service - OpenBSD Secure Shell server.", true},
+};
+
+// The lines the diagnosis reads as the latest start's: those after the last successful start.
+std::vector<std::string> since_last_start(const std::vector<synwhy::JournalLine>& lines) {
+    std::vector<std::string> out;
+    for (const auto& l : lines) {
+        if (l.message.starts_with("Started ") || l.message.starts_with("Listening on ")) out.clear();
+        else out.push_back(l.message);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(UnitJournalLines, AnErrorBeforeALaterStartIsNeverTheLatestStarts) {
+    std::vector<FedEntry> fed(std::begin(config_error), std::end(config_error));
+    fed.push_back({"Starting ssh.service - OpenBSD Secure Shell server...", true});
+    fed.push_back({"Started ssh.service - OpenBSD Secure Shell server.", true});
+    fed.insert(fed.end(), std::begin(start_limit), std::end(start_limit));
+    for (size_t max_lines : {3, 5, 10}) {
+        auto lines = pick_from(fed, max_lines);
+        for (const auto& message : since_last_start(lines))
+            EXPECT_EQ(message.find("Bad configuration"), std::string::npos) << max_lines << ": " << message;
+    }
+    // The window is the five start-limit lines; looking back stops at the start, which is kept.
+    auto lines = pick_from(fed, 5);
+    ASSERT_EQ(lines.size(), 6u);
+    EXPECT_EQ(lines.front().message, "Started ssh.service - OpenBSD Secure Shell server.");
+    EXPECT_EQ(lines.back().message, "Failed to start ssh.service - OpenBSD Secure Shell server.");
+}
+
+TEST(UnitJournalLines, LookingBackFindsTheErrorAndKeepsTheBoundaries) {
+    std::vector<FedEntry> fed(std::begin(config_error), std::end(config_error));
+    fed.push_back({"Stopped ssh.service - OpenBSD Secure Shell server.", true});
+    fed.push_back({"Starting ssh.service - OpenBSD Secure Shell server...", true});
+    fed.insert(fed.end(), std::begin(start_limit), std::end(start_limit));
+    auto lines = pick_from(fed, 5);
+    std::vector<std::string> messages;
+    for (const auto& l : lines) messages.push_back(l.message);
+    // systemd's "Failed with result 'exit-code'" is a repeat and is skipped; the boundaries stay.
+    std::vector<std::string> expected = {config_error[0].message, config_error[1].message,
+                                         "Stopped ssh.service - OpenBSD Secure Shell server.",
+                                         "Starting ssh.service - OpenBSD Secure Shell server..."};
+    for (const auto& e : start_limit) expected.push_back(e.message);
+    EXPECT_EQ(messages, expected);
+    auto current = since_last_start(lines);
+    EXPECT_EQ(current.front(), config_error[0].message);
+}
+
+TEST(UnitJournalLines, AWindowWithTheUnitsOwnLinesIsEnough) {
+    std::vector<FedEntry> fed(std::begin(config_error), std::end(config_error));
+    fed.push_back({"Server listening on 0.0.0.0 port 22.", false});
+    EXPECT_EQ(pick_from(fed, 2).size(), 2u);
+    EXPECT_EQ(pick_from(fed, 10).size(), 4u);
+    EXPECT_TRUE(pick_from({}, 10).empty());
+    EXPECT_TRUE(is_journal_boundary("Listening on ssh.socket - OpenBSD Secure Shell server socket."));
+    EXPECT_FALSE(is_journal_boundary("ssh.service: Started too often"));
 }

@@ -74,7 +74,6 @@ std::vector<int> capabilities_kept_after_attach(const PrivilegeNeeds& needs) {
     std::vector<int> keep = {cap::dac_read_search, cap::net_admin, cap::sys_ptrace, cap::sys_admin, cap::syslog};
     if (needs.legacy_counters) keep.push_back(cap::net_raw);
     if (needs.metrics_file) keep.push_back(cap::dac_override);
-    if (needs.container_views) keep.push_back(cap::sys_chroot);
     std::sort(keep.begin(), keep.end());
     return keep;
 }

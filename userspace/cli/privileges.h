@@ -13,7 +13,7 @@ namespace synwhy::cli {
 // Capability numbers (linux/capability.h), named here so that the lists below read as text.
 namespace cap {
 inline constexpr int dac_override = 1, dac_read_search = 2, net_admin = 12, net_raw = 13, sys_ptrace = 19,
-                     sys_admin = 21, sys_resource = 24, perfmon = 38, bpf = 39, syslog = 34, setpcap = 8, sys_chroot = 18;
+                     sys_admin = 21, sys_resource = 24, perfmon = 38, bpf = 39, syslog = 34, setpcap = 8;
 }
 
 // Whether the calling thread has the capability (CAP_* number) in its effective set.
@@ -25,7 +25,6 @@ std::string capability_name(int cap);
 struct PrivilegeNeeds {
     bool legacy_counters = false;  // iptables-legacy-save -c is read again after a drop
     bool metrics_file = false;     // watch --metrics-file replaces a file, maybe in another user's directory
-    bool container_views = false;  // --all-netns or --netns PATH: a container's own files and units are read
 };
 
 // What is kept after attaching, and why (pure, unit-tested):
@@ -37,8 +36,6 @@ struct PrivilegeNeeds {
 //   CAP_SYSLOG           real addresses in /proc/kallsyms (the function where a packet died)
 //   CAP_NET_RAW          iptables-legacy-save (only when legacy counters are read)
 //   CAP_DAC_OVERRIDE     the metrics file's directory (only with --metrics-file)
-//   CAP_SYS_CHROOT       setns into a container's mount namespace and chroot there, for its own
-//                        sshd -T, fail2ban-client (only with --all-netns or --netns PATH)
 // CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and everything else go.
 std::vector<int> capabilities_kept_after_attach(const PrivilegeNeeds& needs);
 

@@ -301,10 +301,8 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     // Everything that needed CAP_BPF and friends is done: keep only what later reads need.
     PrivilegeDrop drop;
     std::string drop_error;
-    // A named netns (ip netns) shares synwhy's files; a path (/proc/PID/ns/net) may be a container's.
-    bool container_views = o.all_netns || o.netns.find('/') != std::string::npos;
-    bool dropped = drop_capabilities(
-        capabilities_kept_after_attach({s->legacy_present(), !o.metrics_file.empty(), container_views}), drop, drop_error);
+    bool dropped = drop_capabilities(capabilities_kept_after_attach({s->legacy_present(), !o.metrics_file.empty()}), drop,
+                                     drop_error);
     if (dropped) {
         s->ctx.capabilities_kept = drop.kept;
         if (!drop.bounding_set_dropped) s->ctx.privileges_note = "no CAP_SETPCAP: the bounding set was left as it was";

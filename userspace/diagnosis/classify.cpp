@@ -49,6 +49,7 @@ bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const HostS
     std::string by = owner.kind == ListenerOwner::Kind::sshd
                          ? describe_listener(l)
                          : fmt::format("{} on {}", describe_owner(l, owner), endpoint(l.addr, l.port));
+    if (owner.kind == ListenerOwner::Kind::ssh_server) by += fmt::format(" ({})", owner.description);
     SshUnits units = ssh_units_of(host);
     if (owner.kind == ListenerOwner::Kind::systemd_socket && owner.serves_sshd && ssh_service_failing(host, units)) {
         out.verdict = cause::sshd_failing;
@@ -56,10 +57,10 @@ bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const HostS
                                   why_ssh_service_fails(host, units));
         return true;
     }
-    // pid 1 for a socket unit the snapshot does not name may well be sshd's: not another program.
-    bool another_program = owner.kind == ListenerOwner::Kind::other ||
-                           (owner.kind == ListenerOwner::Kind::systemd_socket && owner.socket_unit && !owner.serves_sshd);
-    if (another_program && sshd_expected_on(host ? host : at_start, f.key.dport)) {
+    // Known SSH servers (dropbear, gitea, ...) answer SSH, and a socket unit we cannot place may
+    // too: only a program outside the tables is said not to be sshd.
+    bool unknown_program = owner.kind == ListenerOwner::Kind::other;
+    if (unknown_program && sshd_expected_on(host ? host : at_start, f.key.dport)) {
         out.verdict = cause::not_sshd;
         out.detail += fmt::format(", accepted by {}, not sshd", by);
         return true;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "diagnosis/diagnose.h"
@@ -40,6 +41,8 @@ bool has_manager(const HostSnapshot* host, const std::string& name);  // found i
 std::vector<std::string> listener_evidence(const HostSnapshot* host, uint16_t port);
 std::vector<std::string> sshd_state_evidence(const HostSnapshot* host);
 std::vector<std::string> search_limit_evidence(const HostSnapshot* host);
+
+inline bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
 
 inline void append(std::vector<std::string>& to, const std::vector<std::string>& from) {
     to.insert(to.end(), from.begin(), from.end());

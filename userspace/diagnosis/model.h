@@ -93,7 +93,8 @@ struct Listener {
     std::string comm;
     std::string exe;
     std::string cmdline;         // argv joined with spaces (a proxy's -container-ip, a socket's owner)
-    std::string unit;            // the systemd unit of its cgroup ("ssh.service", "docker.service"), if any
+    std::string unit;            // the systemd unit of its cgroup ("ssh.service", "docker.service"), if any;
+                                 // a user service with its manager: "user@1000.service/app.service"
 };
 
 struct SshdProcess {
@@ -147,6 +148,12 @@ struct SystemdUnit {
     uint32_t n_accepted = 0;             // connections accepted since the socket started
     uint32_t n_connections = 0;          // ... of which still open
     std::vector<JournalLine> journal;    // its last journal lines this boot, oldest first
+    // Its queued job (systemctl list-jobs), all empty when it has none: a start job waiting on a
+    // slow unit it is ordered after (cloud-init.service on a cloud VM) means nothing listens yet
+    // although systemd will start it by itself.
+    std::string job_type;                // start, stop, restart, ...
+    std::string job_state;               // waiting (on other jobs) or running
+    std::vector<std::string> waiting_for;  // the jobs it waits on: "cloud-init.service (start, running)"
 };
 
 // A program that manages firewall rules, found running (pid) or enabled (ufw has no daemon).

@@ -1,6 +1,7 @@
 // run_program: posix_spawn (no shell), stdout/stderr through pipes, a poll loop bounded by the
 // timeout, SIGKILL to the child's process group on timeout, and always a reap. In an ExecView, a
-// forked child sets up its namespaces first and reports a failed step through a close-on-exec pipe.
+// forked child sets up its private mount namespace first and reports a failed step through a
+// close-on-exec pipe, read within the same timeout.
 #include "host/exec.h"
 
 #include <fcntl.h>
@@ -68,6 +69,16 @@ int decode_status(int status) {
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return -WTERMSIG(status);
     return -1;
+}
+
+// A pipe made while fd 0, 1 or 2 is closed would take that number, and the child's dup2 onto its
+// stdio would then close or clobber it: any of the three that is missing becomes /dev/null.
+void ensure_standard_fds() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+        int opened = open("/dev/null", O_RDWR);
+        if (opened >= 0 && opened != fd) close(opened);  // another thread took fd first: nothing to fill
+    }
 }
 
 // Blocking reap, retried on EINTR.
@@ -138,16 +149,26 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
 char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 char* child_envp[] = {path_env, nullptr};
 
-// Reads the child's output until it exits or the timeout passes; kills its process group on
-// timeout and always reaps it. Closes out_fd and err_fd.
-void collect(pid_t pid, int out_fd, int err_fd, std::chrono::milliseconds timeout, ExecResult& r) {
+// Out of time: kill the whole group (the child leads it, or is about to) and the child, then reap it.
+int kill_and_reap(pid_t pid) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    return reap(pid);
+}
+
+std::string timed_out_text(std::chrono::milliseconds timeout) {
+    return "timed out after " + std::to_string(timeout.count()) + " ms";
+}
+
+// Reads the child's output until it exits or `deadline` (monotonic_ms) passes; kills its process
+// group on timeout and always reaps it. Closes out_fd and err_fd.
+void collect(pid_t pid, int out_fd, int err_fd, int64_t deadline, std::chrono::milliseconds timeout, ExecResult& r) {
     r.started = true;
     // A pidfd tells when the child exits without polling waitpid; if the kernel has none, poll
     // with a short period instead.
     int pidfd = open_pidfd(pid);
     bool exited = false;
     int status_code = -1;
-    const int64_t deadline = monotonic_ms() + timeout.count();
 
     while (out_fd >= 0 || err_fd >= 0 || !exited) {
         int64_t left = deadline - monotonic_ms();
@@ -175,18 +196,15 @@ void collect(pid_t pid, int out_fd, int err_fd, std::chrono::milliseconds timeou
     }
 
     if (!exited) {
-        // Out of time: kill the whole group (the child leads it) and reap the child.
         r.timed_out = true;
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        status_code = reap(pid);
+        status_code = kill_and_reap(pid);
     }
     // If the child exited but something it forked still holds the pipes, stop reading anyway.
     close_fd(out_fd);
     close_fd(err_fd);
     close_fd(pidfd);
     r.exit_code = status_code;
-    if (r.timed_out) r.error = "timed out after " + std::to_string(timeout.count()) + " ms";
+    if (r.timed_out) r.error = timed_out_text(timeout);
 }
 
 }  // namespace
@@ -199,6 +217,8 @@ ExecResult run_program(const std::vector<std::string>& argv, std::chrono::millis
         return r;
     }
     auto cargv = c_argv(argv);
+    ensure_standard_fds();
+    const int64_t deadline = monotonic_ms() + timeout.count();
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
     if (!make_output_pipes(out_pipe, err_pipe, r.error)) return r;
 
@@ -234,14 +254,14 @@ ExecResult run_program(const std::vector<std::string>& argv, std::chrono::millis
         r.error = argv[0] + ": " + strerror(spawn_rc);
         return r;
     }
-    collect(pid, out_pipe[0], err_pipe[0], timeout, r);
+    collect(pid, out_pipe[0], err_pipe[0], deadline, timeout, r);
     return r;
 }
 
 namespace {
 
 // The steps a forked child takes before execve; a failed one is written to the report pipe.
-enum class ChildStep : int { stdio = 1, enter_mount_ns, chroot, unshare, private_mounts, mount_tmpfs, make_dir, exec };
+enum class ChildStep : int { stdio = 1, unshare, private_mounts, mount_tmpfs, make_dir, exec };
 struct ChildFailure {
     ChildStep step;
     int err;
@@ -252,9 +272,7 @@ struct ChildFailure {
 struct ChildPlan {
     char* const* argv = nullptr;
     int out_fd = -1, err_fd = -1, report_fd = -1;
-    int mount_ns_fd = -1;             // setns target, or -1
-    int root_fd = -1;                 // the view's / to chroot into (O_PATH), or -1
-    const char* tmpfs_dir = nullptr;  // the private directory's parent, or nullptr
+    const char* tmpfs_dir = nullptr;  // the private directory's parent
     const char* private_dir = nullptr;
 };
 
@@ -265,69 +283,93 @@ struct ChildPlan {
     _exit(127);
 }
 
-[[noreturn]] void run_child(const ChildPlan& p) {
-    setpgid(0, 0);  // its own group: a timeout kills whatever it forks too
+// Default dispositions, then an empty mask: the parent blocked every signal across fork, so none
+// could run one of its handlers in the child before this.
+void reset_signals() {
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);  // SIGKILL/SIGSTOP: EINVAL, fine
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// The directory, in a mount namespace of the child's own: unshared and made private before the
+// tmpfs is mounted, so that the tmpfs propagates to no peer mount of the host.
+void make_private_dir(const ChildPlan& p) {
+    if (unshare(CLONE_NEWNS) != 0) child_failed(p.report_fd, ChildStep::unshare);
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        child_failed(p.report_fd, ChildStep::private_mounts);
+    if (mount("synwhy", p.tmpfs_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") != 0)
+        child_failed(p.report_fd, ChildStep::mount_tmpfs);
+    if (mkdir(p.private_dir, 0755) != 0 || chmod(p.private_dir, 0755) != 0)
+        child_failed(p.report_fd, ChildStep::make_dir);
+}
+
+[[noreturn]] void run_child(const ChildPlan& p) {
+    setpgid(0, 0);  // its own group: a timeout kills whatever it forks too
+    reset_signals();
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(p.out_fd, 1) < 0 || dup2(p.err_fd, 2) < 0)
         child_failed(p.report_fd, ChildStep::stdio);
-    if (p.mount_ns_fd >= 0 && setns(p.mount_ns_fd, CLONE_NEWNS) != 0) child_failed(p.report_fd, ChildStep::enter_mount_ns);
-    // The process's own / within its namespace (a container's after pivot_root, a chroot's): the
-    // working directory first, since unshare moves it (not an open fd) into the namespace's copy.
-    if (p.root_fd >= 0 && fchdir(p.root_fd) != 0) child_failed(p.report_fd, ChildStep::chroot);
-    if (p.private_dir) {
-        // Private and unshared first, so that the tmpfs propagates to no peer mount of the host.
-        if (unshare(CLONE_NEWNS) != 0) child_failed(p.report_fd, ChildStep::unshare);
-        if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-            child_failed(p.report_fd, ChildStep::private_mounts);
-    }
-    if (p.root_fd >= 0 && (chroot(".") != 0 || chdir("/") != 0)) child_failed(p.report_fd, ChildStep::chroot);
-    if (p.private_dir) {
-        if (mount("synwhy", p.tmpfs_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") != 0)
-            child_failed(p.report_fd, ChildStep::mount_tmpfs);
-        if (mkdir(p.private_dir, 0755) != 0 || chmod(p.private_dir, 0755) != 0)
-            child_failed(p.report_fd, ChildStep::make_dir);
-    }
+    make_private_dir(p);
     // Only 0-2 and the report pipe (closed by execve) reach the program.
     if (p.report_fd != 3 && dup2(p.report_fd, 3) < 0) child_failed(p.report_fd, ChildStep::stdio);
     fcntl(3, F_SETFD, FD_CLOEXEC);
     if (close_range(4, ~0U, 0) != 0)
         for (int fd = 4; fd < 1024; ++fd) close(fd);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
     execve(p.argv[0], p.argv, child_envp);
     child_failed(3, ChildStep::exec);
 }
 
+// fork, not posix_spawn: the child changes its mount namespace before execve. Every signal is
+// blocked across fork (the child unblocks them after resetting the handlers).
+pid_t fork_child(const ChildPlan& plan) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) run_child(plan);
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    errno = fork_errno;
+    return pid;
+}
+
+enum class SetupOutcome { execed, step_failed, timed_out, lost };
+
+// The child's report by `deadline`: EOF at execve (the pipe is close-on-exec), a ChildFailure if
+// a step failed first, nothing while a step hangs (a mount on a hung filesystem).
+SetupOutcome wait_for_setup(int report_fd, int64_t deadline, ChildFailure& failure, int& error) {
+    for (;;) {
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0) return SetupOutcome::timed_out;
+        struct pollfd pfd {report_fd, POLLIN, 0};
+        int rc = poll(&pfd, 1, int(std::min<int64_t>(left, 1 << 30)));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) {
+            error = errno;
+            return SetupOutcome::lost;
+        }
+        if (rc == 0) continue;  // the deadline is checked above
+        ssize_t n = read(report_fd, &failure, sizeof failure);
+        if (n < 0 && errno == EINTR) continue;
+        return n == ssize_t(sizeof failure) ? SetupOutcome::step_failed : SetupOutcome::execed;
+    }
+}
+
 std::string describe_child_failure(const ChildFailure& f, const std::vector<std::string>& argv, const ExecView& view,
-                                   const std::string& mount_ns_path, const std::string& tmpfs_dir) {
+                                   const std::string& tmpfs_dir) {
     std::string what;
     switch (f.step) {
         case ChildStep::stdio: what = "redirecting stdio"; break;
-        case ChildStep::enter_mount_ns: what = "entering the mount namespace " + mount_ns_path; break;
-        case ChildStep::chroot: what = "chroot " + view.root; break;
         case ChildStep::unshare: what = "making a private mount namespace"; break;
         case ChildStep::private_mounts: what = "making the mounts private"; break;
         case ChildStep::mount_tmpfs: what = "mounting a tmpfs on " + tmpfs_dir; break;
         case ChildStep::make_dir: what = "making " + view.private_dir; break;
         case ChildStep::exec: what = argv[0]; break;
     }
-    std::string hint;
-    if (f.err == EPERM && (f.step == ChildStep::enter_mount_ns || f.step == ChildStep::chroot))
-        hint = " (needs CAP_SYS_CHROOT and CAP_SYS_ADMIN)";
-    return what + ": " + strerror(f.err) + hint;
-}
-
-// "/proc/PID/root" -> "/proc/PID/ns/mnt"; "" for any other root.
-std::string mount_ns_of_root(const std::string& root) {
-    constexpr std::string_view prefix = "/proc/", suffix = "/root";
-    if (!root.starts_with(prefix) || !root.ends_with(suffix) || root.size() <= prefix.size() + suffix.size()) return "";
-    std::string pid = root.substr(prefix.size(), root.size() - prefix.size() - suffix.size());
-    if (!std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; })) return "";
-    return "/proc/" + pid + "/ns/mnt";
+    return what + ": " + strerror(f.err);
 }
 
 std::string parent_dir(const std::string& dir) {
@@ -340,34 +382,25 @@ std::string parent_dir(const std::string& dir) {
 
 ExecResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                        const ExecView& view) {
-    if (view.root.empty() && view.private_dir.empty()) return run_program(argv, timeout);
+    if (view.private_dir.empty()) return run_program(argv, timeout);
     ExecResult r;
     if (!valid_argv(argv, r)) return r;
-    if (access((view.root + argv[0]).c_str(), X_OK) != 0) {
-        r.error = view.root + argv[0] + ": " + strerror(errno);
+    if (access(argv[0].c_str(), X_OK) != 0) {
+        r.error = argv[0] + ": " + strerror(errno);
         return r;
     }
     const std::string tmpfs_dir = parent_dir(view.private_dir);
-    if (!view.private_dir.empty() && (view.private_dir[0] != '/' || tmpfs_dir == "/")) {
+    if (view.private_dir[0] != '/' || tmpfs_dir == "/") {
         r.error = "refusing a private directory at " + view.private_dir + " (a tmpfs would hide " + tmpfs_dir + ")";
         return r;
     }
-    const std::string mount_ns_path = mount_ns_of_root(view.root);
-    int mount_ns_fd = -1, root_fd = -1;
-    if (!mount_ns_path.empty() && (mount_ns_fd = open(mount_ns_path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
-        r.error = mount_ns_path + ": " + strerror(errno);
-        return r;
-    }
-    if (!view.root.empty() && (root_fd = open(view.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-        r.error = view.root + ": " + strerror(errno);
-        close_fd(mount_ns_fd);
-        return r;
-    }
     auto cargv = c_argv(argv);
+    ensure_standard_fds();
+    const int64_t deadline = monotonic_ms() + timeout.count();
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, report_pipe[2] = {-1, -1};
     if (!make_output_pipes(out_pipe, err_pipe, r.error) || pipe2(report_pipe, O_CLOEXEC) != 0) {
         if (r.error.empty()) r.error = std::string("pipe: ") + strerror(errno);
-        for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1], &mount_ns_fd, &root_fd}) close_fd(*fd);
+        for (int* fd : {&out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
         return r;
     }
     ChildPlan plan;
@@ -375,36 +408,35 @@ ExecResult run_program(const std::vector<std::string>& argv, std::chrono::millis
     plan.out_fd = out_pipe[1];
     plan.err_fd = err_pipe[1];
     plan.report_fd = report_pipe[1];
-    plan.mount_ns_fd = mount_ns_fd;
-    plan.root_fd = root_fd;
-    if (!view.private_dir.empty()) {
-        plan.tmpfs_dir = tmpfs_dir.c_str();
-        plan.private_dir = view.private_dir.c_str();
-    }
-    // fork, not posix_spawn: the child changes its namespaces before execve.
-    pid_t pid = fork();
-    if (pid == 0) run_child(plan);
+    plan.tmpfs_dir = tmpfs_dir.c_str();
+    plan.private_dir = view.private_dir.c_str();
+    pid_t pid = fork_child(plan);
     int fork_errno = errno;
-    for (int* fd : {&out_pipe[1], &err_pipe[1], &report_pipe[1], &mount_ns_fd, &root_fd}) close_fd(*fd);
+    for (int* fd : {&out_pipe[1], &err_pipe[1], &report_pipe[1]}) close_fd(*fd);
     if (pid < 0) {
         for (int* fd : {&out_pipe[0], &err_pipe[0], &report_pipe[0]}) close_fd(*fd);
         r.error = std::string("fork: ") + strerror(fork_errno);
         return r;
     }
-    // EOF at execve (the pipe is close-on-exec), a ChildFailure if a step failed first.
     ChildFailure failure{};
-    ssize_t n;
-    while ((n = read(report_pipe[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
-    }
+    int wait_error = 0;
+    SetupOutcome setup = wait_for_setup(report_pipe[0], deadline, failure, wait_error);
     close_fd(report_pipe[0]);
-    if (n == ssize_t(sizeof failure)) {
-        reap(pid);
-        close_fd(out_pipe[0]);
-        close_fd(err_pipe[0]);
-        r.error = describe_child_failure(failure, argv, view, mount_ns_path, tmpfs_dir);
+    if (setup == SetupOutcome::execed) {
+        collect(pid, out_pipe[0], err_pipe[0], deadline, timeout, r);
         return r;
     }
-    collect(pid, out_pipe[0], err_pipe[0], timeout, r);
+    if (setup == SetupOutcome::step_failed) {
+        reap(pid);
+        r.error = describe_child_failure(failure, argv, view, tmpfs_dir);
+    } else {
+        kill_and_reap(pid);
+        r.timed_out = setup == SetupOutcome::timed_out;
+        r.error = r.timed_out ? "setting up a private " + view.private_dir + " " + timed_out_text(timeout)
+                              : std::string("waiting for the child's set-up: ") + strerror(wait_error);
+    }
+    close_fd(out_pipe[0]);
+    close_fd(err_pipe[0]);
     return r;
 }
 

@@ -18,20 +18,19 @@ struct ExecResult {
 // argv[0] must be an absolute path. The child gets an empty environment but PATH=/usr/sbin:/usr/bin:/sbin:/bin.
 ExecResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
 
-// Where a program runs when synwhy's own view of the files is not the right one. The child is
-// forked and set up before execve; whatever it changes dies with it.
+// Where a program of synwhy's own mount namespace runs when the files it needs are not all there.
+// The child is forked and set up before execve; whatever it changes dies with it. There is no view
+// of another mount namespace on purpose: synwhy never runs a container's programs (they would run
+// with synwhy's privileges in the host's other namespaces).
 struct ExecView {
-    // The files of another mount namespace: "/proc/PID/root" enters that process's mount namespace
-    // (setns: its mounts) and chroots into its / there; any other directory is only chroot'ed into.
-    // "" for synwhy's own. argv[0] is then a path in that view. Needs CAP_SYS_CHROOT.
-    std::string root;
     // A directory the program needs and the host lacks (sshd's /run/sshd): the child gets a private
     // mount namespace with a small tmpfs on the directory's parent, holding it (root's, 0755).
     std::string private_dir;
 };
 
 // run_program in `view`. A view that cannot be set up gives started=false and the step that
-// failed in error ("mounting a tmpfs on /run: Operation not permitted").
+// failed in error ("mounting a tmpfs on /run: Operation not permitted"); a setup that outlasts the
+// timeout gives started=false and timed_out, the child killed and reaped.
 ExecResult run_program(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                        const ExecView& view);
 

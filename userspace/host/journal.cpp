@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string_view>
 
@@ -82,34 +83,41 @@ JournalLine current_line(sd_journal* j, bool& from_systemd) {
     return line;
 }
 
-// The last `max_lines` matching entries, oldest first. A unit that failed over and over fills
-// them with systemd's repeats, so when none is from the unit's own processes, their newest two
-// lines are looked for further back, within max_scan entries: sshd's error comes as a pair, "line
-// 12: Bad configuration option: …" then "terminating, 1 bad configuration options", at priority 6
-// when it came from stderr.
-std::vector<JournalLine> last_lines(sd_journal* j, size_t max_lines, size_t max_scan) {
+}  // namespace
+
+bool is_journal_boundary(const std::string& message) {
+    for (std::string_view prefix : {"Started ", "Listening on ", "Stopped ", "Starting "})
+        if (message.starts_with(prefix)) return true;
+    return false;
+}
+
+std::vector<JournalLine> pick_unit_journal_lines(const std::function<bool(JournalLine&, bool&)>& previous,
+                                                 size_t max_lines, size_t max_scan) {
     constexpr size_t own_lines_wanted = 2;
     std::vector<JournalLine> lines;
-    if (sd_journal_seek_tail(j) < 0) return lines;
     size_t own_lines = 0;
+    bool looking_back = false;
+    bool past_a_start = false;  // a successful start was read: what is older was repaired since
     auto want_more = [&] {
         if (lines.size() < max_lines) return true;
-        bool looking_back = own_lines == 0 || lines.size() > max_lines;  // the window had none of its own
+        if (past_a_start) return false;
+        looking_back = looking_back || own_lines == 0;  // the window had none of its own
         return looking_back && own_lines < own_lines_wanted;
     };
     for (size_t read = 0; read < max_scan && want_more(); ++read) {
-        if (sd_journal_previous(j) <= 0) break;
+        JournalLine line;
         bool from_systemd = false;
-        JournalLine line = current_line(j, from_systemd);
-        if (lines.size() >= max_lines && from_systemd) continue;
+        if (!previous(line, from_systemd)) break;
+        bool boundary = from_systemd && is_journal_boundary(line.message);
+        if (looking_back && from_systemd && !boundary) continue;  // systemd's repeats
         own_lines += from_systemd ? 0 : 1;
+        past_a_start = past_a_start || (boundary && (line.message.starts_with("Started ") ||
+                                                     line.message.starts_with("Listening on ")));
         lines.push_back(std::move(line));
     }
     std::reverse(lines.begin(), lines.end());
     return lines;
 }
-
-}  // namespace
 
 std::string read_unit_journals(std::vector<SystemdUnit>& units, const std::string& root, size_t lines_per_unit) {
     if (units.empty() || lines_per_unit == 0) return "";
@@ -127,7 +135,14 @@ std::string read_unit_journals(std::vector<SystemdUnit>& units, const std::strin
             error += (error.empty() ? "" : "; ") + unit.id + ": " + strerror(-rc);
             continue;
         }
-        unit.journal = last_lines(journal.get(), lines_per_unit, 10 * lines_per_unit);
+        sd_journal* j = journal.get();
+        if (sd_journal_seek_tail(j) < 0) continue;
+        auto previous = [j](JournalLine& line, bool& from_systemd) {
+            if (sd_journal_previous(j) <= 0) return false;
+            line = current_line(j, from_systemd);
+            return true;
+        };
+        unit.journal = pick_unit_journal_lines(previous, lines_per_unit, 10 * lines_per_unit);
     }
     return error;
 }

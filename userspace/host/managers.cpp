@@ -1,6 +1,7 @@
 // Firewall managers found running in the watched netns (or enabled, for ufw), and fail2ban's bans
 // as fail2ban-client reports them. Read-only: the client is only asked what is banned.
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +13,7 @@
 #include "host/exec.h"
 #include "host/procfs.h"
 #include "host/snapshot.h"
+#include "host/text.h"
 
 namespace synwhy::host {
 
@@ -36,13 +38,6 @@ const std::vector<KnownManager>& known_firewall_managers() {
 }
 
 namespace {
-
-std::string trim(std::string_view s) {
-    const char* ws = " \t\r\n";
-    auto b = s.find_first_not_of(ws);
-    if (b == std::string_view::npos) return "";
-    return std::string(s.substr(b, s.find_last_not_of(ws) - b + 1));
-}
 
 // KEY=value of a shell-style config file (ufw.conf, firewalld.conf), quotes removed; "" if absent.
 std::string config_value(const std::string& text, std::string_view key) {
@@ -238,18 +233,54 @@ std::vector<Ban> parse_fail2ban_banip_with_time(const std::string& jail, const s
     return bans;
 }
 
+namespace {
+
+// All of fail2ban's answers within this, whatever the number of jails: 40 jails must not cost 40
+// timeouts when the server hangs.
+constexpr std::chrono::milliseconds fail2ban_budget{5000};
+// Jails whose ban times are asked for; the bans of the others are kept without their times.
+constexpr size_t max_jails_timed = 16;
+
+// Where fail2ban's client is installed: by the distribution's package, else by pip.
+std::string find_fail2ban_client() {
+    for (const char* path : {"/usr/bin/fail2ban-client", "/usr/local/bin/fail2ban-client"})
+        if (access(path, X_OK) == 0) return path;
+    return "";
+}
+
+// Why a run of the client gave no answer.
+std::string run_failure(const ExecResult& r) {
+    if (!r.started || r.timed_out) return r.error;
+    std::string err = trim(r.err);
+    return err.empty() ? fmt::format("exit status {}", r.exit_code) : err.substr(0, 200);
+}
+
+bool answered(const ExecResult& r) { return r.started && !r.timed_out && r.exit_code == 0; }
+
+}  // namespace
+
 std::vector<Ban> query_fail2ban_bans(const std::string& root, std::chrono::milliseconds timeout, std::string& error) {
     std::vector<Ban> bans;
-    const std::string client = "/usr/bin/fail2ban-client";
-    auto failed = [&](const std::string& what, const ExecResult& r) {
-        std::string why = !r.started || r.timed_out ? r.error
-                          : trim(r.err).empty()      ? fmt::format("exit status {}", r.exit_code)
-                                                     : trim(r.err).substr(0, 200);
-        error = fmt::format("fail2ban-client {}: {}", what, why);
+    if (!root.empty()) {
+        // A container's client would run as root with synwhy's capabilities in the host's namespaces.
+        error = "fail2ban's bans in this container were not read (synwhy does not run a container's programs); "
+                "inside the container: fail2ban-client banned";
+        return bans;
+    }
+    const std::string client = find_fail2ban_client();
+    if (client.empty()) {
+        error = "fail2ban runs, but fail2ban-client is in neither /usr/bin nor /usr/local/bin: its bans were not read";
+        return bans;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + fail2ban_budget;
+    // One run's time: `timeout`, or what is left of the budget if less (zero once it is spent).
+    auto time_left = [&] {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        return std::clamp(left, std::chrono::milliseconds(0), timeout);
     };
-    ExecResult banned = run_program({client, "banned"}, timeout, ExecView{root, ""});
-    if (!banned.started || banned.timed_out || banned.exit_code != 0) {
-        failed("banned", banned);
+    ExecResult banned = run_program({client, "banned"}, time_left());
+    if (!answered(banned)) {
+        error = "fail2ban-client banned: " + run_failure(banned);
         return bans;
     }
     auto jails = parse_fail2ban_banned(trim(banned.out));
@@ -257,15 +288,23 @@ std::vector<Ban> query_fail2ban_bans(const std::string& root, std::chrono::milli
         error = "fail2ban-client banned: unexpected output: " + trim(banned.out).substr(0, 200);
         return bans;
     }
+    std::vector<std::string> problems;
+    size_t timed = 0, untimed = 0;
     for (const auto& [jail, addrs] : *jails) {
         if (addrs.empty()) continue;
-        // The times, when this fail2ban knows --with-time; else the addresses alone.
-        ExecResult timed = run_program({client, "get", jail, "banip", "--with-time"}, timeout, ExecView{root, ""});
+        // The times, when this fail2ban knows --with-time and the budget allows; else the addresses alone.
         std::vector<Ban> with_times;
-        if (timed.started && !timed.timed_out && timed.exit_code == 0)
-            with_times = parse_fail2ban_banip_with_time(jail, timed.out);
-        else
-            failed("get " + jail + " banip --with-time", timed);
+        auto left = time_left();
+        if (timed < max_jails_timed && left.count() > 0) {
+            ++timed;
+            ExecResult r = run_program({client, "get", jail, "banip", "--with-time"}, left);
+            if (answered(r))
+                with_times = parse_fail2ban_banip_with_time(jail, r.out);
+            else if (problems.empty())  // the first failure says it; the others are likely the same
+                problems.push_back(fmt::format("fail2ban-client get {} banip --with-time: {}", jail, run_failure(r)));
+        } else {
+            ++untimed;
+        }
         for (const auto& text : addrs) {
             auto addr = IpAddr::parse(text);
             if (!addr) continue;  // a hostname-like id fail2ban bans by; not an address
@@ -273,6 +312,10 @@ std::vector<Ban> query_fail2ban_bans(const std::string& root, std::chrono::milli
             bans.push_back(it != with_times.end() ? *it : Ban{"fail2ban", jail, *addr, 0, 0});
         }
     }
+    if (untimed)
+        problems.push_back(fmt::format("fail2ban: ban times of {} jail(s) not asked for (at most {} jails, {} s in all)",
+                                       untimed, max_jails_timed, fail2ban_budget.count() / 1000.0));
+    for (const auto& p : problems) error += (error.empty() ? "" : "; ") + p;
     return bans;
 }
 

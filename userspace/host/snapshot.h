@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,7 +39,7 @@ std::vector<Listener> list_tcp_listeners(std::string& error);          // netlin
 bool parse_inet_diag_listener(const struct nlmsghdr* nlh, Listener& out);
 void attach_socket_owners(std::vector<Listener>& listeners);           // /proc/*/fd socket:[inode]
 std::vector<SshdProcess> find_sshd_processes();                        // /proc/*/comm == sshd
-// `root`: the mount view to run sshd in ("" for synwhy's own), as SnapshotOptions::root.
+// `root`: the mount view, as SnapshotOptions::root; another one's sshd is never run (not checked).
 SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout,
                              const std::string& root = "");
 std::vector<IpAddr> list_local_addresses(std::string& error);
@@ -79,6 +80,14 @@ SystemdUnits query_systemd_units(const std::string& root, std::string& error);
 // plus, when those are all systemd's, its processes' newest two within 10 * lines_per_unit.
 // Returns "" or what went wrong (a journal that cannot be opened is not a failure of the rest).
 std::string read_unit_journals(std::vector<SystemdUnit>& units, const std::string& root, size_t lines_per_unit);
+// systemd's lines that mark a start or a stop ("Started …", "Listening on …", "Stopped …", "Starting …").
+bool is_journal_boundary(const std::string& message);
+// read_unit_journals' choice, pure: `previous` gives the next older entry (false at the start)
+// and whether it is systemd's about the unit. When looking further back for the unit's own
+// lines, systemd's boundary lines are kept and a successful start ends the search: an error
+// from before it is not the current one.
+std::vector<JournalLine> pick_unit_journal_lines(const std::function<bool(JournalLine&, bool&)>& previous,
+                                                 size_t max_lines, size_t max_scan);
 // The path (inside the view) of a generator that derives ssh.socket from sshd_config, "" if none.
 std::string find_sshd_socket_generator(const std::string& root);
 struct OsRelease {
@@ -99,6 +108,10 @@ std::vector<std::string> unit_aliases(const std::string& queried, const std::str
                                       const std::vector<std::string>& names);
 // The slice of an Accept=yes socket's per-connection instances: ssh.socket -> system-ssh.slice.
 std::string accept_instances_slice(const std::string& socket_id);
+// A job another job waits on, from Job.GetBefore's (id, unit, type, state, ...) entries:
+// "cloud-init.service (start, running)"; "job 136 (...)" when systemd names no unit.
+std::string waited_job_entry(uint32_t job_id, const std::string& unit, const std::string& job_type,
+                             const std::string& job_state);
 
 // Pure parsers, unit-tested on fixtures.
 SshdConfig parse_sshd_T(const std::string& stdout_text);               // `sshd -T` output
@@ -150,8 +163,9 @@ const std::vector<KnownManager>& known_firewall_managers();
 std::vector<FirewallManager> find_firewall_managers(uint32_t netns, const std::string& root);
 bool ufw_enabled(const std::string& ufw_conf_text);  // ENABLED=yes
 
-// fail2ban's bans through fail2ban-client, run in the view of `root`. Adds a line to `error`
-// (and returns what it got) when the client fails.
+// fail2ban's bans through fail2ban-client (/usr/bin, else /usr/local/bin), 5 s in all, at most 16
+// jails' ban times. Adds a line to `error` (and returns what it got) when the client fails; with
+// `root` set (a container) the client is never run and `error` says so.
 std::vector<Ban> query_fail2ban_bans(const std::string& root, std::chrono::milliseconds timeout, std::string& error);
 // `fail2ban-client banned`: [{'sshd': ['203.0.113.1']}, {'recidive': []}] -> (jail, addresses);
 // nullopt when the text is not such a list.

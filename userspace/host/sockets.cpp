@@ -152,7 +152,9 @@ std::string unit_from_cgroup(const std::string& cgroup_text) {
         start = end + 1;
     }
     if (path.empty() || path == "/") path = v1_path;
-    std::string unit;
+    // A user service keeps its manager in front ("user@1000.service/app.service"): the fix for it
+    // is not a system `systemctl stop`.
+    std::string unit, user_manager;
     size_t begin = 0;
     while (begin <= path.size()) {
         size_t slash = path.find('/', begin);
@@ -160,8 +162,10 @@ std::string unit_from_cgroup(const std::string& cgroup_text) {
         std::string part = path.substr(begin, slash - begin);
         for (const char* suffix : {".service", ".scope", ".socket", ".mount", ".swap"})
             if (part.size() > std::strlen(suffix) && part.ends_with(suffix)) unit = part;
+        if (part.starts_with("user@") && part.ends_with(".service")) user_manager = part;
         begin = slash + 1;
     }
+    if (!user_manager.empty() && unit != user_manager) return user_manager + "/" + unit;
     return unit;
 }
 

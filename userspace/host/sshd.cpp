@@ -13,23 +13,27 @@
 #include <tuple>
 
 #include "host/exec.h"
+#include "host/text.h"
 
 namespace synwhy::host {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    const char* ws = " \t\r\n";
-    auto b = s.find_first_not_of(ws);
-    if (b == std::string::npos) return "";
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+// The binary's path in synwhy's own mount namespace.
+std::string find_sshd_binary() {
+    for (const char* p : {"/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"})
+        if (access(p, X_OK) == 0) return p;
+    return "";
 }
 
-// The binary's path in the view of `root` ("" for synwhy's own).
-std::string find_sshd_binary(const std::string& root) {
-    for (const char* p : {"/usr/sbin/sshd", "/usr/bin/sshd", "/sbin/sshd"})
-        if (access((root + p).c_str(), X_OK) == 0) return p;
-    return "";
+// A container's sshd is never run: it would run as root with synwhy's capabilities, in the host's
+// pid, user and network namespaces. Not a config error: nothing was learnt of the file.
+SshdConfig not_run_in_container(const std::string& config_path) {
+    SshdConfig c;
+    c.config_path = config_path;
+    c.checked_with =
+        "not checked: synwhy does not run a container's programs; to check it, run inside the container: sshd -T";
+    return c;
 }
 
 // Why a run gave no usable output, for when stderr says nothing.
@@ -170,42 +174,43 @@ struct CachedAnswer {
 };
 constexpr uint64_t answer_valid_ms = 2000;
 std::mutex cache_mutex;
-std::map<std::tuple<std::string, std::string, std::string>, CachedAnswer> cache;  // (root, sshd, config path)
+std::map<std::pair<std::string, std::string>, CachedAnswer> cache;  // (sshd, config path)
 
 }  // namespace
 
 SshdConfig query_sshd_config(const std::string& config_path, std::chrono::milliseconds timeout,
                               const std::string& root) {
-    std::string sshd = find_sshd_binary(root);
+    if (!root.empty()) return not_run_in_container(config_path);
+    std::string sshd = find_sshd_binary();
     if (sshd.empty()) {
         SshdConfig c;
         c.config_path = config_path;
         c.error = "sshd is not installed";
         return c;
     }
-    auto key = std::make_tuple(root, sshd, config_path);
-    FileStamp config = stamp_of(root + config_path), binary = stamp_of(root + sshd);
+    auto key = std::make_pair(sshd, config_path);
+    FileStamp config = stamp_of(config_path), binary = stamp_of(sshd);
     {
         std::lock_guard<std::mutex> lock(cache_mutex);
         auto it = cache.find(key);
         if (it != cache.end() && it->second.config == config && it->second.binary == binary &&
-            (it->second.privsep_dir.empty() || it->second.privsep == stamp_of(root + it->second.privsep_dir)) &&
+            (it->second.privsep_dir.empty() || it->second.privsep == stamp_of(it->second.privsep_dir)) &&
             monotonic_ms() - it->second.at_ms < answer_valid_ms)
             return it->second.answer;
     }
-    SshdConfig answer = run_sshd_config_query(sshd, config_path, timeout, ExecView{root, ""});
+    SshdConfig answer = run_sshd_config_query(sshd, config_path, timeout, ExecView{});
     // sshd refuses to read any config while its privilege separation directory is missing (a
     // stopped ssh.service removes /run/sshd): ask again where a private one exists.
     std::string privsep_dir = answer.ok ? "" : missing_privsep_dir(answer.error);
     if (!privsep_dir.empty()) {
         std::string refusal = private_dir_refusal(privsep_dir, {sshd, config_path, "/etc", "/usr"});
         SshdConfig retry;
-        if (refusal.empty()) retry = run_sshd_config_query(sshd, config_path, timeout, ExecView{root, privsep_dir});
+        if (refusal.empty()) retry = run_sshd_config_query(sshd, config_path, timeout, ExecView{privsep_dir});
         answer = answer_with_private_dir(config_path, privsep_dir, retry, refusal.empty() ? retry.checked_with : refusal);
     }
     std::lock_guard<std::mutex> lock(cache_mutex);
     if (cache.size() >= 64) cache.clear();  // bounded: a handful of config paths in practice
-    cache[key] = CachedAnswer{config, binary, privsep_dir, privsep_dir.empty() ? FileStamp{} : stamp_of(root + privsep_dir),
+    cache[key] = CachedAnswer{config, binary, privsep_dir, privsep_dir.empty() ? FileStamp{} : stamp_of(privsep_dir),
                               monotonic_ms(), answer};
     return answer;
 }

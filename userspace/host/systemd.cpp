@@ -24,6 +24,8 @@ constexpr const char* destination = "org.freedesktop.systemd1";
 constexpr const char* manager_path = "/org/freedesktop/systemd1";
 constexpr const char* manager_iface = "org.freedesktop.systemd1.Manager";
 constexpr size_t max_socket_units = 256;  // a bound on the work, far above real systems
+constexpr const char* job_iface = "org.freedesktop.systemd1.Job";
+constexpr size_t max_waited_jobs = 16;    // a boot transaction's fan-in stays far below
 
 struct BusCloser {
     void operator()(sd_bus* bus) const { sd_bus_flush_close_unref(bus); }
@@ -154,6 +156,21 @@ PropertyReader into(std::vector<std::pair<std::string, std::string>>& out) {
     };
 }
 
+// Unit.Job, (uo): the queued job's id and object path; id 0 (path "/") when there is none.
+struct JobRef {
+    uint32_t id = 0;
+    std::string path;
+};
+
+PropertyReader into(JobRef& out) {
+    return [&out](sd_bus_message* m) {
+        const char* path = nullptr;
+        int rc = sd_bus_message_read(m, "v", "(uo)", &out.id, &path);
+        if (rc >= 0) out.path = path ? path : "";
+        return rc;
+    };
+}
+
 // Properties.GetAll of one interface: the properties `readers` names are read, others skipped.
 int read_properties(Caller& caller, const std::string& path, const char* iface,
                     const std::map<std::string_view, PropertyReader>& readers, std::string& error) {
@@ -191,11 +208,44 @@ int read_type_properties(Caller& caller, const std::string& path, SystemdUnit& u
     return rc;
 }
 
+// Job.GetBefore: the jobs this one waits on (GetAfter lists those waiting on it, the other way round:
+// measured on systemd 252, as `systemctl list-jobs --before` shows "waiting for job N").
+std::vector<std::string> read_waited_jobs(Caller& caller, const std::string& job_path, std::string& error) {
+    std::vector<std::string> waited;
+    Message reply;
+    if (caller.call(job_path.c_str(), job_iface, "GetBefore", reply, error, nullptr) < 0) return waited;
+    sd_bus_message* m = reply.get();
+    int rc = sd_bus_message_enter_container(m, 'a', "(usssoo)");
+    uint32_t id = 0;
+    const char *unit = nullptr, *type = nullptr, *state = nullptr, *path = nullptr, *unit_path = nullptr;
+    while (rc >= 0 && waited.size() < max_waited_jobs &&
+           (rc = sd_bus_message_read(m, "(usssoo)", &id, &unit, &type, &state, &path, &unit_path)) > 0)
+        waited.push_back(waited_job_entry(id, unit ? unit : "", type ? type : "", state ? state : ""));
+    if (rc < 0) error = std::string("GetBefore: unexpected reply: ") + strerror(-rc);
+    return waited;
+}
+
+// The unit's queued job: its type, state and the jobs it waits on. A job lives only until it
+// runs, so it may be gone by the time it is asked: a failure here is that race and leaves no job
+// info, quietly; only a timeout is reported, as it also cuts the rest of the query short.
+void read_job(Caller& caller, const JobRef& job, SystemdUnit& unit, std::string& error) {
+    if (job.id == 0 || job.path.empty() || job.path == "/") return;
+    std::string job_error, type, state;
+    int rc = read_properties(caller, job.path, job_iface, {{"JobType", into(type)}, {"State", into(state)}}, job_error);
+    if (rc >= 0) {
+        unit.job_type = type;
+        unit.job_state = state;
+        unit.waiting_for = read_waited_jobs(caller, job.path, job_error);
+    }
+    if (caller.timed_out && error.empty()) error = "job " + std::to_string(job.id) + ": " + job_error;
+}
+
 // The Unit interface of object `path`; false when it could not be read (error set) or the unit
 // does not exist.
 bool read_unit_properties(Caller& caller, const std::string& path, const std::string& queried,
                           SystemdUnit& unit, std::string& error) {
     std::vector<std::string> names;
+    JobRef job;
     int rc = read_properties(caller, path, "org.freedesktop.systemd1.Unit",
                              {{"Id", into(unit.id)},
                               {"Names", into(names)},
@@ -206,13 +256,15 @@ bool read_unit_properties(Caller& caller, const std::string& path, const std::st
                               {"FragmentPath", into(unit.fragment_path)},
                               {"DropInPaths", into(unit.drop_ins)},
                               {"Triggers", into(unit.triggers)},
-                              {"TriggeredBy", into(unit.triggered_by)}},
+                              {"TriggeredBy", into(unit.triggered_by)},
+                              {"Job", into(job)}},
                              error);
     if (rc < 0) return false;
     if (unit.load_state == "not-found") return false;
     if (unit.id.empty()) unit.id = queried;
     unit.name = unit.id;  // listed once, under its own name
     unit.aliases = unit_aliases(queried, unit.id, names);
+    read_job(caller, job, unit, error);
     return true;
 }
 
@@ -343,6 +395,13 @@ std::string accept_instances_slice(const std::string& socket_id) {
     std::string escaped;
     for (char c : prefix) escaped += c == '-' ? std::string("\\x2d") : std::string(1, c);
     return "system-" + escaped + ".slice";
+}
+
+std::string waited_job_entry(uint32_t job_id, const std::string& unit, const std::string& job_type,
+                             const std::string& job_state) {
+    std::string entry = unit.empty() ? "job " + std::to_string(job_id) : unit;
+    std::string how = job_type.empty() || job_state.empty() ? job_type + job_state : job_type + ", " + job_state;
+    return how.empty() ? entry : entry + " (" + how + ")";
 }
 
 SystemdUnits query_systemd_units(const std::string& root, std::string& error) {

@@ -33,7 +33,7 @@ nlohmann::json flow_json(const Flow& f) {
 }
 
 namespace {
-// A systemd unit; socket fields only for socket units.
+// A systemd unit; socket fields only for socket units, job fields only while it has a job.
 nlohmann::json unit_json(const SystemdUnit& u) {
     nlohmann::json journal = nlohmann::json::array();
     for (const auto& line : u.journal)
@@ -58,6 +58,11 @@ nlohmann::json unit_json(const SystemdUnit& u) {
         j["accept"] = u.accept;
         j["n_accepted"] = u.n_accepted;
         j["n_connections"] = u.n_connections;
+    }
+    if (!u.job_type.empty()) {  // only while systemd holds a job for it (systemctl list-jobs)
+        j["job_type"] = u.job_type;
+        j["job_state"] = u.job_state;
+        j["waiting_for"] = u.waiting_for;
     }
     return j;
 }

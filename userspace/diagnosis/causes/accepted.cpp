@@ -34,6 +34,12 @@ Cause build_accepted(const CauseContext& ctx) {
     ctx.add_details(c);
     c.evidence.push_back("TCP is fine: if the client still fails, look after the handshake "
                          "(authentication, MaxStartups, the banner; ssh -v)");
+    ServedBy served = first_served(ctx);
+    if (served.listener && served.owner.kind == ListenerOwner::Kind::ssh_server)
+        c.evidence.push_back(fmt::format("the SSH server on :{} is {}, {}: not OpenSSH's sshd, so its own settings "
+                                         "apply, not sshd_config's",
+                                         ctx.port, served.owner.description,
+                                         describe_owner(*served.listener, served.owner)));
     return c;
 }
 
@@ -60,6 +66,35 @@ Cause build_sshd_failing(const CauseContext& ctx) {
     return c;
 }
 
+namespace {
+
+// What to do about the program on sshd's port: see what it is, then stop it only where that is
+// safe. A user's service and a process inside a daemon that runs more (docker.service,
+// containerd.service) get no stop line: `systemctl stop` would miss the one or take the others.
+std::vector<std::string> squatter_fix(const Listener& l, uint16_t port, const std::string& restart) {
+    std::string comm = l.comm.empty() ? "?" : l.comm;
+    std::string ps = fmt::format("ps -o user,pid,cmd -p {}", l.pid);
+    HolderUnit unit = holder_unit(l);
+    switch (unit.kind) {
+    case HolderUnit::Kind::system_service:
+        if (unit.shared_daemon)
+            return {fmt::format("see what holds :{}: systemctl status {} ({}, pid {})", port, unit.name, comm, l.pid),
+                    fmt::format("{} runs more than {}: stop that program where it was started, not the unit ({})",
+                                unit.name, comm, ps)};
+        return {fmt::format("see what holds :{}: systemctl status {} ({}, pid {})", port, unit.name, comm, l.pid),
+                fmt::format("if sshd should have :{}, stop it: systemctl stop {}, then {}", port, unit.name, restart)};
+    case HolderUnit::Kind::user_service:
+        return {fmt::format("see what holds :{}: {} ({}, {} of user {})", port, ps, comm, unit.name, unit.uid)};
+    case HolderUnit::Kind::other:
+    case HolderUnit::Kind::none: break;
+    }
+    std::string in = unit.name.empty() ? "" : ", in " + unit.name;
+    return {fmt::format("see what holds :{}: {} ({}{})", port, ps, comm, in),
+            fmt::format("if it should not be there: kill {}, then {}", l.pid, restart)};
+}
+
+}  // namespace
+
 Cause build_not_sshd(const CauseContext& ctx) {
     Cause c = ctx.start();
     const HostSnapshot* host = ctx.host;
@@ -70,20 +105,7 @@ Cause build_not_sshd(const CauseContext& ctx) {
     ctx.add_details(c);
     append(c.evidence, served_evidence(served));
     append(c.evidence, sshd_state_evidence(host));
-    std::string stop;
-    if (served.listener) {
-        const Listener& l = *served.listener;
-        std::string unit = served.owner.socket_unit ? unit_id(*served.owner.socket_unit) : l.unit;
-        // A .service or .socket stops cleanly; a login session's scope would take the session with it.
-        if (unit.ends_with(".service") || unit.ends_with(".socket"))
-            stop = fmt::format("systemctl stop {} ({}, pid {})", unit, l.comm, l.pid);
-        else
-            stop = fmt::format("kill {} ({})", l.pid, l.comm);
-    }
-    std::string restart = host && host->systemd_running ? "systemctl restart " + ssh_units_of(host).typed
-                                                        : "start sshd: /usr/sbin/sshd";
-    if (!stop.empty())
-        c.fix.push_back(fmt::format("if sshd should have :{}, stop what holds it: {}, then {}", ctx.port, stop, restart));
+    if (served.listener) c.fix = squatter_fix(*served.listener, ctx.port, restart_sshd_command(host));
     c.fix.push_back(fmt::format("or give sshd a free port (its Port setting) and connect with ssh -p PORT user@{}",
                                 ctx.first ? ctx.first->dst.str() : "HOST"));
     return c;

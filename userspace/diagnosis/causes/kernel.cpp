@@ -1,6 +1,9 @@
 // The kernel's own ends for a SYN: dropped before TCP (conntrack, rp_filter, tc, XDP, ...), a
 // listener too busy to accept, a handshake that never finished, or nothing seen at all.
+#include <algorithm>
 #include <array>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -24,21 +27,46 @@ std::vector<const NetProgram*> programs_on(const HostSnapshot* host, const std::
     return out;
 }
 
-// The network plugin whose datapath the program is ("" for none): detaching that cuts the
-// node, and every pod on it, off the network.
-std::string network_plugin(const NetProgram& p) {
-    if (p.prog_name.rfind("cil_", 0) == 0 || p.holder_comm == "cilium-agent") return "Cilium";
-    if (p.prog_name.rfind("calico", 0) == 0 || p.holder_comm == "calico-node" || p.holder_comm == "calico-felix")
-        return "Calico";
-    return "";
+// A network plugin or load balancer whose BPF datapath sits on the node's interfaces: detaching
+// its program cuts the node (and every pod or service behind it) off the network.
+struct NetworkPlugin {
+    std::string_view name;
+    std::vector<std::string_view> prog_prefixes;  // its programs' names (the kernel keeps 15 characters)
+    std::vector<std::string_view> comm_prefixes;  // the processes that load and hold them
+    std::string_view inspect;                     // where to see what it drops and why
+    std::string_view manager;                     // its daemon in host->firewall_managers, "" if not probed
+};
+
+const std::vector<NetworkPlugin>& network_plugins() {
+    static const std::vector<NetworkPlugin> table = {
+        {"Cilium", {"cil_"}, {"cilium-agent"}, "see what Cilium drops and why: cilium monitor --type drop; cilium policy get",
+         "cilium"},
+        {"Calico", {"calico", "cali_"}, {"calico-node", "calico-felix"},
+         "see the policies that apply to this host: calicoctl get globalnetworkpolicy,hostendpoint -o wide", "calico"},
+        {"Antrea", {"antrea"}, {"antrea-agent"}, "see the policies in force: kubectl get networkpolicy -A; kubectl get acnp,anp -A", ""},
+        {"kube-router", {}, {"kube-router"}, "see the policies in force: kubectl get networkpolicy -A", ""},
+        // Katran's XDP entry is balancer_ingress, cut to 15 characters by the kernel.
+        {"Katran", {"balancer_ingres"}, {"katran"},
+         "see which VIPs and backends it serves in the program that loads it (its holder above)", ""},
+        {"flannel", {"flannel"}, {"flanneld"}, "see flannel's configuration: kubectl get configmap -A | grep flannel", ""},
+    };
+    return table;
 }
 
-std::string network_plugin(const HostSnapshot* host, const std::vector<const NetProgram*>& programs) {
+bool starts_with_any(const std::string& s, const std::vector<std::string_view>& prefixes) {
+    return !s.empty() && std::any_of(prefixes.begin(), prefixes.end(), [&](std::string_view p) { return s.starts_with(p); });
+}
+
+// The plugin whose datapath the programs are: by a program's name or holder, else by a plugin
+// daemon found running (a program may be pinned, with no name the table knows).
+const NetworkPlugin* network_plugin(const HostSnapshot* host, const std::vector<const NetProgram*>& programs) {
     for (const NetProgram* p : programs)
-        if (std::string plugin = network_plugin(*p); !plugin.empty()) return plugin;
-    if (has_manager(host, "cilium")) return "Cilium";
-    if (has_manager(host, "calico")) return "Calico";
-    return "";
+        for (const NetworkPlugin& plugin : network_plugins())
+            if (starts_with_any(p->prog_name, plugin.prog_prefixes) || starts_with_any(p->holder_comm, plugin.comm_prefixes))
+                return &plugin;
+    for (const NetworkPlugin& plugin : network_plugins())
+        if (!plugin.manager.empty() && has_manager(host, std::string(plugin.manager))) return &plugin;
+    return nullptr;
 }
 
 // Names the program that drops; a plugin's is only inspected, any other may be removed once
@@ -47,19 +75,16 @@ void explain_program(Cause& c, const HostSnapshot* host, const std::string& ifna
                      const std::array<std::string, 2>& lines) {
     auto programs = programs_on(host, ifname, xdp);
     for (const NetProgram* p : programs) c.evidence.push_back(describe_net_program(*p));
-    std::string plugin = network_plugin(host, programs);
-    if (plugin.empty()) {
+    const NetworkPlugin* plugin = network_plugin(host, programs);
+    if (!plugin) {
         c.fix.push_back(lines[0]);
         c.fix.push_back("if it is not part of a network plugin, " + lines[1]);
         return;
     }
-    c.summary += fmt::format(" ({}'s datapath)", plugin);
+    c.summary += fmt::format(" ({}'s datapath)", plugin->name);
     c.fix.push_back(fmt::format("it is {}'s datapath: do not remove it (the node would lose its network); "
-                                "inspect it: bpftool net show dev {}", plugin, ifname));
-    if (plugin == "Cilium")
-        c.fix.push_back("see what Cilium drops and why: cilium monitor --type drop; cilium policy get");
-    else
-        c.fix.push_back("see the policies that apply to this host: calicoctl get globalnetworkpolicy,hostendpoint -o wide");
+                                "inspect it: bpftool net show dev {}", plugin->name, ifname));
+    c.fix.push_back(std::string(plugin->inspect));
 }
 
 // The drops with a known remedy, by reason and, where the reason is generic, by location.
@@ -84,7 +109,8 @@ void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, 
         c.summary = fmt::format("a tc ingress filter on {} drops SYNs to {}", ifname, target);
         explain_program(c, host, ifname, false,
                         {fmt::format("see it: tc filter show dev {} ingress; bpftool net show dev {}", ifname, ifname),
-                         fmt::format("remove it: tc filter del dev {} ingress (or tc qdisc del dev {} clsact)", ifname, ifname)});
+                         fmt::format("remove that filter (its pref and handle are in the show output): "
+                                     "tc filter del dev {} ingress pref PREF handle HANDLE bpf", ifname)});
     } else if (reason == "XDP" || location.rfind("do_xdp_generic", 0) == 0 || location.rfind("bpf_prog_run_generic_xdp", 0) == 0) {
         c.summary = fmt::format("an XDP program on {} drops SYNs to {}", ifname, target);
         explain_program(c, host, ifname, true,

@@ -1,6 +1,7 @@
 // Refusals by the TCP stack: nothing listens, or not where the SYN went (another port, another
 // address, another namespace). The fixes are sshd's: start it (owners/ssh_units.h knows how, by
 // its units' state), or make it listen where clients go (under socket activation: the socket's port).
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -23,9 +24,34 @@ std::string config_of(const HostSnapshot* host, int pid) {
     return "/etc/ssh/sshd_config";
 }
 
-std::string restart_sshd(const HostSnapshot* host) {
-    return host && host->systemd_running ? "systemctl restart " + ssh_units_of(host).typed
-                                         : "restart sshd (kill -HUP its daemon pid)";
+// The host port to publish a container's sshd on: the port itself, unless the host's own sshd
+// wants it (its config lists it, or its unit is installed and the port is 22): then a free one
+// beside it, 0 when none of the usual ones is free.
+uint16_t publish_port_for(const HostSnapshot* host, uint16_t port) {
+    bool host_sshd_wants_it = false;
+    if (host) {
+        for (const auto& c : host->sshd_configs)
+            if (std::find(c.ports.begin(), c.ports.end(), port) != c.ports.end()) host_sshd_wants_it = true;
+        SshUnits units = ssh_units_of(host);
+        if (units.service && units.service->load_state == "loaded" && port == 22) host_sshd_wants_it = true;
+    }
+    if (!host_sshd_wants_it) return port;
+    for (uint16_t candidate : {2222, 2200, 2022, 10022})
+        if (candidate != port && listeners_on(host, candidate).empty()) return candidate;
+    return 0;
+}
+
+// The socket unit whose ListenStream holds `port` for sshd, whoever holds its socket now (pid 1,
+// or sshd after Debian's Accept=no hand-over).
+const SystemdUnit* sshd_socket_on(const HostSnapshot* host, const std::vector<const Listener*>& on_port) {
+    for (const Listener* l : on_port) {
+        ListenerOwner owner = owner_of(*l, host);
+        if (owner.socket_unit && owner.serves_sshd) return owner.socket_unit;
+        if (owner.kind != ListenerOwner::Kind::sshd) continue;
+        const SystemdUnit* socket = socket_unit_on(host, l->addr, l->port);
+        if (socket && socket_serves_sshd(*socket) && socket->active_state == "active") return socket;
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -54,8 +80,16 @@ Cause build_other_netns(const CauseContext& ctx) {
     append(c.evidence, listener_evidence(ctx.host, port));
     append(c.evidence, search_limit_evidence(ctx.host));
     c.evidence.push_back("no DNAT maps the port: the SYN was answered by this namespace's TCP stack");
-    c.fix.push_back(fmt::format("publish the port: docker run -p {}:{} … (or a DNAT rule to the container's address)",
-                                port, port));
+    uint16_t host_port = publish_port_for(ctx.host, port);
+    if (host_port == port)
+        c.fix.push_back(fmt::format("publish the port: docker run -p {}:{} … (or a DNAT rule to the container's address)",
+                                    port, port));
+    else {
+        std::string beside = host_port ? std::to_string(host_port) : std::string("HOSTPORT");
+        c.fix.push_back(fmt::format("publish it beside the host's own sshd: docker run -p {}:{} … then ssh -p {} (or a "
+                                    "DNAT rule to the container's address)",
+                                    beside, port, beside));
+    }
     c.fix.push_back("or connect to the container's own address and port");
     return c;
 }
@@ -100,7 +134,7 @@ Cause build_listening_elsewhere(const CauseContext& ctx) {
     std::string addr = f ? f->dst.str() : "HOST";
     c.fix.push_back(fmt::format("connect to the port sshd uses: ssh -p {} user@{}", other, addr));
     c.fix.push_back(fmt::format("or set `Port {}` in {} and {}", ctx.port, config_of(host, l ? l->pid : 0),
-                                restart_sshd(host)));
+                                restart_sshd_command(host)));
     return c;
 }
 
@@ -122,13 +156,16 @@ Cause build_bound_other_address(const CauseContext& ctx) {
     append(c.evidence, sshd_state_evidence(host));
     std::string config = config_of(host, l ? l->pid : 0);
     bool family_only = l && f && l->addr.is_unspecified();
-    if (family_only)
+    // Under socket activation the socket's ListenStream holds the address, not sshd_config.
+    if (const SystemdUnit* socket = sshd_socket_on(host, on_port))
+        c.fix = socket_address_fix(host, *socket, port, l && l->v6only);
+    else if (family_only)
         c.fix.push_back(fmt::format("let sshd take {} too: `AddressFamily any` and `ListenAddress {}` in {}, then {}",
                                     family_name(f->dst.family), f->dst.family == Family::ipv4 ? "0.0.0.0" : "::",
-                                    config, restart_sshd(host)));
+                                    config, restart_sshd_command(host)));
     else
         c.fix.push_back(fmt::format("listen on the address clients use: `ListenAddress {}` (or 0.0.0.0 / ::) in {}, then {}",
-                                    f ? f->dst.str() : "ADDR", config, restart_sshd(host)));
+                                    f ? f->dst.str() : "ADDR", config, restart_sshd_command(host)));
     if (l && !bound.empty() && !l->addr.is_unspecified())
         c.fix.push_back(fmt::format("or connect to the bound address: ssh -p {} user@{}", port, l->addr.str()));
     return c;

@@ -35,25 +35,33 @@ struct RuleOwner {
     const char* name;  // "ufw", "fail2ban", ...
     // Whether this manager made the rule (host: nullptr when no snapshot is at hand).
     bool (*matches)(const FirewallRule& rule, const HostSnapshot* host);
-    // Fills the advice: actor, reason, evidence and the owner's own fix lines.
+    // The lines that are the same for every rule of this manager (nullptr: none): who stops the
+    // SYNs, what the manager does with its rules, and the one thing to do (for the managers whose
+    // rules are only looked at: where to look).
+    const char* actor;
+    const char* evidence;
+    const char* fix;
+    // The rest of the advice, worked out from the rule, the client and the host (nullptr where
+    // the lines above say it all).
     void (*advise)(const RuleQuery& query, RuleAdvice& advice);
-    // Whether the raw nft/iptables command may be printed (first) beside the owner's lines: only
-    // where the rules are the administrator's own (Docker's DOCKER-USER). Elsewhere the manager
-    // would put the rule back, or be bypassed, or lose every other address it blocks.
-    bool raw_fix_safe;
+    // The rules are the administrator's own (Docker's DOCKER-USER): the raw nft/iptables command
+    // may be printed first. Elsewhere the manager would put the rule back, or be bypassed, or
+    // lose every other address it blocks.
+    bool admin_owned;
 };
 
-// Every known manager, in the order their advice is given.
+// Every known manager, in the order they are asked: the first that claims a rule advises on it.
 const std::vector<RuleOwner>& rule_owners();
 
-// The managers that claim the rule (usually none or one).
+// The managers that claim the rule (usually none or one), in that order.
 std::vector<const RuleOwner*> owners_of(const FirewallRule& rule, const HostSnapshot* host = nullptr);
 
-// The backend's own command that removes the rule, or lets the port through a chain's policy.
-std::string raw_rule_fix(const FirewallRule& rule, uint16_t port);
+// The backend's own commands that remove the rule, or let the port through a chain's policy:
+// nft for native tables, iptables for the tables iptables-nft or iptables-legacy made.
+std::vector<std::string> raw_rule_fix(const FirewallRule& rule, uint16_t port);
 
-// The rule in its owners' terms (the raw command alone when none owns it), with a plain rule's
-// rate or connection limit said. rule_fix (diagnose.h) is its fix lines.
+// The rule in its first owner's terms (the raw commands alone when none owns it), with a plain
+// rule's rate or connection limit said. rule_fix (diagnose.h) is its fix lines.
 RuleAdvice rule_advice(const FirewallRule& rule, uint16_t port, const IpAddr& client, const HostSnapshot* host);
 
 }  // namespace synwhy

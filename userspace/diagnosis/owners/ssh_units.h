@@ -45,8 +45,9 @@ std::vector<uint16_t> listen_ports(const SystemdUnit& socket);
 bool sshd_expected_on(const HostSnapshot* host, uint16_t port);
 
 // An sshd_config error ("/etc/ssh/sshd_config line 123: Bad configuration option: X"), from
-// `sshd -t` or else from the service's journal since its last start. A missing privilege
-// separation directory (a stopped ssh.service) is never one.
+// `sshd -t` or else from the service's journal since its last start: only sshd's words about the
+// file ("PATH: line N: ...", or text that starts with its path). A missing privilege separation
+// directory (a stopped ssh.service) is never one, nor are missing host keys (see SshdCheckError).
 struct ConfigError {
     std::string text;           // "PATH line N: MESSAGE", or "PATH: MESSAGE"
     std::string path;           // the config file
@@ -54,6 +55,18 @@ struct ConfigError {
 };
 std::optional<ConfigError> sshd_config_error(const HostSnapshot* host);
 bool is_missing_privsep_dir(const std::string& sshd_error);
+
+// sshd -t failing for a reason other than its file ("sshd: no hostkeys available -- exiting.",
+// "Privilege separation user sshd does not exist"): the file is fine, the fix is elsewhere. From
+// `sshd -t`, or from the service's journal (the known kinds only) when sshd -t could not tell.
+struct SshdCheckError {
+    enum class Kind { host_keys, privsep_user, other };
+    Kind kind = Kind::other;
+    std::string text;         // sshd's words
+    std::string config_path;  // the file sshd -t was given
+    const JournalLine* journal = nullptr;  // the line it was quoted from, if from the journal
+};
+std::optional<SshdCheckError> sshd_check_error(const HostSnapshot* host);
 
 // Whether the service fails to start: failed, a result other than success, failed starts in its
 // journal, or a config error that every start trips on.
@@ -69,6 +82,11 @@ std::vector<std::string> start_sshd_fix(const HostSnapshot* host);
 // The fix when a handshake completes at the socket but every start of the service fails.
 std::vector<std::string> failing_service_fix(const HostSnapshot* host, const SystemdUnit& socket);
 
+// The command that makes sshd take its config again, or start where it could not: the socket
+// under socket activation (stopping the service first, or systemd refuses), the unit, or by hand
+// without systemd.
+std::string restart_sshd_command(const HostSnapshot* host);
+
 // Under socket activation the socket listens on socket_port while clients come to client_port.
 struct SocketPortMismatch {
     const SystemdUnit* socket = nullptr;
@@ -77,5 +95,9 @@ struct SocketPortMismatch {
 };
 std::vector<std::string> socket_port_evidence(const HostSnapshot* host, const SocketPortMismatch& m);
 std::vector<std::string> socket_port_fix(const HostSnapshot* host, const SocketPortMismatch& m);
+// Under socket activation the socket's ListenStream decides the addresses too: the fix that makes
+// it listen on every address of `port` (v6only: an IPv6-only socket that IPv4 clients miss).
+std::vector<std::string> socket_address_fix(const HostSnapshot* host, const SystemdUnit& socket, uint16_t port,
+                                            bool v6only);
 
 }  // namespace synwhy
