@@ -65,6 +65,7 @@ SCENARIOS=(
     socket-stopped "ssh.socket enabled but stopped, ssh.service disabled"
     socket-config-broken "ssh.socket active, sshd_config broken: systemd accepts, every sshd start fails"
     port-squatted "another program (nc) holds port 22; ssh.service cannot bind"
+    unit-waiting "ssh.service's start job waits behind a slow unit (as behind cloud-init on a cloud VM)"
     fail2ban-nft "fail2ban (nftables banaction) banned the client"
     fail2ban-iptables "fail2ban (iptables-multiport banaction) banned the client"
     sshguard "sshguard blocked the client after failed logins"
@@ -136,6 +137,8 @@ rm -f /etc/fail2ban/jail.d/synwhy-banaction.local
 nft flush ruleset
 cp /etc/ssh/sshd_config.lab-orig /etc/ssh/sshd_config
 rm -rf /etc/systemd/system/ssh.socket.d
+systemctl stop slowboot.service 2>/dev/null
+rm -rf /etc/systemd/system/slowboot.service /etc/systemd/system/ssh.service.d
 systemctl unmask ssh.service ssh.socket >/dev/null 2>&1
 systemctl stop ssh.socket ssh.service 2>/dev/null
 systemctl disable ssh.socket >/dev/null 2>&1
@@ -223,6 +226,15 @@ apply_scenario() {
         srv systemd-run --quiet --unit=squatter.service /usr/bin/nc -6 -lk 22   # dual-stack: both families
         wait_listener 22
         if srv systemctl start ssh.service 2>/dev/null; then fail "ssh.service started on a taken port"; fi
+        ;;
+    unit-waiting)
+        srv sh -c 'printf "[Unit]\nDescription=slow to start, like cloud-init\n[Service]\nType=oneshot\nExecStart=/bin/sleep 300\n" \
+                >/etc/systemd/system/slowboot.service &&
+            mkdir -p /etc/systemd/system/ssh.service.d &&
+            printf "[Unit]\nAfter=slowboot.service\nWants=slowboot.service\n" >/etc/systemd/system/ssh.service.d/wait.conf'
+        srv systemctl daemon-reload
+        srv systemctl stop ssh.service
+        srv systemctl start --no-block ssh.service
         ;;
     fail2ban-nft)
         srv sh -c 'printf "[DEFAULT]\nbanaction = nftables-multiport\nbanaction_allports = nftables-allports\n" \
