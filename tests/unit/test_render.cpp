@@ -86,6 +86,11 @@ TEST(Render, VerdictLineNamesSshOnItsPort) {
     EXPECT_EQ(verdict_line(d, ctx), "SSH connections to 192.0.2.2:22 are refused: nothing listens on port 22");
     ctx.ports = {80};
     EXPECT_EQ(verdict_line(d, ctx), "Connections to 192.0.2.2:22 are refused: nothing listens on port 22");
+    // A program's name keeps its case at the start of the line.
+    d.causes.front().summary = "ufw drops SYNs to 192.0.2.2:22: its default incoming policy is deny";
+    EXPECT_EQ(verdict_line(d, ctx), "ufw drops SYNs to 192.0.2.2:22: its default incoming policy is deny");
+    d.causes.front().summary = "port 22 is held by nc (pid 4686), not sshd";
+    EXPECT_EQ(verdict_line(d, ctx), "Port 22 is held by nc (pid 4686), not sshd");
 }
 
 TEST(Render, JsonContract) {

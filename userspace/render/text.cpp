@@ -2,6 +2,7 @@
 #include <cctype>
 #include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,15 @@
 namespace synwhy {
 
 namespace {
+
+// Programs whose names are lower case even at the start of a sentence ("ufw drops SYNs ...").
+bool starts_with_program_name(std::string_view s) {
+    static constexpr std::string_view names[] = {"ufw", "firewalld", "sshguard", "netavark", "tailscaled",
+                                                 "kube-proxy", "sshd", "nftables", "iptables", "nc"};
+    std::string_view first = s.substr(0, s.find_first_of(" :("));
+    return std::find(std::begin(names), std::end(names), first) != std::end(names) ||
+           first.find('.') != std::string_view::npos;  // a unit: ssh.socket
+}
 
 // Length of the valid UTF-8 sequence at s[i] (1-4), or 0 when it is not one.
 size_t utf8_sequence(const std::string& s, size_t i) {
@@ -170,7 +180,7 @@ std::string verdict_line(const Diagnosis& d, const ReportContext& ctx) {
     // The service by its name when it is SSH's port.
     bool ssh = std::find(ctx.ports.begin(), ctx.ports.end(), 22) != ctx.ports.end();
     if (ssh && s.rfind("connections to ", 0) == 0) return "SSH " + s;
-    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    if (!s.empty() && !starts_with_program_name(s)) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
     return s;
 }
 
