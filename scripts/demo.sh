@@ -47,8 +47,8 @@ systemd_lab() {
     local scenario=$1 target port pid root=/var/tmp/synwhy-syslab/root ready=/var/tmp/synwhy-demo-ready
     if [ $syslab_up = 0 ]; then
         printf '\n(booting a Debian 12 server with systemd for the next scenarios: scripts/syslab.sh up)\n'
-        scripts/syslab.sh up >/dev/null
         syslab_up=1
+        scripts/syslab.sh up >"$out/syslab-up.log" 2>&1 || { cat "$out/syslab-up.log" >&2; exit 1; }
     fi
     scripts/syslab.sh scenario "$scenario" >/dev/null
     target=$(scripts/syslab.sh target 4)
