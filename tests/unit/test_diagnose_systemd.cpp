@@ -243,6 +243,16 @@ TEST(DiagnoseSystemd, StoppedAndDisabledIsEnabledNow) {
     EXPECT_TRUE(fixes_name_only(d, {}));
 }
 
+// Restart=on-failure between two deaths: another restart is no fix, the reason it dies is.
+TEST(DiagnoseSystemd, CrashLoopPointsAtTheJournalNotARestart) {
+    SystemdUnit service = ssh_service("activating", "auto-restart", "enabled", "signal");
+    auto d = run(refused(22), debian(service));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_EQ(d.causes[0].fix, std::vector<std::string>{
+                                   "ssh.service keeps dying and being restarted: see why in its journal: "
+                                   "journalctl -b -u ssh.service -n 30"});
+}
+
 TEST(DiagnoseSystemd, RaspberryPiOsShipsSshDisabled) {
     HostSnapshot h = debian(ssh_service("inactive", "dead", "disabled"));
     h.os_id = "raspbian";

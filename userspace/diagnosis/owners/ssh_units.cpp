@@ -224,7 +224,7 @@ struct StartRule {
     std::vector<std::string> (*commands)(const SshState&);
 };
 
-const std::array<StartRule, 8> start_rules = {{
+const std::array<StartRule, 9> start_rules = {{
     {"no systemd", [](const SshState& s) { return !s.host || !s.host->systemd_running; },
      [](const SshState& s) { return std::vector<std::string>{manual_start_command(s.host)}; }},
     // Before socket activation: the socket cannot start a masked service either (it accepts, then
@@ -243,6 +243,16 @@ const std::array<StartRule, 8> start_rules = {{
      }},
     {"start job queued", [](const SshState& s) { return s.queued_start != nullptr; }, queued_start_commands},
     {"socket activation", [](const SshState& s) { return s.activated_by_socket; }, socket_start_commands},
+    // A crash loop (Restart= brings it back, it dies again): another restart is no fix; why it dies is.
+    {"restarting", [](const SshState& s) {
+         return s.units.service && s.units.service->active_state == "activating" &&
+                s.units.service->sub_state == "auto-restart";
+     },
+     [](const SshState& s) {
+         return std::vector<std::string>{fmt::format(
+             "{} keeps dying and being restarted: see why in its journal: journalctl -b -u {} -n 30",
+             s.units.service_id, s.units.service_id)};
+     }},
     // Running, yet nothing listens where the SYN went: restart it to take its config again.
     {"running", [](const SshState& s) { return is_active(s.units.service); },
      [](const SshState& s) { return std::vector<std::string>{"systemctl restart " + s.units.typed}; }},
