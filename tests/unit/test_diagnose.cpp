@@ -5,8 +5,10 @@
 #include <algorithm>
 
 #include "diagnosis/diagnose.h"
+#include "diagnose_helpers.h"
 
 using namespace synwhy;
+using namespace synwhy::testing;
 
 namespace {
 
@@ -72,24 +74,6 @@ SshdProcess sshd_daemon(int pid, const char* config = "/etc/ssh/sshd_config") {
     p.config_path = config;
     p.is_listener = true;
     return p;
-}
-
-Diagnosis run(std::vector<Event> events, HostSnapshot host, std::vector<uint16_t> ports = {22}) {
-    DiagnosisInput in;
-    in.ports = std::move(ports);
-    in.events = std::move(events);
-    in.hosts = {std::move(host)};
-    return diagnose(in);
-}
-
-std::vector<std::string> codes(const Diagnosis& d) {
-    std::vector<std::string> out;
-    for (const auto& c : d.causes) out.push_back(c.code);
-    return out;
-}
-
-bool any_contains(const std::vector<std::string>& lines, const std::string& needle) {
-    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(needle) != std::string::npos; });
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <cctype>
 
 #include "diagnosis/diagnose.h"
+#include "diagnose_helpers.h"
 #include "diagnosis/owners/listener_owners.h"
 #include "diagnosis/owners/ssh_units.h"
 
 using namespace synwhy;
+using namespace synwhy::testing;
 
 namespace {
 
@@ -136,31 +138,6 @@ HostSnapshot debian(SystemdUnit service, std::vector<Listener> listeners = {}) {
     h.units = {std::move(service)};
     h.sshd_configs = {config_ok()};
     return h;
-}
-
-Diagnosis run(std::vector<Event> events, HostSnapshot host, std::vector<uint16_t> ports = {22},
-              std::vector<HostSnapshot> at_start = {}) {
-    DiagnosisInput in;
-    in.ports = std::move(ports);
-    in.events = std::move(events);
-    in.hosts = {std::move(host)};
-    in.hosts_at_start = std::move(at_start);
-    return diagnose(in);
-}
-
-std::vector<std::string> codes(const Diagnosis& d) {
-    std::vector<std::string> out;
-    for (const auto& c : d.causes) out.push_back(c.code);
-    return out;
-}
-
-int count_containing(const std::vector<std::string>& lines, const std::string& needle) {
-    return static_cast<int>(std::count_if(lines.begin(), lines.end(),
-                                          [&](const std::string& l) { return l.find(needle) != std::string::npos; }));
-}
-
-bool any_contains(const std::vector<std::string>& lines, const std::string& needle) {
-    return count_containing(lines, needle) > 0;
 }
 
 // As `grep -w`: the term with no letter, digit or underscore on either side.
