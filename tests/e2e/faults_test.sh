@@ -24,7 +24,10 @@ for run in $(seq 1 "$RUNS"); do
     args=("$mode" --netns "$ns" --json)
     [ "$mode" = report ] && args+=(--duration 30s)
     rm -f "$WORK/ready"
-    "$SYNWHY" "${args[@]}" --ready-file "$WORK/ready" >"$WORK/run.out" 2>"$WORK/run.err" &
+    # A background job of a non-interactive shell starts with SIGINT ignored; a terminal's Ctrl-C
+    # meets a process whose SIGINT is default. Without this, an INT sent before synwhy installs its
+    # handler (tens of ms under ASan) was lost and the run "did not end".
+    env --default-signal=INT "$SYNWHY" "${args[@]}" --ready-file "$WORK/ready" >"$WORK/run.out" 2>"$WORK/run.err" &
     pid=$!
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     attached=0
