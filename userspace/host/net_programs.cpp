@@ -128,7 +128,10 @@ std::string list_tc_filters(uint32_t ifindex, const Link& link, std::vector<NetP
     std::vector<std::pair<uint32_t, const char*>> hooks = {{parent_ingress, "tc ingress"}};
     if (link.qdisc == "clsact") hooks.emplace_back(parent_egress, "tc egress");  // the ingress qdisc has no egress
     std::string error;
-    for (const auto& [parent, attach] : hooks) {
+    for (const auto& hook : hooks) {
+        // Named copies, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+        uint32_t parent = hook.first;
+        const char* attach = hook.second;
         struct tcmsg req {};
         req.tcm_family = AF_UNSPEC;
         req.tcm_ifindex = int(ifindex);
