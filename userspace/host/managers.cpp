@@ -39,22 +39,6 @@ const std::vector<KnownManager>& known_firewall_managers() {
 
 namespace {
 
-// KEY=value of a shell-style config file (ufw.conf, firewalld.conf), quotes removed; "" if absent.
-std::string config_value(const std::string& text, std::string_view key) {
-    std::istringstream in(text);
-    std::string value;
-    for (std::string line; std::getline(in, line);) {
-        std::string l = trim(line);
-        if (l.empty() || l[0] == '#') continue;
-        auto eq = l.find('=');
-        if (eq == std::string::npos || trim(std::string_view(l).substr(0, eq)) != key) continue;
-        value = trim(std::string_view(l).substr(eq + 1));
-        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
-            value = value.substr(1, value.size() - 2);
-    }
-    return value;  // the last assignment wins, as in a shell
-}
-
 std::string lowercase(std::string s) {
     for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
     return s;
@@ -62,7 +46,7 @@ std::string lowercase(std::string s) {
 
 }  // namespace
 
-bool ufw_enabled(const std::string& text) { return lowercase(config_value(text, "ENABLED")) == "yes"; }
+bool ufw_enabled(const std::string& text) { return lowercase(shell_config_value(text, "ENABLED")) == "yes"; }
 
 std::vector<FirewallManager> find_firewall_managers(uint32_t netns, const std::string& root) {
     std::vector<FirewallManager> found;
@@ -77,7 +61,7 @@ std::vector<FirewallManager> find_firewall_managers(uint32_t netns, const std::s
         seen.insert(known->name);
         FirewallManager m{std::string(known->name), process.pid, ""};
         if (m.name == "firewalld") {
-            std::string zone = config_value(read_file_in_root(root, "/etc/firewalld/firewalld.conf").value_or(""), "DefaultZone");
+            std::string zone = shell_config_value(read_file_in_root(root, "/etc/firewalld/firewalld.conf").value_or(""), "DefaultZone");
             if (!zone.empty()) m.detail = "default zone " + zone + " (/etc/firewalld/firewalld.conf)";
         } else {
             m.detail = known->detail;

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <sstream>
 
 #include "host/procfs.h"
+#include "host/text.h"
 
 namespace synwhy::host {
 
@@ -35,17 +35,6 @@ int open_path_in_root(const std::string& root, const std::string& path, bool fol
     return fd;
 }
 
-// os-release's value syntax (a shell-like assignment): quotes removed, backslash escapes undone.
-std::string unquote(const std::string& raw) {
-    if (raw.size() < 2 || (raw.front() != '"' && raw.front() != '\'') || raw.back() != raw.front()) return raw;
-    std::string inner = raw.substr(1, raw.size() - 2), out;
-    for (size_t i = 0; i < inner.size(); ++i) {
-        if (raw.front() == '"' && inner[i] == '\\' && i + 1 < inner.size()) ++i;
-        out += inner[i];
-    }
-    return out;
-}
-
 }  // namespace
 
 std::optional<std::string> read_file_in_root(const std::string& root, const std::string& path) {
@@ -59,18 +48,7 @@ std::optional<std::string> read_file_in_root(const std::string& root, const std:
 }
 
 OsRelease parse_os_release(const std::string& text) {
-    OsRelease os;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        size_t eq = line.find('=');
-        if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-        std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t' || value.back() == '\r')) value.pop_back();
-        if (key == "ID") os.id = unquote(value);
-        if (key == "VERSION_ID") os.version_id = unquote(value);
-    }
-    return os;
+    return {shell_config_value(text, "ID"), shell_config_value(text, "VERSION_ID")};
 }
 
 OsRelease read_os_release(const std::string& root) {
