@@ -21,6 +21,8 @@ packages=(
     # the lab and the end-to-end tests: real sshd, real firewalls, real clients
     openssh-server openssh-client nftables iptables ufw firewalld iproute2 iputils-ping netcat-openbsd jq procps
     conntrack tshark prometheus hping3
+    # the client-side probe lab (scripts/probelab.sh): a name server for the wrong-address scenarios
+    dnsmasq-base
     # hostile and scale tests: capsh (drops capabilities), python3 (10,000 listeners, process churn)
     libcap2-bin python3
     # the 6.1 kernel test (scripts/vmtest.sh)

@@ -197,7 +197,11 @@ private:
     // kernel's totals.
     void report_detail_lost(bool final) {
         TracerStats st = s_.stats();
-        if (st.rate_limited == lost_told_.rate_limited && st.ringbuf_full == lost_told_.ringbuf_full) return;
+        const bool unchanged = st.rate_limited == lost_told_.rate_limited && st.ringbuf_full == lost_told_.ringbuf_full;
+        // The final line closes any loss told before, even when nothing was lost since: a reader
+        // takes its totals from the line marked final.
+        const bool close_told_loss = final && lost_told_at_ != 0;
+        if (unchanged && !close_told_loss) return;
         const uint64_t now = Session::monotonic_ns();
         if (!final && lost_told_at_ && now - lost_told_at_ < 5000 * ms) return;
         lost_told_ = st;
