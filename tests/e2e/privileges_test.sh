@@ -50,7 +50,7 @@ jq_check "$WORK/report.out" \
 "$LAB" up healthy >"$WORK/lab.out" 2>&1 || fail "lab up healthy"
 printf 'precious\n' >"$WORK/victim"
 ln -s "$WORK/victim" "$WORK/link.pcap"
-start_synwhy watch "$SYNWHY" watch --netns "$ns" --metrics-file "$WORK/synwhy.prom" --pcap "$WORK/link.pcap"
+start_synwhy watch "$SYNWHY" watch -v --netns "$ns" --metrics-file "$WORK/synwhy.prom" --pcap "$WORK/link.pcap"
 check_capabilities "$SYNWHY_PID" "$(mask "${base[@]}" 1)" "watch with --metrics-file"
 grep -q '^synwhy: capabilities kept: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_NET_ADMIN, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYSLOG; the rest dropped$' \
     "$WORK/watch.err" || fail "watch does not say which capabilities it kept"

@@ -43,7 +43,21 @@ for bad in 0 -1 1.5 abc "" 99999999999999999999 100000001; do
     expect 2 report --count "$bad" "${outs[@]}"
 done
 expect 2 bogus
-expect 2
+grep -qx "synwhy: unknown command 'bogus': the commands are watch, report, doctor.* (see synwhy --help)" "$WORK/usage.err" ||
+    fail "an unknown command is not named with the commands: $(cat "$WORK/usage.err")"
+expect 2 frobnicate --port 22
+grep -q "unknown command 'frobnicate'" "$WORK/usage.err" || fail "synwhy frobnicate: $(cat "$WORK/usage.err")"
+# Bare synwhy: the short help on stdout (the commands and what each does), nothing on stderr.
+set +e
+"$SYNWHY" >"$WORK/usage.out" 2>"$WORK/usage.err" </dev/null
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || fail "bare synwhy: exit $rc, expected 2"
+[ ! -s "$WORK/usage.err" ] || fail "bare synwhy wrote on stderr: $(cat "$WORK/usage.err")"
+for c in watch report doctor; do
+    grep -Eq "^  $c +[a-z]" "$WORK/usage.out" || fail "bare synwhy does not list '$c': $(cat "$WORK/usage.out")"
+done
+grep -q -- '--help' "$WORK/usage.out" || fail "bare synwhy does not point at --help"
 expect 2 watch --no-such-flag "${outs[@]}"
 expect 2 report --count 1 --bogus
 expect 2 watch --count 1 "${outs[@]}"

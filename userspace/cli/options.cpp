@@ -49,6 +49,39 @@ const char* examples_report =
     "  synwhy report --json | jq .causes[0]\n"
     "  synwhy report --count 1 || page-someone   # exit 1: a failure cause was found\n";
 
+// The commands, one per line with what each does: for bare `synwhy` and an unknown command.
+std::string command_list(CLI::App& app) {
+    std::string out;
+    for (const CLI::App* sub : app.get_subcommands({}))
+        out += "  " + sub->get_name() + std::string(sub->get_name().size() < 8 ? 8 - sub->get_name().size() : 1, ' ') +
+               sub->get_description() + "\n";
+    return out;
+}
+
+// `synwhy` alone gets the short help (nothing to do: exit 2); a word that is no command gets one
+// line naming it and the commands, not CLI11's "A subcommand is required".
+std::optional<int> reject_missing_or_unknown_command(CLI::App& app, int argc, char** argv) {
+    if (argc < 2) {
+        std::cout << "Usage: synwhy COMMAND [OPTIONS]\n" << app.get_description() << "\n\nCommands:\n"
+                  << command_list(app) << "\nsynwhy COMMAND --help for its options; man synwhy for the rest.\n";
+        return exit_usage;
+    }
+    std::string word = argv[1];
+    if (word == "-h" || word == "--help" || word == "--version") return std::nullopt;
+    for (const CLI::App* sub : app.get_subcommands({}))
+        if (sub->get_name() == word) return std::nullopt;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+    for (char& c : word)
+        if (std::iscntrl(static_cast<unsigned char>(c))) c = '?';  // the terminal gets no escape sequence
+    if (!word.empty() && word[0] == '-')
+        std::cerr << "synwhy: '" << word << "' before a command: options go after one of " << names
+                  << " (see synwhy --help)\n";
+    else
+        std::cerr << "synwhy: unknown command '" << word << "': the commands are " << names << " (see synwhy --help)\n";
+    return exit_usage;
+}
+
 }  // namespace
 
 std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) {
@@ -70,12 +103,16 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
                       "add no nft trace table: the firewall is named by backend only, not by rule");
         sub->add_option("--pcap", o.pcap_file,
                         "write the SYNs and the RSTs / SYN-ACKs / ICMP errors sent for them to this pcap file");
+        sub->add_flag("-v,--verbose", o.verbose,
+                      "say on stderr what synwhy does: ports, namespace, the capabilities it keeps");
     };
     CLI::App* watch = app.add_subcommand("watch", "print each inbound SYN and its fate as it happens");
     watch->footer(examples_watch);
     add_common(watch);
     watch->add_option("--metrics-file", o.metrics_file,
                       "keep SYN counters per port and verdict in this Prometheus text file (node_exporter textfile)");
+    watch->add_flag("--journal", o.journal,
+                    "send each flow to the systemd journal with SYNWHY_* fields (the default when stdout is the journal)");
     CLI::App* report = app.add_subcommand("report", "capture for a while, then print the causes, ranked");
     report->footer(examples_report);
     add_common(report);
@@ -91,6 +128,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
                        "the name clients connect to: say whether it resolves to this host (A and AAAA)");
     CLI::Option* settle_opt = report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
 
+    if (auto status = reject_missing_or_unknown_command(app, argc, argv)) return *status;
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -25,6 +25,8 @@ struct CaptureOptions {
     std::string hostname;                        // report: the name clients use, checked against this host
     std::string pcap_file;                       // write the SYNs and the answers sent for them (pcap)
     std::string metrics_file;                    // watch: Prometheus textfile, replaced atomically
+    bool verbose = false;        // -v: what synwhy does (ports, namespace, capabilities) on stderr
+    bool journal = false;        // watch --journal: one structured journal entry per flow
 };
 
 // "30", "30s", "500ms", "2m", "1h" -> milliseconds; nullopt for anything else (negative, empty,
