@@ -27,6 +27,7 @@
 #include "host/procfs.h"
 #include "host/snapshot.h"
 #include "kernel/btf_names.h"
+#include "render/journal.h"
 #include "render/metrics.h"
 
 namespace synwhy::cli {
@@ -231,6 +232,15 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
         }
     }
 
+    if (o.journal) {
+        std::string why = journal_unavailable_reason();
+        if (!why.empty()) {
+            std::cerr << "synwhy: --journal: " << why << "\n";
+            status = exit_usage;
+            return nullptr;
+        }
+    }
+
     install_signal_handlers();
     std::string error;
     s->tracer_ = Tracer::start({o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty()}, error);
@@ -311,7 +321,9 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     }
 
     write_ready_file(o.ready_file);
-    if (!o.json) {
+    // What synwhy does, for -v only: stderr without it carries only what the user must act on
+    // (the JSON has the same in `privileges`).
+    if (o.verbose) {
         std::string ports;
         for (size_t i = 0; i < o.ports.size(); i++) ports += (i ? "," : "") + std::to_string(o.ports[i]);
         std::cerr << fmt::format("synwhy: watching TCP port{} {} {}\n", o.ports.size() > 1 ? "s" : "", ports,

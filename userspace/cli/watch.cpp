@@ -1,5 +1,7 @@
 // `synwhy watch`: one line per inbound SYN and its fate, as it happens; listeners appearing and
 // disappearing; optionally a Prometheus textfile of the counts.
+#include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -10,6 +12,8 @@
 
 #include "cli/session.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/owners/flow_owner.h"
+#include "render/journal.h"
 #include "render/metrics.h"
 
 namespace synwhy::cli {
@@ -29,6 +33,12 @@ bool decisive(EventKind k) {
            k == EventKind::rst_sent || k == EventKind::icmp_sent;
 }
 
+// systemd sets JOURNAL_STREAM for StandardOutput=journal: then stdout is the journal itself.
+bool stdout_is_journal() {
+    struct stat st {};
+    return fstat(STDOUT_FILENO, &st) == 0 && is_journal_stream(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino);
+}
+
 double unix_seconds() {
     struct timespec ts {};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -38,7 +48,13 @@ double unix_seconds() {
 class Watch {
 public:
     explicit Watch(Session& s)
-        : s_(s), o_(s.options), color_(isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) {}
+        : s_(s), o_(s.options), color_(isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) {
+        // Under systemd each line becomes a structured entry; stdout keeps its lines unless it is
+        // the journal itself (the same line twice otherwise).
+        const bool journal_stdout = stdout_is_journal();
+        to_journal_ = o_.journal || journal_stdout;
+        to_stdout_ = !journal_stdout;
+    }
 
     int run() {
         // Listeners in the other namespaces, looked up once now: the first refusal's line would
@@ -53,8 +69,11 @@ public:
             if (!s_.collect(std::chrono::milliseconds(100), batch)) break;
             handle(batch);
             expire();
-            if (!o_.metrics_file.empty() && metrics_dirty_ &&
-                Session::monotonic_ns() - metrics_written_ > 2000 * ms)
+            // Written 2 s after a change at most, and every minute regardless: the file's timestamp
+            // tells an alert that synwhy still runs (synwhy.rules.yml, SynwhyDown).
+            const uint64_t since_written = Session::monotonic_ns() - metrics_written_;
+            if (!o_.metrics_file.empty() &&
+                ((metrics_dirty_ && since_written > 2000 * ms) || since_written > 60000 * ms))
                 write_metrics();
             report_detail_lost(false);
         }
@@ -80,8 +99,19 @@ private:
 
     // One line on stdout; a closed or failing stdout (`watch | head`) ends the watch.
     void emit(const std::string& line) {
+        if (!to_stdout_) return;
         std::cout << line << std::endl;
         if (!std::cout) output_ok_ = false;
+    }
+
+    // One journal entry. Should journald refuse it, say so once and go on with the lines on stdout.
+    void journal(const JournalEntry& entry) {
+        if (!to_journal_) return;
+        std::string error;
+        if (send_journal_entry(entry, error)) return;
+        std::cerr << "synwhy: " << error << "; the lines go to stdout from now on\n";
+        to_journal_ = false;
+        to_stdout_ = true;
     }
 
     void print(const FlowEvidence& f) {
@@ -104,6 +134,9 @@ private:
         metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns - already;
         syns_with_line_ += f.syns - already;
         metrics_dirty_ = true;
+        if (to_journal_)
+            journal(flow_journal_entry(flow, watch_line(flow, label, false), label,
+                                       flow_owner(flow, host_of(f.key.netns))));
         if (o_.json) {
             auto j = flow_json(flow);
             if (o_.all_netns) j["netns_name"] = label;
@@ -128,10 +161,12 @@ private:
                 last_snapshot_ = 0;  // the listeners changed: the next verdict takes a new snapshot
                 auto ex = exits_.find(e.pid);
                 const Event* exit = ex != exits_.end() ? &ex->second : nullptr;
-                if (o_.json)
-                    emit(json_text(lifecycle_json(e, exit)));
-                else
-                    emit(lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : ""));
+                std::string line = lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : "");
+                const bool started = e.new_state == 10;  // TCP_LISTEN
+                if (to_journal_)
+                    journal(event_journal_entry(started ? "listen-start" : "listen-stop", line,
+                                                started ? LOG_INFO : LOG_WARNING));
+                emit(o_.json ? json_text(lifecycle_json(e, exit)) : line);
                 continue;
             }
             FlowEvidence* flow = fold_event(flows_, e);
@@ -206,24 +241,27 @@ private:
         if (!final && lost_told_at_ && now - lost_told_at_ < 5000 * ms) return;
         lost_told_ = st;
         lost_told_at_ = now;
-        if (o_.json) {
-            nlohmann::json counts = nlohmann::json::array();
-            for (const auto& t : s_.kernel_totals())
-                counts.push_back({{"netns", t.netns}, {"port", t.port}, {"what", t.what}, {"count", t.count}});
-            emit(json_text({{"event", "detail-lost"},
-                            {"ts", format_time(s_.event_clock_ns())},
-                            {"final", final},
-                            {"syns_seen", st.syns_seen},
-                            {"syns_with_line", syns_with_line_},
-                            {"events_rate_limited", st.rate_limited},
-                            {"events_lost", st.ringbuf_full},
-                            {"kernel_counts", counts}}));
-        } else {
-            emit(fmt::format("{}  detail lost: {} kernel events over the detail rate bound, {} lost (ring buffer "
-                             "full); the kernel counted {} SYN{}, {} of them have a line",
-                             format_time(s_.event_clock_ns()), st.rate_limited, st.ringbuf_full, st.syns_seen,
-                             st.syns_seen == 1 ? "" : "s", syns_with_line_));
-        }
+        if (o_.json) emit(json_text(detail_lost_json(st, final)));
+        std::string line = fmt::format("{}  detail lost: {} kernel events over the detail rate bound, {} lost (ring "
+                                       "buffer full); the kernel counted {} SYN{}, {} of them have a line",
+                                       format_time(s_.event_clock_ns()), st.rate_limited, st.ringbuf_full,
+                                       st.syns_seen, st.syns_seen == 1 ? "" : "s", syns_with_line_);
+        if (to_journal_) journal(event_journal_entry("detail-lost", line, LOG_WARNING));
+        if (!o_.json) emit(line);
+    }
+
+    nlohmann::json detail_lost_json(const TracerStats& st, bool final) {
+        nlohmann::json counts = nlohmann::json::array();
+        for (const auto& t : s_.kernel_totals())
+            counts.push_back({{"netns", t.netns}, {"port", t.port}, {"what", t.what}, {"count", t.count}});
+        return {{"event", "detail-lost"},
+                {"ts", format_time(s_.event_clock_ns())},
+                {"final", final},
+                {"syns_seen", st.syns_seen},
+                {"syns_with_line", syns_with_line_},
+                {"events_rate_limited", st.rate_limited},
+                {"events_lost", st.ringbuf_full},
+                {"kernel_counts", counts}};
     }
 
     bool write_metrics() {
@@ -249,6 +287,8 @@ private:
     uint64_t last_snapshot_ = Session::monotonic_ns();
     uint64_t last_foreign_scan_ = 0;
     bool output_ok_ = true;
+    bool to_journal_ = false;  // each line also a structured journal entry
+    bool to_stdout_ = true;    // false when stdout is the journal: the entries say it all
     uint64_t syns_with_line_ = 0;  // SYNs the lines so far were about
     TracerStats lost_told_;        // the loss counters as the last detail-lost line gave them
     uint64_t lost_told_at_ = 0;

@@ -1,0 +1,34 @@
+#include "diagnosis/owners/flow_owner.h"
+
+#include "diagnosis/diagnose.h"
+#include "diagnosis/owners/listener_owners.h"
+#include "diagnosis/owners/rule_owners.h"
+#include "diagnosis/owners/ssh_units.h"
+
+namespace synwhy {
+
+namespace {
+
+// Nothing holds the port: the unit that should, when sshd is expected there.
+std::string missing_listener_owner(const Flow& flow, const HostSnapshot* host) {
+    if (!host || !sshd_expected_on(host, flow.dport)) return "";
+    SshUnits units = ssh_units_of(host);
+    if (const SystemdUnit* socket = socket_unit_on(host, flow.dst, flow.dport)) return unit_id(*socket);
+    if (units.service) return unit_id(*units.service);
+    return "sshd";
+}
+
+}  // namespace
+
+std::string flow_owner(const Flow& flow, const HostSnapshot* host) {
+    if (flow.rule) {
+        auto owners = owners_of(*flow.rule, host);
+        return owners.empty() ? "" : owners.front()->name;
+    }
+    ServedBy served = served_by(host, nullptr, flow.dst, flow.dport);
+    if (served.listener) return served.owner.name;
+    if (flow.verdict == cause::no_listener) return missing_listener_owner(flow, host);
+    return "";
+}
+
+}  // namespace synwhy
