@@ -320,7 +320,12 @@ install_deb() {
 }
 
 boot() {
+    # nspawn's own seccomp filter refuses bpf(2) and perf_event_open(2) to the container's
+    # processes (a real server's systemd has no such filter): allowed here so that synwhy-watch.service,
+    # started by the container's systemd, can trace as it does on a host. nsenter'd commands never
+    # had the filter.
     setsid systemd-nspawn --register=no --keep-unit -b --network-veth --capability=all \
+        --system-call-filter='bpf perf_event_open' \
         -D "$ROOT" -M "$MACHINE" </dev/null >"$STATE/console.log" 2>&1 &
     echo $! >"$STATE/nspawn.pid"
     local init=""

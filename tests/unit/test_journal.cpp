@@ -152,9 +152,17 @@ TEST(FlowOwner, NothingListensTheUnitThatShould) {
     h.units = {unit("ssh.service", "inactive")};
     EXPECT_EQ(flow_owner(flow(cause::no_listener), &h), "ssh.service");
     // Socket activation: the socket unit that holds (or should hold) port 22.
+    // A socket unit that is neither listening nor enabled (Debian's ssh.socket, unused): the service.
     SystemdUnit socket = unit("ssh.socket", "inactive", {"[::]:22"});
+    socket.unit_file_state = "disabled";
     h.units.push_back(socket);
     h.socket_units = {socket};
+    EXPECT_EQ(flow_owner(flow(cause::no_listener), &h), "ssh.service");
+    // Socket activation: the socket unit in charge of port 22 (enabled, or failed).
+    h.units.back().unit_file_state = h.socket_units.back().unit_file_state = "enabled";
+    EXPECT_EQ(flow_owner(flow(cause::no_listener), &h), "ssh.socket");
+    h.units.back().unit_file_state = h.socket_units.back().unit_file_state = "disabled";
+    h.units.back().active_state = h.socket_units.back().active_state = "failed";
     EXPECT_EQ(flow_owner(flow(cause::no_listener), &h), "ssh.socket");
     // A port sshd is not expected on: nobody's.
     EXPECT_EQ(flow_owner(flow(cause::no_listener, 5432), &h), "");

@@ -13,7 +13,9 @@ namespace {
 std::string missing_listener_owner(const Flow& flow, const HostSnapshot* host) {
     if (!host || !sshd_expected_on(host, flow.dport)) return "";
     SshUnits units = ssh_units_of(host);
-    if (const SystemdUnit* socket = socket_unit_on(host, flow.dst, flow.dport)) return unit_id(*socket);
+    // The socket unit when it is the one in charge (listening, or enabled to), else the service.
+    const SystemdUnit* socket = socket_unit_on(host, flow.dst, flow.dport);
+    if (socket && (socket->active_state != "inactive" || socket->unit_file_state == "enabled")) return unit_id(*socket);
     if (units.service) return unit_id(*units.service);
     return "sshd";
 }
