@@ -39,6 +39,7 @@ install(FILES ${SYNWHY_CLI_DIR}/synwhy.bash-completion
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions RENAME synwhy)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${SYNWHY_CLI_DIR}/synwhy-watch.service DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(FILES ${CMAKE_SOURCE_DIR}/userspace/render/synwhy.rules.yml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples/prometheus)
 
 # --- CPack: one .deb ---
 set(SYNWHY_PACKAGE_MAINTAINER "synwhy maintainers <maintainers@synwhy.invalid>"

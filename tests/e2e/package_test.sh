@@ -84,7 +84,8 @@ for lib in libc6 libbpf1 libnftables1 libsystemd0; do
 done
 dpkg-deb -c "$DEB" | awk '{print $NF}' >"$WORK/contents.out"
 for f in ./usr/sbin/synwhy ./usr/share/man/man8/synwhy.8.gz ./usr/share/bash-completion/completions/synwhy \
-         ./usr/share/doc/synwhy/README.md ./usr/share/doc/synwhy/examples/synwhy-watch.service; do
+         ./usr/share/doc/synwhy/README.md ./usr/share/doc/synwhy/examples/synwhy-watch.service \
+         ./usr/share/doc/synwhy/examples/prometheus/synwhy.rules.yml; do
     grep -qxF "$f" "$WORK/contents.out" || fail "the .deb lacks $f"
 done
 grep -q '^\./lib/systemd\|^\./usr/lib/systemd' "$WORK/contents.out" && fail "the .deb ships a systemd unit outside docs"
@@ -95,7 +96,8 @@ PREFIX="$WORK/prefix"
 timeout 120 cmake --install "$BUILD" --prefix "$PREFIX" >"$WORK/install.out" 2>"$WORK/install.err" \
     || fail "cmake --install $BUILD --prefix $PREFIX failed"
 for f in sbin/synwhy share/man/man8/synwhy.8.gz share/bash-completion/completions/synwhy \
-         share/doc/synwhy/README.md share/doc/synwhy/examples/synwhy-watch.service; do
+         share/doc/synwhy/README.md share/doc/synwhy/examples/synwhy-watch.service \
+         share/doc/synwhy/examples/prometheus/synwhy.rules.yml; do
     [ -f "$PREFIX/$f" ] || fail "cmake --install: $f missing under the prefix"
 done
 [ -x "$PREFIX/sbin/synwhy" ] || fail "cmake --install: sbin/synwhy is not executable"
