@@ -1,5 +1,6 @@
 // `synwhy watch`: one line per inbound SYN and its fate, as it happens; listeners appearing and
 // disappearing; optionally a Prometheus textfile of the counts.
+#include <poll.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -39,6 +40,13 @@ bool stdout_is_journal() {
     return fstat(STDOUT_FILENO, &st) == 0 && is_journal_stream(getenv("JOURNAL_STREAM"), st.st_dev, st.st_ino);
 }
 
+// A pipe whose reader is gone (`synwhy watch | head -1` after head exits) polls POLLERR on its
+// write end: watch ends then, not when it next has a line to write (maybe hours later).
+bool stdout_reader_gone() {
+    struct pollfd p = {STDOUT_FILENO, 0, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)) != 0;
+}
+
 double unix_seconds() {
     struct timespec ts {};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -69,6 +77,7 @@ public:
             if (!s_.collect(std::chrono::milliseconds(100), batch)) break;
             handle(batch);
             expire();
+            if (to_stdout_ && stdout_reader_gone()) output_ok_ = false;
             // Written 2 s after a change at most, and every minute regardless: the file's timestamp
             // tells an alert that synwhy still runs (synwhy.rules.yml, SynwhyDown).
             const uint64_t since_written = Session::monotonic_ns() - metrics_written_;
