@@ -128,7 +128,7 @@ private:
         printed_[f.key] = f.syns;
         const HostSnapshot* host = host_of(f.key.netns);
         if (!addressed_here(f, host)) {  // passing through to another host: not ours to judge
-            metrics_.syns_forwarded += f.syns;
+            metrics_.syns_forwarded += f.syns - already;  // a flow comes here again per retransmitted SYN
             return;
         }
         Flow flow = classify(f, host, o_.ports);
