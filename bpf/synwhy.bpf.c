@@ -186,8 +186,40 @@ struct l4peek {
 	__u8 proto;
 };
 
+/* IPv6 extension headers a SYN may carry before its TCP header (RFC 8200 4.1): hop-by-hop,
+ * routing, destination options, and a fragment header whose offset is 0 (the first fragment
+ * carries the TCP header). Walked at most IPV6_EXT_MAX deep; anything else (AH, ESP, a later
+ * fragment, a deeper chain) leaves the packet unparsed. On return *l4 is past the headers. */
+#define IPV6_EXT_MAX 4
+#define NEXTHDR_HOP 0
+#define NEXTHDR_ROUTING 43
+#define NEXTHDR_FRAGMENT 44
+#define NEXTHDR_DEST 60
+static __always_inline __u8 skip_ipv6_ext(__u8 nexthdr, const unsigned char **l4)
+{
+#pragma unroll
+	for (int i = 0; i < IPV6_EXT_MAX; i++) {
+		if (nexthdr != NEXTHDR_HOP && nexthdr != NEXTHDR_ROUTING && nexthdr != NEXTHDR_DEST &&
+		    nexthdr != NEXTHDR_FRAGMENT)
+			return nexthdr;
+		__u8 ext[4];
+		if (bpf_probe_read_kernel(ext, sizeof(ext), *l4))
+			return 255;
+		if (nexthdr == NEXTHDR_FRAGMENT) {
+			if (((ext[2] << 8) | ext[3]) & 0xfff8) /* not the first fragment: no TCP header */
+				return 255;
+			*l4 += 8;
+		} else {
+			*l4 += (ext[1] + 1) * 8;
+		}
+		nexthdr = ext[0];
+	}
+	return 255;
+}
+
 static __always_inline int peek_l4(const unsigned char *l3, __u16 proto, struct l4peek *k)
 {
+	__builtin_memset(k, 0, sizeof(*k)); /* every path leaves it defined, as the verifier wants */
 	if (proto == bpf_htons(ETH_P_IP)) {
 		__u8 b[34]; /* IPv4 header without options + TCP up to its flags */
 		if (bpf_probe_read_kernel(b, sizeof(b), l3) || (b[0] >> 4) != 4)
@@ -213,9 +245,20 @@ static __always_inline int peek_l4(const unsigned char *l3, __u16 proto, struct 
 		if (bpf_probe_read_kernel(b, sizeof(b), l3) || (b[0] >> 4) != 6)
 			return -1;
 		k->proto = b[6];
-		k->sport = ((__u16)b[40] << 8) | b[41];
-		k->dport = ((__u16)b[42] << 8) | b[43];
-		k->flags = b[53];
+		const __u8 *t = b + 40;
+		__u8 past_ext[14];
+		if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_ICMPV6_) {
+			const unsigned char *l4 = l3 + 40;
+			k->proto = skip_ipv6_ext(k->proto, &l4);
+			if (k->proto != IPPROTO_TCP)
+				return 0;
+			if (bpf_probe_read_kernel(past_ext, sizeof(past_ext), l4))
+				return -1;
+			t = past_ext;
+		}
+		k->sport = ((__u16)t[0] << 8) | t[1];
+		k->dport = ((__u16)t[2] << 8) | t[3];
+		k->flags = t[13];
 		return 0;
 	}
 	return -1;
@@ -298,6 +341,11 @@ static __always_inline int parse_l3(const unsigned char *l3, __u16 proto, struct
 		if (l4proto == IPPROTO_TCP) {
 			tcp_from(l4b, out);
 			return 0;
+		}
+		if (l4proto != IPPROTO_ICMPV6_) {
+			if (skip_ipv6_ext(l4proto, &l4) != IPPROTO_TCP)
+				return -1;
+			return read_tcp_at(l4, out);
 		}
 		if (allow_icmp && l4proto == IPPROTO_ICMPV6_ && (l4b[0] == 1 || l4b[0] == 3)) {
 			out->icmp_type = l4b[0];
