@@ -459,6 +459,26 @@ TEST(Diagnose, NotArrivingSaysWhereTheNamePointsAndWhichPortTheClientUsed) {
     EXPECT_TRUE(any_contains(local.causes[0].evidence, "192.0.2.2 is this host's"));
 }
 
+TEST(Diagnose, NotArrivingIgnoresThisHostsOwnConnections) {
+    // A healthy server while nobody tries SSH: a local client of a database on 127.0.0.1:5432 and
+    // a process connecting to the host's own address are no remote client on another port.
+    DiagnosisInput in;
+    in.ports = {22};
+    in.hosts = {host_with({listener("0.0.0.0", 22)})};
+    in.other_port_syns = {{kNetns, ip("127.0.0.1"), 5432, 40}, {kNetns, ip("192.0.2.2"), 8080, 7},
+                          {kNetns, ip("::1"), 6379, 3}};
+    auto d = diagnose(in);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"not-arriving"});
+    EXPECT_FALSE(any_contains(d.causes[0].evidence, "instead"));
+    EXPECT_FALSE(any_contains(d.causes[0].fix, "connects to port"));
+    // A remote client among them is still named.
+    in.other_port_syns.push_back({kNetns, ip("192.0.2.1"), 2222, 1});
+    auto remote = diagnose(in);
+    EXPECT_TRUE(any_contains(remote.causes[0].evidence, "SYN from 192.0.2.1 arrived on port 2222 instead"));
+    EXPECT_FALSE(any_contains(remote.causes[0].evidence, "127.0.0.1"));
+    EXPECT_NE(remote.causes[0].fix[0].find("the client 192.0.2.1 connects to port 2222, not 22"), std::string::npos);
+}
+
 TEST(Diagnose, KernelDropsWithAKnownRemedy) {
     auto tc = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "TC_INGRESS", "__netif_receive_skb_core+0x4dc")},
                   host_with({listener("0.0.0.0", 22)}));

@@ -27,6 +27,18 @@ Cause build_not_arriving(const CauseContext& ctx) {
     return c;
 }
 
+namespace {
+
+// A SYN from this host itself (loopback, or a local process using one of its addresses) says
+// nothing about a remote client: a database client on 127.0.0.1:5432 is not "the client uses
+// another port".
+bool from_another_host(const IpAddr& src, const HostSnapshot* host) {
+    if (src.is_loopback()) return false;
+    return !host || std::find(host->addresses.begin(), host->addresses.end(), src) == host->addresses.end();
+}
+
+}  // namespace
+
 // What not-arriving adds from the name the client uses and the SYNs that came to other ports.
 void explain_not_arriving(Cause& c, const DiagnosisInput& in, const HostSnapshot* host, uint16_t port) {
     if (in.hostname) {
@@ -58,6 +70,7 @@ void explain_not_arriving(Cause& c, const DiagnosisInput& in, const HostSnapshot
     size_t shown = 0;
     for (const auto& o : others) {
         if (host && o.netns != host->netns) continue;
+        if (!from_another_host(o.src, host)) continue;
         if (shown++ == 5) break;
         c.evidence.push_back(fmt::format("SYN{} from {} arrived on port {} instead", o.count == 1 ? "" : "s",
                                          o.src.str(), o.dport));
