@@ -145,6 +145,10 @@ TEST(FlowOwner, TheListenersHolder) {
     HostSnapshot h = host();
     h.listeners = {listener("sshd", 812)};
     EXPECT_EQ(flow_owner(flow(cause::accepted), &h), "sshd");
+    EXPECT_EQ(flow_owner(flow(cause::listen_overflow), &h), "sshd");
+    // A drop without its rule (--passive, --all-netns) is not the listener's doing.
+    for (const char* v : {cause::firewall_drop, cause::firewall_reject, cause::reply_dropped, cause::kernel_drop})
+        EXPECT_EQ(flow_owner(flow(v), &h), "") << v;
 }
 
 TEST(FlowOwner, NothingListensTheUnitThatShould) {

@@ -139,3 +139,18 @@ TEST(Render, PrometheusTextfileEscapesLabelsAndHasTypes) {
     EXPECT_NE(t.find("synwhy_up 1\n"), std::string::npos);
     EXPECT_NE(t.find("synwhy_last_update_timestamp_seconds 1700000000.500\n"), std::string::npos);
 }
+
+TEST(Render, FlowSeriesAreDeclaredAtZeroSoTheFirstRefusalIsAnIncrease) {
+    WatchMetrics m;
+    m.syns[{22, "no-listener", ""}] = 2;
+    declare_flow_series(m, 22, "");
+    declare_flow_series(m, 2222, "ctr1");
+    EXPECT_EQ((m.syns[{22, "no-listener", ""}]), 2u);  // a count already there is kept
+    EXPECT_EQ((m.syns.count({22, "accepted", ""})), 1u);
+    EXPECT_EQ((m.syns[{2222, "listen-overflow", "ctr1"}]), 0u);
+    EXPECT_EQ(m.syns.size(), 28u);  // 14 flow verdicts x 2 (port, netns)
+    m.events_rate_limited = 65412;
+    std::string t = prometheus_text(m);
+    EXPECT_NE(t.find("synwhy_syns_total{port=\"22\",verdict=\"accepted\",netns=\"\"} 0\n"), std::string::npos) << t;
+    EXPECT_NE(t.find("synwhy_events_rate_limited_total 65412\n"), std::string::npos) << t;
+}

@@ -335,8 +335,10 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
             for (const auto& c : s->ctx.capabilities_kept) kept += (kept.empty() ? "" : ", ") + c;
             std::cerr << "synwhy: capabilities kept: " << (kept.empty() ? "none" : kept) << "; the rest dropped\n";
         }
-        if (!s->ctx.privileges_note.empty()) std::cerr << "synwhy: " << s->ctx.privileges_note << "\n";
     }
+    // Capabilities that could not be dropped are the user's to know, -v or not.
+    if (!s->ctx.privileges_note.empty() && (o.verbose || !dropped))
+        std::cerr << "synwhy: " << s->ctx.privileges_note << "\n";
     s->start_mono_ = monotonic_ns();
     return s;
 }

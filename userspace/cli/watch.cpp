@@ -59,9 +59,13 @@ public:
         : s_(s), o_(s.options), color_(isatty(STDOUT_FILENO) && !getenv("NO_COLOR")) {
         // Under systemd each line becomes a structured entry; stdout keeps its lines unless it is
         // the journal itself (the same line twice otherwise).
-        const bool journal_stdout = stdout_is_journal();
-        to_journal_ = o_.journal || journal_stdout;
-        to_stdout_ = !journal_stdout;
+        // With --json the lines are what was asked for: they stay, plain, unless --journal.
+        const bool journal_instead_of_stdout = stdout_is_journal() && !o_.json;
+        to_journal_ = o_.journal || journal_instead_of_stdout;
+        to_stdout_ = !journal_instead_of_stdout;
+        // The own namespace's series exist from the start, at 0 (declare_flow_series).
+        if (!o_.all_netns)
+            for (uint16_t port : o_.ports) declare_flow_series(metrics_, port, s_.own_name);
     }
 
     int run() {
@@ -139,12 +143,14 @@ private:
             flow = classify(f, host_of(f.key.netns), o_.ports);
         }
         std::string label = label_of(f.key.netns);
+        const std::string netns_name = label.empty() ? s_.own_name : label;
+        declare_flow_series(metrics_, f.key.dport, netns_name);
         // A flow gets a line again for each retransmitted SYN: count only the SYNs new since its last.
-        metrics_.syns[{f.key.dport, flow.verdict, label.empty() ? s_.own_name : label}] += f.syns - already;
+        metrics_.syns[{f.key.dport, flow.verdict, netns_name}] += f.syns - already;
         syns_with_line_ += f.syns - already;
         metrics_dirty_ = true;
         if (to_journal_)
-            journal(flow_journal_entry(flow, watch_line(flow, label, false), label,
+            journal(flow_journal_entry(flow, watch_line(flow, label, false), netns_name,
                                        flow_owner(flow, host_of(f.key.netns))));
         if (o_.json) {
             auto j = flow_json(flow);
@@ -172,9 +178,16 @@ private:
                 const Event* exit = ex != exits_.end() ? &ex->second : nullptr;
                 std::string line = lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : "");
                 const bool started = e.new_state == 10;  // TCP_LISTEN
-                if (to_journal_)
-                    journal(event_journal_entry(started ? "listen-start" : "listen-stop", line,
-                                                started ? LOG_INFO : LOG_WARNING));
+                if (to_journal_) {
+                    JournalEntry entry = event_journal_entry(started ? "listen-start" : "listen-stop", line,
+                                                             started ? LOG_INFO : LOG_WARNING);
+                    entry.fields.emplace_back("SYNWHY_PORT", std::to_string(e.dport));
+                    entry.fields.emplace_back("SYNWHY_SERVER", e.dst.str());
+                    entry.fields.emplace_back("SYNWHY_NETNS", std::to_string(e.netns));
+                    entry.fields.emplace_back("SYNWHY_PID", std::to_string(e.pid));
+                    entry.fields.emplace_back("SYNWHY_COMM", e.comm);
+                    journal(entry);
+                }
                 emit(o_.json ? json_text(lifecycle_json(e, exit)) : line);
                 continue;
             }
@@ -250,13 +263,13 @@ private:
         if (!final && lost_told_at_ && now - lost_told_at_ < 5000 * ms) return;
         lost_told_ = st;
         lost_told_at_ = now;
-        if (o_.json) emit(json_text(detail_lost_json(st, final)));
         std::string line = fmt::format("{}  detail lost: {} kernel events over the detail rate bound, {} lost (ring "
                                        "buffer full); the kernel counted {} SYN{}, {} of them have a line",
                                        format_time(s_.event_clock_ns()), st.rate_limited, st.ringbuf_full,
                                        st.syns_seen, st.syns_seen == 1 ? "" : "s", syns_with_line_);
+        // The journal first: should it fail, stdout takes the line (journal() turns it back on).
         if (to_journal_) journal(event_journal_entry("detail-lost", line, LOG_WARNING));
-        if (!o_.json) emit(line);
+        emit(o_.json ? json_text(detail_lost_json(st, final)) : line);
     }
 
     nlohmann::json detail_lost_json(const TracerStats& st, bool final) {
@@ -277,6 +290,7 @@ private:
         TracerStats st = s_.stats();
         metrics_.syns_seen_kernel = st.syns_seen;
         metrics_.events_lost = st.ringbuf_full;
+        metrics_.events_rate_limited = st.rate_limited;
         metrics_.updated_unix_seconds = unix_seconds();
         std::string error;
         metrics_written_ = Session::monotonic_ns();

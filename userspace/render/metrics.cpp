@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "diagnosis/diagnose.h"
+
 namespace synwhy {
 
 namespace {
@@ -23,6 +25,15 @@ std::string label_value(const std::string& v) {
     return out;
 }
 }  // namespace
+
+void declare_flow_series(WatchMetrics& m, uint16_t port, const std::string& netns) {
+    for (const char* verdict :
+         {cause::accepted, cause::no_listener, cause::listening_elsewhere, cause::bound_other_address,
+          cause::firewall_drop, cause::firewall_reject, cause::other_netns, cause::listen_overflow,
+          cause::reply_dropped, cause::handshake_incomplete, cause::kernel_drop, cause::sshd_failing,
+          cause::not_sshd, cause::unanswered})
+        m.syns.try_emplace({port, verdict, netns}, 0);
+}
 
 std::string prometheus_text(const WatchMetrics& m) {
     std::string out;
@@ -39,6 +50,9 @@ std::string prometheus_text(const WatchMetrics& m) {
     out += "# HELP synwhy_events_lost_total Kernel events not detailed because the ring buffer was full.\n";
     out += "# TYPE synwhy_events_lost_total counter\n";
     out += fmt::format("synwhy_events_lost_total {}\n", m.events_lost);
+    out += "# HELP synwhy_events_rate_limited_total Kernel events not detailed because of the detail rate bound.\n";
+    out += "# TYPE synwhy_events_rate_limited_total counter\n";
+    out += fmt::format("synwhy_events_rate_limited_total {}\n", m.events_rate_limited);
     out += "# HELP synwhy_forwarded_syns_total SYNs that passed through to another host (not judged).\n";
     out += "# TYPE synwhy_forwarded_syns_total counter\n";
     out += fmt::format("synwhy_forwarded_syns_total {}\n", m.syns_forwarded);

@@ -14,10 +14,16 @@ struct WatchMetrics {
     std::map<std::tuple<uint16_t, std::string, std::string>, uint64_t> syns;
     uint64_t syns_seen_kernel = 0;   // counted in the kernel, detailed or not
     uint64_t events_lost = 0;        // ring buffer full
+    uint64_t events_rate_limited = 0;  // held back in the kernel by the detail rate bound
     uint64_t syns_forwarded = 0;     // passing through to other hosts, not judged
     bool up = true;                  // false in the last write, when watch ends
     double updated_unix_seconds = 0;
 };
+
+// Every flow verdict of (port, netns label) as a series at 0, when not there yet: an alert's
+// increase() sees the first refusal only on a series that existed before it (a series that
+// appears at 3 has no increase to Prometheus).
+void declare_flow_series(WatchMetrics& m, uint16_t port, const std::string& netns);
 
 // The file's text (pure: unit-tested). Label values are escaped as the format requires.
 std::string prometheus_text(const WatchMetrics& m);

@@ -27,9 +27,18 @@ std::string flow_owner(const Flow& flow, const HostSnapshot* host) {
         auto owners = owners_of(*flow.rule, host);
         return owners.empty() ? "" : owners.front()->name;
     }
-    ServedBy served = served_by(host, nullptr, flow.dst, flow.dport);
-    if (served.listener) return served.owner.name;
-    if (flow.verdict == cause::no_listener) return missing_listener_owner(flow, host);
+    const std::string& v = flow.verdict;
+    // Nothing (or the wrong thing) listens where clients come: the unit that should listen there.
+    if (v == cause::no_listener || v == cause::listening_elsewhere || v == cause::bound_other_address)
+        return missing_listener_owner(flow, host);
+    // The listener took part: whoever holds the port.
+    if (v == cause::accepted || v == cause::not_sshd || v == cause::sshd_failing || v == cause::listen_overflow ||
+        v == cause::handshake_incomplete || v == cause::unanswered) {
+        ServedBy served = served_by(host, nullptr, flow.dst, flow.dport);
+        return served.listener ? served.owner.name : "";
+    }
+    // A drop whose rule is not known (--passive, --all-netns, no trace) is nobody's that we know:
+    // never the listener's, which had no part in it.
     return "";
 }
 
