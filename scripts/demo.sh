@@ -5,19 +5,21 @@
 # and run inside that server.
 # Usage: scripts/demo.sh [SCENARIO...]   (default: a tour of the common causes)
 #   a SCENARIO named sys:NAME is one of `scripts/syslab.sh list`; the others are `scripts/lab.sh list`
+#   a SCENARIO named probe:NAME is one of `scripts/probelab.sh list`: synwhy probe run on the client
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 scripts/setup.sh >/dev/null
 
 export LAB_PREFIX="synwhy-demo"
+export PROBELAB_PREFIX="synwhy-demo-p"
 trap 'exit 130' INT TERM
 
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(sshd-stopped sshd-other-port sshd-loopback-only nft-drop nft-reject-rst
-    iptables-legacy-drop healthy sys:stopped-unit sys:socket-port-mismatch sys:fail2ban-nft sys:ufw-default-deny)
+    iptables-legacy-drop healthy probe:router-rst probe:wrong-port sys:stopped-unit sys:socket-port-mismatch sys:fail2ban-nft sys:ufw-default-deny)
 out=$(mktemp -d /tmp/synwhy-demo.XXXXXX)
 syslab_up=0
-trap 'scripts/lab.sh down >/dev/null 2>&1 || true; [ $syslab_up = 0 ] || scripts/syslab.sh down; rm -rf "$out"' EXIT
+trap 'scripts/lab.sh down >/dev/null 2>&1 || true; scripts/probelab.sh down >/dev/null 2>&1 || true; [ $syslab_up = 0 ] || scripts/syslab.sh down; rm -rf "$out"' EXIT
 
 wait_ready() {
     for _ in $(seq 1 150); do [ -f "$1" ] && return 0; sleep 0.1; done
@@ -40,6 +42,22 @@ namespace_lab() {
     cat "$out/report"
     grep -v '^synwhy: watching' "$out/err" || true
     scripts/lab.sh down >/dev/null
+}
+
+# The client's side: ssh fails, then synwhy probe says what the network answered and from where
+# (scripts/probelab.sh: client — router — server, the client's own /etc/hosts and resolver).
+probe_lab() {
+    local scenario=$1 host=ssh4.probe.example args=() said
+    scripts/probelab.sh up "$scenario" >/dev/null
+    [ "$scenario" != aaaa-dead ] || host=dual.probe.example
+    [ "$scenario" != wrong-port ] || args=(-F "$(scripts/probelab.sh ssh-config)")
+    printf '\n\033[1m=== client side: %s ===\033[0m\n' "$scenario"
+    said=$(scripts/probelab.sh cli timeout 10 ssh -o BatchMode=yes -o ConnectTimeout=3 -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null "${args[@]}" "$host" true 2>&1 | grep -v '^Warning: Permanently' | tail -n 1) || true
+    printf 'client$ ssh %s\n  %s\n' "${args[*]:+${args[*]} }$host" "$said"
+    printf 'client$ synwhy probe %s\n' "${args[*]:+${args[*]} }$host"
+    scripts/probelab.sh cli build/synwhy probe --timeout 3s "${args[@]}" "$host" || true
+    scripts/probelab.sh down >/dev/null
 }
 
 # synwhy as installed from the .deb on a systemd server, run by its operator inside it.
@@ -70,6 +88,7 @@ systemd_lab() {
 for scenario in "${scenarios[@]}"; do
     case "$scenario" in
     sys:*) systemd_lab "${scenario#sys:}" ;;
+    probe:*) probe_lab "${scenario#probe:}" ;;
     *) namespace_lab "$scenario" ;;
     esac
 done

@@ -82,7 +82,105 @@ std::optional<int> reject_missing_or_unknown_command(CLI::App& app, int argc, ch
     return exit_usage;
 }
 
+const char* examples_probe =
+    "Examples:\n"
+    "  synwhy probe server.example          # what answers ssh's port, from where, and what to run next\n"
+    "  synwhy probe admin@server.example:2222 --json\n"
+    "  synwhy probe -F ~/.ssh/work_config db1 --also-port 8443 --timeout 3s\n";
+
+// probe's option values as typed, checked after parsing.
+struct ProbeArgs {
+    std::string target, port, timeout;
+    std::vector<std::string> also_ports;
+    bool ipv4 = false, ipv6 = false;
+};
+
+CLI::App* add_probe_subcommand(CLI::App& app, CaptureOptions& o, ProbeArgs& args) {
+    CLI::App* probe = app.add_subcommand(
+        "probe", "on the client: what the network answers for HOST's SSH port, from where, and what to run next");
+    probe->footer(examples_probe);
+    probe->add_option("target", args.target, "[user@]HOST[:PORT] as given to ssh")->required();
+    probe->add_option("-p,--port", args.port, "the port to probe (default: ssh's, from ssh -G)");
+    probe->add_option("--timeout", args.timeout, "how long to wait for an answer per address (default 5s)");
+    probe->add_option("--also-port", args.also_ports,
+                      "another port of the host to ask when ssh's does not answer (repeatable; default 443 and 80)");
+    probe->add_option("-F,--ssh-config", o.probe.ssh_config, "the ssh config file (ssh -F FILE)");
+    probe->add_flag("-4", args.ipv4, "IPv4 addresses only (ssh -4)");
+    probe->add_flag("-6", args.ipv6, "IPv6 addresses only (ssh -6)");
+    probe->add_flag("--json", o.json, "print one JSON object");
+    return probe;
+}
+
+std::optional<int> usage_error(const std::string& message) {
+    std::cerr << "synwhy: " << message << "\n";
+    return exit_usage;
+}
+
+// Checks probe's values; nullopt when they are good.
+std::optional<int> finish_probe(const ProbeArgs& args, ProbeOptions& p) {
+    auto target = parse_probe_target(args.target);
+    if (!target) return usage_error("probe: '" + args.target + "' is not [user@]HOST[:PORT]");
+    p.user = target->user;
+    p.host = target->host;
+    p.port = target->port;
+    if (!args.port.empty()) {
+        auto port = parse_whole_number(args.port, 1, 65535);
+        if (!port) return usage_error("--port: '" + args.port + "' is not a port number from 1 to 65535");
+        if (p.port && *p.port != *port) return usage_error("probe: the port is given twice (HOST:PORT and --port)");
+        p.port = uint16_t(*port);
+    }
+    if (!args.timeout.empty()) {
+        auto d = parse_duration(args.timeout);
+        if (!d || *d > std::chrono::minutes(2))
+            return usage_error("--timeout: '" + args.timeout + "' is not a duration like 5s or 500ms (at most 2m)");
+        p.timeout = *d;
+    }
+    for (const auto& text : args.also_ports) {
+        auto port = parse_whole_number(text, 1, 65535);
+        if (!port) return usage_error("--also-port: '" + text + "' is not a port number from 1 to 65535");
+        if (std::find(p.also_ports.begin(), p.also_ports.end(), uint16_t(*port)) == p.also_ports.end())
+            p.also_ports.push_back(uint16_t(*port));
+    }
+    if (args.ipv4 && args.ipv6) return usage_error("probe: -4 and -6 exclude each other");
+    p.family = args.ipv4 ? 4 : args.ipv6 ? 6 : 0;
+    return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<ProbeTarget> parse_probe_target(const std::string& text) {
+    ProbeTarget t;
+    std::string rest = text;
+    size_t at = rest.rfind('@');
+    if (at != std::string::npos) {
+        t.user = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        if (t.user.empty()) return std::nullopt;
+    }
+    std::string port_text;
+    if (!rest.empty() && rest[0] == '[') {  // [v6]:port
+        size_t close = rest.find(']');
+        if (close == std::string::npos) return std::nullopt;
+        if (close + 1 < rest.size()) {
+            if (rest[close + 1] != ':') return std::nullopt;
+            port_text = rest.substr(close + 2);
+            if (port_text.empty()) return std::nullopt;
+        }
+        rest = rest.substr(1, close - 1);
+    } else if (std::count(rest.begin(), rest.end(), ':') == 1) {
+        port_text = rest.substr(rest.find(':') + 1);
+        rest = rest.substr(0, rest.find(':'));
+        if (port_text.empty()) return std::nullopt;
+    }
+    if (rest.empty() || rest[0] == '-' || rest.find_first_of(" \t/") != std::string::npos) return std::nullopt;
+    t.host = rest;
+    if (!port_text.empty()) {
+        auto port = parse_whole_number(port_text, 1, 65535);
+        if (!port) return std::nullopt;
+        t.port = uint16_t(*port);
+    }
+    return t;
+}
 
 std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) {
     CLI::App app{"synwhy: why inbound TCP (SSH) connections to this host are refused or dropped"};
@@ -127,6 +225,8 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     report->add_option("--hostname", o.hostname,
                        "the name clients connect to: say whether it resolves to this host (A and AAAA)");
     CLI::Option* settle_opt = report->add_option("--settle", settle_text, "time left after the last counted SYN for its fate (default 1s)");
+    ProbeArgs probe_args;
+    CLI::App* probe = add_probe_subcommand(app, o, probe_args);
 
     if (auto status = reject_missing_or_unknown_command(app, argc, argv)) return *status;
     try {
@@ -143,6 +243,10 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
         std::replace(msg.begin(), msg.end(), '\n', ' ');
         std::cerr << "synwhy: " << msg << " (see synwhy --help)\n";
         return exit_usage;
+    }
+    if (probe->parsed()) {
+        o.mode = Mode::probe;
+        return finish_probe(probe_args, o.probe);
     }
     o.mode = watch->parsed() ? Mode::watch : doctor->parsed() ? Mode::doctor : Mode::report;
     if (!ports.empty()) {

@@ -9,7 +9,25 @@
 
 namespace synwhy::cli {
 
-enum class Mode { watch, report, doctor };
+enum class Mode { watch, report, doctor, probe };
+
+// `synwhy probe [user@]HOST[:PORT]`: the client's side (runs without root).
+struct ProbeOptions {
+    std::string user, host;                        // from [user@]HOST[:PORT]
+    std::optional<uint16_t> port;                  // -p PORT or HOST:PORT
+    std::chrono::milliseconds timeout{5000};       // per address
+    std::vector<uint16_t> also_ports;              // empty: 443 and 80
+    std::string ssh_config;                        // -F FILE, passed to ssh -G
+    int family = 0;                                // -4 / -6
+};
+
+// "[user@]HOST[:PORT]", "[2001:db8::1]:2222", "2001:db8::1" (no port: more than one ':') -> parts;
+// nullopt when HOST is empty or PORT is not 1-65535.
+struct ProbeTarget {
+    std::string user, host;
+    std::optional<uint16_t> port;
+};
+std::optional<ProbeTarget> parse_probe_target(const std::string& text);
 
 struct CaptureOptions {
     Mode mode = Mode::report;
@@ -25,6 +43,7 @@ struct CaptureOptions {
     std::string hostname;                        // report: the name clients use, checked against this host
     std::string pcap_file;                       // write the SYNs and the answers sent for them (pcap)
     std::string metrics_file;                    // watch: Prometheus textfile, replaced atomically
+    ProbeOptions probe;                          // probe: its own options (json is shared)
     bool verbose = false;        // -v: what synwhy does (ports, namespace, capabilities) on stderr
     bool journal = false;        // watch --journal: one structured journal entry per flow
 };
@@ -43,6 +62,9 @@ inline constexpr int exit_ok = 0;          // report produced, every SYN accepte
 inline constexpr int exit_failure_found = 1;  // report produced with a failure cause
 inline constexpr int exit_usage = 2;       // bad usage
 inline constexpr int exit_cannot_trace = 3;  // privileges, BTF, kernel
+
+// `synwhy probe`: what the network answers for HOST's SSH port, from where, and what to run next.
+int run_probe(const CaptureOptions& options);
 
 // `synwhy doctor`: what this kernel and these privileges give synwhy, for bug reports.
 int run_doctor(const CaptureOptions& options);
