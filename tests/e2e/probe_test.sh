@@ -50,10 +50,10 @@ args=(--timeout 2s)
 # synwhy probe ARGS in the client's namespace (its own /etc/hosts and resolv.conf), bounded.
 run_probe() {
     if [ $as_nobody = 1 ]; then
-        timeout 50 "$PROBELAB" cli setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+        timeout 25 "$PROBELAB" cli setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
             "$SYNWHY" probe "$@"
     else
-        timeout 50 "$PROBELAB" cli "$SYNWHY" probe "$@"
+        timeout 25 "$PROBELAB" cli "$SYNWHY" probe "$@"
     fi
 }
 

@@ -42,19 +42,25 @@ TEST(ProbeSshConfig, FindsThePortLineOfTheMatchingHostBlock) {
                          "    Port=2222\n"
                          "Host *\n"
                          "    Port 22\n";
-    auto origin = find_port_line(config, "/root/.ssh/config", "db.example");
+    auto origin = find_port_line(config, "/root/.ssh/config", "db.example", 2222);
     ASSERT_TRUE(origin);
     EXPECT_EQ(origin->file, "/root/.ssh/config");
     EXPECT_EQ(origin->line, 6);
-    EXPECT_EQ(find_port_line(config, "f", "web")->line, 3);
-    EXPECT_EQ(find_port_line(config, "f", "other")->line, 8);
+    EXPECT_EQ(find_port_line(config, "f", "web", 8022)->line, 3);
+    EXPECT_EQ(find_port_line(config, "f", "other", 22)->line, 8);
+    // ssh -G says another port than the line: set where this reading cannot see (a Match, an
+    // Include, the command line): no line is named.
+    EXPECT_FALSE(find_port_line(config, "f", "db.example", 2200));
 }
 
 TEST(ProbeSshConfig, GlobalPortAppliesAndMatchBlocksAreSkipped) {
-    EXPECT_EQ(find_port_line("Port 2200\nHost x\n  Port 1\n", "f", "y")->line, 1);
-    EXPECT_FALSE(find_port_line("Match user bob\n  Port 2200\n", "f", "y"));
-    EXPECT_EQ(find_port_line("Match all\n  Port 2200\n", "f", "y")->line, 2);
-    EXPECT_FALSE(find_port_line("Host x\n  Port 2200\n", "f", "y"));
+    EXPECT_EQ(find_port_line("Port 2200\nHost x\n  Port 1\n", "f", "y", 2200)->line, 1);
+    EXPECT_FALSE(find_port_line("Match user bob\n  Port 2200\n", "f", "y", 2200));
+    EXPECT_EQ(find_port_line("Match all\n  Port 2200\n", "f", "y", 2200)->line, 2);
+    EXPECT_FALSE(find_port_line("Host x\n  Port 2200\n", "f", "y", 2200));
+    // A Match block ssh may have taken the port from comes first: the later line is not sure.
+    EXPECT_FALSE(find_port_line("Match host db1\n  Port 2222\nHost *\n  Port 2222\n", "f", "db1", 2222));
+    EXPECT_FALSE(find_port_line("Include ~/.ssh/config.d/*\nHost *\n  Port 2222\n", "f", "db1", 2222));
 }
 
 TEST(ProbeResolve, HostsLine) {
@@ -217,6 +223,20 @@ TEST(ProbeOptions, Targets) {
     EXPECT_EQ(parse_probe_target("[2001:db8::1]")->host, "2001:db8::1");
     for (const char* bad : {"", "@srv", "srv:", "srv:0", "srv:70000", "[::1", "[::1]x", "-oProxyCommand=x", "a b"})
         EXPECT_FALSE(parse_probe_target(bad)) << bad;
+    // The next commands carry the user and host: nothing that a shell or ssh would take as more.
+    for (const char* bad : {"-oProxyCommand=id@srv", "a;b@srv", "srv;id", "$(id)", "`id`", "a|b", "srv&", "u'x@srv",
+                            "srv\n", "a\tb@srv"})
+        EXPECT_FALSE(parse_probe_target(bad)) << bad;
+    EXPECT_TRUE(parse_probe_target("deploy-bot+ci@db1.internal.example:2222"));
+}
+
+TEST(ProbeOptions, AlsoPortsAreFew) {
+    CaptureOptions o;
+    EXPECT_FALSE(parse({"synwhy", "probe", "srv", "--also-port", "1", "--also-port", "2", "--also-port", "3",
+                        "--also-port", "4"}, o));
+    EXPECT_EQ(parse({"synwhy", "probe", "srv", "--also-port", "1", "--also-port", "2", "--also-port", "3",
+                     "--also-port", "4", "--also-port", "5"}, o),
+              std::optional<int>(exit_usage));
 }
 
 TEST(ProbeOptions, ParsesTheProbeCommand) {

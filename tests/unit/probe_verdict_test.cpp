@@ -1,6 +1,8 @@
 // synwhy probe's decision: hand-made probe results -> verdict, evidence, next commands.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "probe/verdict.h"
 
 namespace synwhy::probe {
@@ -81,8 +83,58 @@ TEST(ProbeVerdict, RstWithTheHostsTtlIsRefusedByHost) {
     a.also.push_back(answer(Answer::rst, 443, 63));
     Verdict v = decide(result({a}));
     EXPECT_EQ(v.code, "refused-by-host");
-    EXPECT_NE(v.summary.find("TTL 63 like its rst on :443"), std::string::npos);
+    EXPECT_NE(v.summary.find("TTL 63, as its rst on :443"), std::string::npos) << v.summary;
+    // Every answer a RST: a box resetting every port looks the same, and the report says so.
+    EXPECT_NE(v.summary.find("traceroute -n -T -p 22"), std::string::npos) << v.summary;
     EXPECT_FALSE(any_next_matches(v, "sudo"));
+    // A SYN-ACK of the host's own at the same distance: the host, without the doubt.
+    AddressProbe b = address("198.51.100.66", 4, answer(Answer::rst, 22, 63));
+    b.also.push_back(answer(Answer::syn_ack, 443, 63));
+    Verdict w = decide(result({b}));
+    EXPECT_EQ(w.code, "refused-by-host");
+    EXPECT_NE(w.summary.find("TTL 63 like its syn-ack on :443"), std::string::npos) << w.summary;
+}
+
+TEST(ProbeVerdict, TtlsAreComparedAsHopsNotValues) {
+    // A Windows host 5 hops away: RST at 123 and SYN-ACK at 123; a Linux box 2 hops away forging
+    // the RST: 62, fewer hops than the host's 5.
+    AddressProbe same = address("198.51.100.66", 4, answer(Answer::rst, 22, 123));
+    same.also.push_back(answer(Answer::syn_ack, 443, 123));
+    EXPECT_EQ(decide(result({same})).code, "refused-by-host");
+    AddressProbe forged = address("198.51.100.66", 4, answer(Answer::rst, 22, 62));
+    forged.also.push_back(answer(Answer::syn_ack, 443, 123));
+    Verdict v = decide(result({forged}));
+    EXPECT_EQ(v.code, "refused-in-path");
+    EXPECT_NE(v.summary.find("TTL 62 (2 hops)"), std::string::npos) << v.summary;
+    // A host answering with another initial TTL on another port, at the same distance: not a box.
+    AddressProbe mixed = address("198.51.100.66", 4, answer(Answer::rst, 22, 62));
+    mixed.also.push_back(answer(Answer::syn_ack, 443, 253));
+    EXPECT_EQ(decide(result({mixed})).code, "refused-by-host");
+}
+
+TEST(ProbeVerdict, IcmpUnreachableFromTheHostItselfIsTheHostsRefusal) {
+    // The host's firewall: reject with icmp host-unreachable.
+    Handshake h = answer(Answer::icmp);
+    h.from = "198.51.100.66";
+    h.icmp_type = 3;
+    h.icmp_code = 1;
+    EXPECT_EQ(decide(result({address("198.51.100.66", 4, h)})).code, "refused-by-host");
+    // A router's host unreachable: the host is down or nobody holds the address, not a missing route.
+    h.from = "198.51.100.62";
+    Verdict v = decide(result({address("198.51.100.66", 4, h)}));
+    EXPECT_EQ(v.code, "no-route");
+    EXPECT_NE(v.summary.find("the host is down, or nobody holds the address"), std::string::npos) << v.summary;
+    EXPECT_TRUE(any_next_matches(v, "ping -c 3 198.51.100.66"));
+}
+
+TEST(ProbeVerdict, ThisMachinesOwnFirewallIsNotARoute) {
+    Handshake h = answer(Answer::local_error);
+    h.error = "Operation not permitted";
+    h.error_number = EPERM;
+    Verdict v = decide(result({address("198.51.100.66", 4, h)}));
+    EXPECT_EQ(v.code, "refused-in-path");
+    EXPECT_NE(v.summary.find("this machine's own firewall"), std::string::npos) << v.summary;
+    EXPECT_EQ(v.next[0].command, "nft list ruleset");
 }
 
 TEST(ProbeVerdict, RstWithAnotherTtlThanTheHostsAnswersIsRefusedInPath) {
@@ -231,7 +283,7 @@ TEST(ProbeVerdict, HostsFileOverridingDnsIsWrongAddressNamingTheLine) {
     EXPECT_EQ(v.code, "wrong-address");
     EXPECT_NE(v.summary.find("198.51.100.200 (from /etc/hosts:3, A)"), std::string::npos);
     EXPECT_NE(v.summary.find("DNS says 198.51.100.66"), std::string::npos);
-    EXPECT_EQ(v.next[0].command, "ssh 198.51.100.66");
+    EXPECT_EQ(v.next[0].command, "ssh -o HostName=198.51.100.66 srv.example");  // the alias keeps its Port, User
     EXPECT_EQ(v.next[1].command, "sed -n '3p' /etc/hosts");
 }
 
@@ -262,5 +314,18 @@ TEST(ProbeVerdict, IcmpNames) {
     EXPECT_FALSE(icmp_is_unreachable_route(6, 1, 1));
 }
 
+TEST(ProbeVerdict, DnsAloneAnsweringIsNoReachableHost) {
+    // getaddrinfo gives nothing (nsswitch without dns, a broken resolver) while DNS answers: ssh
+    // cannot resolve the name, whatever the address answers.
+    ProbeResult r = result({address("198.51.100.66", 4, ssh_banner(), Source::dns_only)});
+    r.resolution.error = "Name or service not known";
+    Verdict v = decide(r);
+    EXPECT_EQ(v.code, "wrong-address");
+    EXPECT_NE(v.summary.find("does not resolve on this machine (Name or service not known), while DNS says "
+                             "198.51.100.66"), std::string::npos) << v.summary;
+    EXPECT_EQ(v.next[0].command, "getent ahosts srv.example");
+}
+
 }  // namespace
 }  // namespace synwhy::probe
+

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <iostream>
 #include <set>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 namespace synwhy::cli {
 
@@ -141,12 +143,25 @@ std::optional<int> finish_probe(const ProbeArgs& args, ProbeOptions& p) {
         if (std::find(p.also_ports.begin(), p.also_ports.end(), uint16_t(*port)) == p.also_ports.end())
             p.also_ports.push_back(uint16_t(*port));
     }
+    // Never a port scan: a few ports the user names (one SYN each, per address).
+    if (p.also_ports.size() > max_also_ports)
+        return usage_error(fmt::format("--also-port: at most {} ports", max_also_ports));
     if (args.ipv4 && args.ipv6) return usage_error("probe: -4 and -6 exclude each other");
     p.family = args.ipv4 ? 4 : args.ipv6 ? 6 : 0;
     return std::nullopt;
 }
 
 }  // namespace
+
+// A user or host as OpenSSH 9.6 takes it from the command line: no shell metacharacters, no
+// leading '-' (an option to ssh), no space or control: the commands probe prints next are then
+// safe to paste.
+static bool safe_name(const std::string& s) {
+    if (s.empty() || s[0] == '-') return false;
+    for (unsigned char c : s)
+        if (c <= 0x20 || c == 0x7f || std::strchr("'\"`$;&|<>(){}*?!~#\\", c)) return false;
+    return true;
+}
 
 std::optional<ProbeTarget> parse_probe_target(const std::string& text) {
     ProbeTarget t;
@@ -155,7 +170,7 @@ std::optional<ProbeTarget> parse_probe_target(const std::string& text) {
     if (at != std::string::npos) {
         t.user = rest.substr(0, at);
         rest = rest.substr(at + 1);
-        if (t.user.empty()) return std::nullopt;
+        if (t.user.empty() || !safe_name(t.user)) return std::nullopt;
     }
     std::string port_text;
     if (!rest.empty() && rest[0] == '[') {  // [v6]:port
@@ -172,7 +187,7 @@ std::optional<ProbeTarget> parse_probe_target(const std::string& text) {
         rest = rest.substr(0, rest.find(':'));
         if (port_text.empty()) return std::nullopt;
     }
-    if (rest.empty() || rest[0] == '-' || rest.find_first_of(" \t/") != std::string::npos) return std::nullopt;
+    if (!safe_name(rest) || rest.find('/') != std::string::npos) return std::nullopt;
     t.host = rest;
     if (!port_text.empty()) {
         auto port = parse_whole_number(port_text, 1, 65535);

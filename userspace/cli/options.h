@@ -21,6 +21,8 @@ struct ProbeOptions {
     int family = 0;                                // -4 / -6
 };
 
+inline constexpr size_t max_also_ports = 4;
+
 // "[user@]HOST[:PORT]", "[2001:db8::1]:2222", "2001:db8::1" (no port: more than one ':') -> parts;
 // nullopt when HOST is empty or PORT is not 1-65535.
 struct ProbeTarget {

@@ -129,6 +129,7 @@ bool wait_connected(int fd, const Target& t, Clock::time_point deadline, AnswerC
         return true;
     }
     h.error = std::strerror(error);
+    h.error_number = error;
     read_error_queue(fd, t.flow.family, h);
     if (h.answer == Answer::icmp) return false;
     h.answer = error == ECONNREFUSED ? Answer::rst : error == ETIMEDOUT ? Answer::none : Answer::local_error;
@@ -199,6 +200,7 @@ Handshake run_handshake(const std::string& addr, int family, uint16_t port, cons
     bool connected = false;
     if (connect(sock.fd, reinterpret_cast<sockaddr*>(&t.addr), t.length) == 0) connected = true, h.answer = Answer::syn_ack;
     else if (errno != EINPROGRESS) {
+        h.error_number = errno;
         h.error = std::strerror(errno);
         h.answer = errno == ECONNREFUSED ? Answer::rst : Answer::local_error;
     } else connected = wait_connected(sock.fd, t, start + limits.timeout, capture, h);

@@ -25,6 +25,7 @@ struct Handshake {
     std::optional<int> ttl;            // TTL / hop limit of the answer (root only)
     std::optional<int> icmp_type, icmp_code;
     std::string error;                 // connect's error text ("Connection refused")
+    int error_number = 0;              // its errno (EPERM: this machine's own firewall)
     Banner banner = Banner::not_read;
     std::string banner_text;           // first line the server sent (printable, bounded)
     int syns_sent = 0;
@@ -80,6 +81,7 @@ struct ProbeResult {
     SshSettings ssh;
     Resolution resolution;
     std::vector<AddressProbe> addresses;  // ssh's order, then DNS-only addresses
+    size_t addresses_not_probed = 0;     // beyond the bound (max_probed_addresses)
     bool saw_packets = false;            // the packet socket ran (root): TTLs and SYN counts from the wire
     std::string capture_note;            // why it did not ("needs CAP_NET_RAW")
 };

@@ -23,13 +23,19 @@ SshSettings settings_for(const ProbeRequest& q) {
     return s;
 }
 
+// Bounded: each address costs up to --timeout plus a few seconds, and a name with many silent
+// addresses must not keep the probe for minutes.
+constexpr size_t max_probed_addresses = 6;
+
 // ssh's addresses in its order, then those only DNS gives (the host's resolver overrides them).
-std::vector<AddressProbe> addresses_to_try(const Resolution& res) {
+std::vector<AddressProbe> addresses_to_try(const Resolution& res, size_t& not_probed) {
     std::vector<AddressProbe> out;
     for (const auto& a : res.nss) out.push_back({a, numeric_family(a), Source::nss, {}, {}, {}});
     for (const auto& a : res.dns)
         if (std::find(res.nss.begin(), res.nss.end(), a) == res.nss.end())
             out.push_back({a, numeric_family(a), Source::dns_only, {}, {}, {}});
+    not_probed = out.size() > max_probed_addresses ? out.size() - max_probed_addresses : 0;
+    if (not_probed) out.resize(max_probed_addresses);
     return out;
 }
 
@@ -58,7 +64,7 @@ ProbeResult gather(const ProbeRequest& q) {
     r.command_line_port = q.port;
     r.ssh = settings_for(q);
     r.resolution = resolve(r.ssh.hostname, r.ssh.address_family);
-    r.addresses = addresses_to_try(r.resolution);
+    r.addresses = addresses_to_try(r.resolution, r.addresses_not_probed);
     std::unique_ptr<AnswerCapture> capture = AnswerCapture::open(r.capture_note);
     r.saw_packets = capture != nullptr;
     HandshakeLimits limits{q.timeout, 2, std::chrono::milliseconds(2000)};

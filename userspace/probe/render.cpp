@@ -122,7 +122,8 @@ std::string render_json(const ProbeResult& r, const Verdict& v) {
     }
     j["packets_seen"] = r.saw_packets;
     j["capture_note"] = or_null(r.capture_note);
-    return j.dump() + "\n";
+    // A host name, a ProxyCommand or an error text that is not UTF-8 must not abort the dump.
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string render_text(const ProbeResult& r, const Verdict& v) {

@@ -123,9 +123,15 @@ Resolution resolve(const std::string& hostname, const std::string& address_famil
     if (rc != 0) r.error = gai_strerror(rc);
     for (addrinfo* ai = list; ai; ai = ai->ai_next) {
         char text[INET6_ADDRSTRLEN] = "";
-        const void* a = ai->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-                                                 : &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
-        if (inet_ntop(ai->ai_family, a, text, sizeof text) &&
+        int af = ai->ai_family;
+        const void* a = af == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+                                      : &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr;
+        // ::ffff:a.b.c.d is an IPv4 host: probed as one (its ICMP errors come as IPv4's).
+        if (af == AF_INET6 && IN6_IS_ADDR_V4MAPPED(static_cast<const in6_addr*>(a))) {
+            af = AF_INET;
+            a = static_cast<const uint8_t*>(a) + 12;
+        }
+        if (inet_ntop(af, a, text, sizeof text) &&
             std::find(r.nss.begin(), r.nss.end(), text) == r.nss.end())
             r.nss.emplace_back(text);
     }

@@ -90,17 +90,40 @@ bool host_patterns_match(const std::string& patterns, const std::string& host) {
 }
 
 std::optional<PortOrigin> find_port_line(const std::string& config_text, const std::string& file,
-                                         const std::string& host) {
+                                         const std::string& host, uint16_t effective_port) {
     std::istringstream in(config_text);
     std::string line;
-    bool applies = true;  // lines before the first Host/Match apply to every host
+    bool applies = true;    // lines before the first Host/Match apply to every host
+    bool uncertain = false;  // a Match or Include met before: ssh may have taken the port there
     for (int number = 1; std::getline(in, line); number++) {
         auto [key, value] = split_config_line(line);
         if (key == "host") applies = host_patterns_match(value, host);
-        else if (key == "match") applies = lower(value) == "all";
-        else if (key == "port" && applies) return PortOrigin{"ssh config", file, number};
+        else if (key == "match") {
+            applies = lower(value) == "all";
+            uncertain = uncertain || !applies;
+        } else if (key == "include") uncertain = true;
+        else if (key == "port" && applies) {
+            // ssh takes the first value it meets: this line, if it says the port ssh -G gives.
+            if (uncertain || value != std::to_string(effective_port)) return std::nullopt;
+            return PortOrigin{"ssh config", file, number};
+        }
     }
     return std::nullopt;
+}
+
+// Under sudo, the user who ran it: ssh -G runs as them, so that their ~/.ssh/config decides as it
+// does for their own ssh (as root it would read root's). 0 when not under sudo.
+uid_t sudo_caller(gid_t& gid) {
+    const char* uid_text = getenv("SUDO_UID");
+    const char* gid_text = getenv("SUDO_GID");
+    if (getuid() != 0 || !uid_text || !gid_text) return 0;
+    char* end = nullptr;
+    unsigned long uid = strtoul(uid_text, &end, 10);
+    if (*end || uid == 0) return 0;
+    unsigned long g = strtoul(gid_text, &end, 10);
+    if (*end) return 0;
+    gid = gid_t(g);
+    return uid_t(uid);
 }
 
 SshSettings read_ssh_settings(const std::string& host, const std::string& user, std::optional<uint16_t> port,
@@ -112,6 +135,11 @@ SshSettings read_ssh_settings(const std::string& host, const std::string& user, 
         return s;
     }
     std::vector<std::string> argv{ssh, "-G"};
+    gid_t caller_gid = 0;
+    const uid_t caller = sudo_caller(caller_gid);
+    if (caller && access("/usr/bin/setpriv", X_OK) == 0)
+        argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=" + std::to_string(caller),
+                                   "--regid=" + std::to_string(caller_gid), "--init-groups", "--"});
     if (!config_file.empty()) argv.insert(argv.end(), {"-F", config_file});
     if (port) argv.insert(argv.end(), {"-p", std::to_string(*port)});
     if (!user.empty()) argv.insert(argv.end(), {"-l", user});
@@ -129,11 +157,12 @@ SshSettings read_ssh_settings(const std::string& host, const std::string& user, 
     std::vector<std::string> files;
     if (!config_file.empty()) files.push_back(config_file);
     else {
-        if (const passwd* pw = getpwuid(getuid())) files.push_back(std::string(pw->pw_dir) + "/.ssh/config");
+        if (const passwd* pw = getpwuid(caller ? caller : getuid()))
+            files.push_back(std::string(pw->pw_dir) + "/.ssh/config");
         files.push_back("/etc/ssh/ssh_config");
     }
     for (const auto& f : files)
-        if (auto origin = find_port_line(read_text(f), f, host)) {
+        if (auto origin = find_port_line(read_text(f), f, host, s.port)) {
             s.port_origin = *origin;
             return s;
         }

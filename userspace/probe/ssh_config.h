@@ -15,7 +15,11 @@ SshSettings parse_ssh_g(const std::string& output);
 // The first "Port" line of one ssh_config text that applies to `host` (as typed, before HostName):
 // outside any Host/Match block, or in a Host block whose patterns match. nullopt when none does.
 // Match blocks other than "Match all" are not evaluated (they are skipped).
-std::optional<PortOrigin> find_port_line(const std::string& config_text, const std::string& file, const std::string& host);
+// The line that set the port ssh uses (effective_port, from ssh -G): the first Port line of a
+// block that applies, when it says that port and no Match or Include came before it (ssh may
+// have set it there); nullopt when not known for sure.
+std::optional<PortOrigin> find_port_line(const std::string& config_text, const std::string& file, const std::string& host,
+                                         uint16_t effective_port);
 
 // Whether an ssh Host line's patterns ("*.example !bad.example other") match host.
 bool host_patterns_match(const std::string& patterns, const std::string& host);

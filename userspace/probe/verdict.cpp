@@ -1,8 +1,10 @@
 #include "probe/verdict.h"
 
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace synwhy::probe {
 
@@ -59,12 +61,19 @@ namespace {
 
 std::string ttl_text(const std::optional<int>& ttl) { return ttl ? fmt::format(", TTL {}", *ttl) : ""; }
 
-// The TTL of an answer that certainly came from the host itself: a SYN-ACK or RST on another port.
+// Hops an answer travelled: senders start at 64 (Linux, BSDs, macOS), 128 (Windows) or 255
+// (routers, firewalls), so the distance is what the TTL lost from the next of those.
+int hops_of(int ttl) { return (ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255) - ttl; }
+
+// Another answer of the host to compare a RST with: a SYN-ACK on another port (a service of the
+// host's own, the strongest), else a RST there (weaker: a box resetting every port sends those
+// too). Nothing when no other port answered with a TTL.
 std::optional<Handshake> host_reference(const AddressProbe& a) {
     std::vector<Handshake> others = a.also;
     if (a.default_port) others.push_back(*a.default_port);
-    for (const auto& h : others)
-        if ((h.answer == Answer::syn_ack || h.answer == Answer::rst) && h.ttl) return h;
+    for (Answer kind : {Answer::syn_ack, Answer::rst})
+        for (const auto& h : others)
+            if (h.answer == kind && h.ttl) return h;
     return std::nullopt;
 }
 
@@ -91,10 +100,19 @@ AddressVerdict classify_syn_ack(const AddressProbe& a) {
 AddressVerdict classify_rst(const AddressProbe& a) {
     const Handshake& h = a.ssh;
     auto ref = host_reference(a);
-    if (h.ttl && ref && *h.ttl != *ref->ttl)
+    // Fewer hops than the host's own answer: something nearer forged it.
+    if (h.ttl && ref && hops_of(*h.ttl) < hops_of(*ref->ttl))
         return verdict_for(a, "refused-in-path",
-                           fmt::format("is reset by a box in the path: the TCP RST arrives with TTL {}, the host's own "
-                                       "{} on :{} with TTL {}", *h.ttl, answer_name(ref->answer), ref->port, *ref->ttl));
+                           fmt::format("is reset by a box in the path: the TCP RST arrives with TTL {} ({} hop{}), the "
+                                       "host's own {} on :{} with TTL {} ({} hop{})", *h.ttl, hops_of(*h.ttl),
+                                       hops_of(*h.ttl) == 1 ? "" : "s", answer_name(ref->answer), ref->port,
+                                       *ref->ttl, hops_of(*ref->ttl), hops_of(*ref->ttl) == 1 ? "" : "s"));
+    if (h.ttl && ref && ref->answer == Answer::rst)
+        return verdict_for(a, "refused-by-host",
+                           fmt::format("is refused with a TCP RST (TTL {}, as its rst on :{}): nothing listens on :{} "
+                                       "or a firewall rejects, most likely the host's; a box in the path that resets "
+                                       "every port would look the same (traceroute -n -T -p {} tells)",
+                                       *h.ttl, ref->port, h.port, h.port));
     if (!h.ttl)
         return verdict_for(a, "refused-by-host",
                            fmt::format("is refused with a TCP RST: nothing listens on :{} or a firewall rejects, most "
@@ -112,10 +130,18 @@ AddressVerdict classify_icmp(const AddressProbe& a) {
     std::string what = h.icmp_type ? icmp_name(a.family, *h.icmp_type, h.icmp_code.value_or(0)) : "an error";
     std::string sender = h.from.empty() ? "an unknown sender" : h.from;
     bool from_host = h.from == a.addr;
-    if (h.icmp_type && icmp_is_unreachable_route(a.family, *h.icmp_type, h.icmp_code.value_or(0)))
+    // The host itself answers first: its firewall may reject with any unreachable code.
+    if (!from_host && h.icmp_type && icmp_is_unreachable_route(a.family, *h.icmp_type, h.icmp_code.value_or(0))) {
+        const int code = h.icmp_code.value_or(0);
+        const bool host_unreachable = a.family == 4 ? (code == 1 || code == 7) : code == 3;
+        if (host_unreachable)
+            return verdict_for(a, "no-route",
+                               fmt::format("is unreachable: {} answers ICMP {}: the last router before it cannot "
+                                           "reach it (the host is down, or nobody holds the address)", sender, what));
         return verdict_for(a, "no-route",
-                           fmt::format("is unreachable: {} ({}) answers ICMP {}: no route on from there", sender,
-                                       from_host ? "the host" : "a router on the way", what));
+                           fmt::format("is unreachable: {} (a router on the way) answers ICMP {}: no route on from "
+                                       "there", sender, what));
+    }
     if (from_host)
         return verdict_for(a, "refused-by-host",
                            fmt::format("is refused by the host itself: it answers ICMP {} (its firewall rejects, or "
@@ -134,6 +160,10 @@ AddressVerdict classify_address(const AddressProbe& a) {
     case Answer::rst: return classify_rst(a);
     case Answer::icmp: return classify_icmp(a);
     case Answer::local_error:
+        // EPERM/EACCES from connect(): an output rule of this machine's own firewall rejects it.
+        if (h.error_number == EPERM || h.error_number == EACCES)
+            return verdict_for(a, "refused-in-path",
+                               "is refused by this machine's own firewall (connect: " + h.error + ")");
         return verdict_for(a, "no-route", "cannot be reached from this machine: " + h.error);
     case Answer::none: break;
     }
@@ -189,6 +219,11 @@ void next_for_refused_by_host(const ProbeResult& r, const AddressProbe& a, Verdi
 }
 
 void next_for_refused_in_path(const ProbeResult& r, const AddressProbe& a, Verdict& v) {
+    if (a.ssh.answer == Answer::local_error) {
+        v.next.push_back({"nft list ruleset", fmt::format("this machine's own rules: an output chain that rejects "
+                                                          "{} port {}", a.addr, a.ssh.port)});
+        return;
+    }
     v.next.push_back({fmt::format("traceroute -n -T -p {} {}", a.ssh.port, a.addr),
                       "as root: the last hop that answers is the box that refuses, or next to it"});
     v.next.push_back({probe_command(r),
@@ -206,7 +241,13 @@ void next_for_dropped(const ProbeResult& r, const AddressProbe& a, Verdict& v) {
 }
 
 void next_for_no_route(const AddressProbe& a, Verdict& v) {
-    if (a.ssh.answer == Answer::local_error)
+    const int code = a.ssh.icmp_code.value_or(-1);
+    const bool host_unreachable =
+        a.ssh.answer == Answer::icmp && (a.family == 4 ? (code == 1 || code == 7) : code == 3);
+    if (host_unreachable)
+        v.next.push_back({"ping -c 3 " + a.addr, "from the host's own network or console: whether it is up and holds "
+                                                  "this address"});
+    else if (a.ssh.answer == Answer::local_error)
         v.next.push_back({"ip route get " + a.addr, "this machine's route to the host"});
     else
         v.next.push_back({"traceroute -n " + a.addr, "where the path ends: the router that answered has no route on"});
@@ -276,6 +317,23 @@ std::string address_label(const AddressProbe& a, const ProbeResult& r) {
     return fmt::format("{} ({}{})", a.addr, hosts ? "from " + r.resolution.hosts_file + ", " : "", record_type(a.family));
 }
 
+// This machine's resolver gives nothing while DNS answers: ssh says "Could not resolve hostname",
+// whatever the addresses would answer.
+bool decide_unresolved_here(const ProbeResult& r, Verdict& v) {
+    if (std::any_of(r.addresses.begin(), r.addresses.end(), [](const AddressProbe& a) { return a.source == Source::nss; }))
+        return false;
+    const std::string& name = r.ssh.hostname.empty() ? r.host : r.ssh.hostname;
+    std::vector<std::string> dns;
+    for (const auto& a : r.addresses) dns.push_back(a.addr);
+    v.code = "wrong-address";
+    v.summary = fmt::format("{} does not resolve on this machine{}, while DNS says {}: ssh fails with \"Could not "
+                            "resolve hostname\"", name,
+                            r.resolution.error.empty() ? "" : " (" + r.resolution.error + ")", fmt::join(dns, ", "));
+    v.next.push_back({"getent ahosts " + name, "this machine's resolver (NSS): check the hosts line of "
+                                               "/etc/nsswitch.conf and /etc/resolv.conf"});
+    return true;
+}
+
 // Some addresses answer SSH, others do not: the name (or this host's view of it) is wrong.
 bool decide_wrong_address(const ProbeResult& r, const std::vector<AddressVerdict>& per, Verdict& v) {
     const AddressProbe* good = first_reachable(r, per);
@@ -287,7 +345,8 @@ bool decide_wrong_address(const ProbeResult& r, const std::vector<AddressVerdict
     const AddressProbe& b = r.addresses[bad];
     v.code = "wrong-address";
     v.per_address = per;
-    std::string direct = ssh_command(r, "", {}, good->addr);
+    // The alias keeps its Port, User and IdentityFile: only the address changes.
+    std::string direct = ssh_command(r, "-o HostName=" + good->addr);
     if (good->source == Source::dns_only) {
         v.summary = fmt::format("{} resolves here to {}, and {}; DNS says {}, which answers SSH", r.host,
                                 address_label(b, r), per[bad].summary, good->addr);
@@ -332,8 +391,12 @@ Verdict decide(const ProbeResult& r) {
         v.evidence.push_back(fmt::format("ssh connects through {} {}, not directly: this probe tried the direct path",
                                          r.ssh.proxy_jump.empty() ? "ProxyCommand" : "ProxyJump",
                                          r.ssh.proxy_jump.empty() ? r.ssh.proxy_command : r.ssh.proxy_jump));
+    if (r.addresses_not_probed)
+        v.evidence.push_back(fmt::format("{} more address{} of {} not probed (at most {} are)", r.addresses_not_probed,
+                                         r.addresses_not_probed == 1 ? "" : "es", r.ssh.hostname.empty() ? r.host : r.ssh.hostname,
+                                         r.addresses.size()));
     if (r.addresses.empty()) return v;
-    if (decide_wrong_port(r, per, v) || decide_wrong_address(r, per, v)) {
+    if (decide_unresolved_here(r, v) || decide_wrong_port(r, per, v) || decide_wrong_address(r, per, v)) {
     } else if (per.front().code == "reachable") {
         v.code = "reachable";
         v.summary = fmt::format("{} port {} is reachable: {}; if ssh still fails, it fails after TCP", r.host,
