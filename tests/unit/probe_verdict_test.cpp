@@ -300,6 +300,10 @@ TEST(ProbeVerdict, ProxyJumpIsNamedAndProbedNext) {
     Verdict v = decide(r);
     ASSERT_FALSE(v.evidence.empty());
     EXPECT_NE(v.evidence[0].find("ProxyJump bastion.example,inner"), std::string::npos);
+    // The first line and the first next step are about the path ssh takes.
+    EXPECT_EQ(v.summary.rfind("ssh goes through ProxyJump bastion.example,inner (this probe tried the direct path): ", 0), 0u)
+        << v.summary;
+    EXPECT_EQ(v.next[0].command, "synwhy probe bastion.example");
     EXPECT_TRUE(any_next_matches(v, "synwhy probe bastion.example"));
 }
 

@@ -31,8 +31,14 @@ constexpr size_t max_probed_addresses = 6;
 std::vector<AddressProbe> addresses_to_try(const Resolution& res, size_t& not_probed) {
     std::vector<AddressProbe> out;
     for (const auto& a : res.nss) out.push_back({a, numeric_family(a), Source::nss, {}, {}, {}});
+    // DNS's own addresses count only when something overrides it here (/etc/hosts names the host,
+    // or the two answers share nothing): round-robin DNS gives each query another subset.
+    const bool overridden = !res.hosts_file.empty() ||
+                            std::none_of(res.dns.begin(), res.dns.end(), [&](const std::string& a) {
+                                return std::find(res.nss.begin(), res.nss.end(), a) != res.nss.end();
+                            });
     for (const auto& a : res.dns)
-        if (std::find(res.nss.begin(), res.nss.end(), a) == res.nss.end())
+        if (overridden && std::find(res.nss.begin(), res.nss.end(), a) == res.nss.end())
             out.push_back({a, numeric_family(a), Source::dns_only, {}, {}, {}});
     not_probed = out.size() > max_probed_addresses ? out.size() - max_probed_addresses : 0;
     if (not_probed) out.resize(max_probed_addresses);

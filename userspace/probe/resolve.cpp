@@ -42,6 +42,31 @@ bool skip_name(const std::vector<uint8_t>& m, size_t& pos) {
 
 uint16_t read16(const std::vector<uint8_t>& m, size_t pos) { return uint16_t(m[pos] << 8 | m[pos + 1]); }
 
+// systemd-resolved's stub (127.0.0.53) answers from /etc/hosts too (ReadEtcHosts=yes): DNS's
+// own answer comes from the servers behind it, which it lists in /run/systemd/resolve/resolv.conf
+// (IPv4 ones: the resolver state holds those directly).
+void use_upstream_of_stub(struct __res_state& state) {
+    bool stub = false;
+    for (int i = 0; i < state.nscount; i++)
+        if (state.nsaddr_list[i].sin_family == AF_INET && state.nsaddr_list[i].sin_addr.s_addr == htonl(0x7f000035))
+            stub = true;
+    if (!stub) return;
+    std::ifstream in("/run/systemd/resolve/resolv.conf");
+    std::string line;
+    int n = 0;
+    while (n < MAXNS && std::getline(in, line)) {
+        std::istringstream words(line);
+        std::string key, addr;
+        sockaddr_in sa{};
+        if (!(words >> key >> addr) || key != "nameserver" || inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1)
+            continue;
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(53);
+        state.nsaddr_list[n++] = sa;
+    }
+    if (n > 0) state.nscount = n;
+}
+
 std::vector<std::string> query_dns(const std::string& host, std::string& error) {
     std::vector<std::string> out;
     struct __res_state state {};
@@ -51,6 +76,7 @@ std::vector<std::string> query_dns(const std::string& host, std::string& error) 
     }
     state.retrans = 2;  // seconds per try: bounded, the probe itself is what takes time
     state.retry = 1;
+    use_upstream_of_stub(state);
     for (int type : {ns_t_a, ns_t_aaaa}) {
         std::vector<uint8_t> answer(4096);
         int n = res_nquery(&state, host.c_str(), ns_c_in, type, answer.data(), int(answer.size()));

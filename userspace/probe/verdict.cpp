@@ -408,9 +408,14 @@ Verdict decide(const ProbeResult& r) {
         add_next(r, r.addresses.front(), v.code, v);
     }
     for (size_t i = 0; i < r.addresses.size(); i++) add_also_port_evidence(r.addresses[i], v);
-    if (!r.ssh.proxy_jump.empty())
-        v.next.push_back({"synwhy probe " + r.ssh.proxy_jump.substr(0, r.ssh.proxy_jump.find(',')),
-                          "ssh's first hop (ProxyJump)"});
+    // ssh does not take the direct path probed here: say so first, and the first hop first.
+    if (!r.ssh.proxy_jump.empty() || !r.ssh.proxy_command.empty()) {
+        v.summary = fmt::format("ssh goes through {} (this probe tried the direct path): {}",
+                                r.ssh.proxy_jump.empty() ? "a ProxyCommand" : "ProxyJump " + r.ssh.proxy_jump, v.summary);
+        if (!r.ssh.proxy_jump.empty())
+            v.next.insert(v.next.begin(), {"synwhy probe " + r.ssh.proxy_jump.substr(0, r.ssh.proxy_jump.find(',')),
+                                           "ssh's first hop (ProxyJump): the path ssh takes"});
+    }
     return v;
 }
 
