@@ -117,7 +117,11 @@ bool wait_connected(int fd, const Target& t, Clock::time_point deadline, AnswerC
         if (capture && n > 0 && (fds[1].revents & POLLIN)) capture->drain(t.flow, h);
         if (n > 0 && fds[0].revents) break;
         if (n == 0 || Clock::now() >= deadline) {
+            // An ICMP error that did not end the connect (a soft error) is still the answer: the
+            // error queue's, or the one the packet socket saw for this flow.
             h.answer = Answer::none;
+            read_error_queue(fd, t.flow.family, h);
+            if (h.icmp_type) h.answer = Answer::icmp;
             return false;
         }
     }
