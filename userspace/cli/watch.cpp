@@ -79,6 +79,7 @@ public:
         while (!stop_requested() && output_ok_) {
             batch.clear();
             if (!s_.collect(std::chrono::milliseconds(100), batch)) break;
+            note_ring_buffer_loss();
             handle(batch);
             expire();
             if (to_stdout_ && stdout_reader_gone()) output_ok_ = false;
@@ -136,6 +137,9 @@ private:
             return;
         }
         Flow flow = classify(f, host, o_.ports);
+        // No fate seen, while the ring buffer was losing events: its answer may be among them.
+        // Not judged "unanswered" (a wrong verdict); the detail-lost line counts it.
+        if (flow.verdict == cause::unanswered && last_loss_ns_ && f.first_ns <= last_loss_ns_) return;
         if (flow.verdict == cause::no_listener && !o_.all_netns &&
             Session::monotonic_ns() - last_foreign_scan_ > 5000 * ms) {
             s_.find_foreign_listeners();
@@ -272,6 +276,14 @@ private:
         emit(o_.json ? json_text(detail_lost_json(st, final)) : line);
     }
 
+    // When the ring buffer last lost events (event clock), for flows whose fate may be among them.
+    void note_ring_buffer_loss() {
+        const uint64_t lost = s_.stats().ringbuf_full;
+        if (lost == ring_lost_seen_) return;
+        ring_lost_seen_ = lost;
+        last_loss_ns_ = s_.event_clock_ns();
+    }
+
     nlohmann::json detail_lost_json(const TracerStats& st, bool final) {
         nlohmann::json counts = nlohmann::json::array();
         for (const auto& t : s_.kernel_totals())
@@ -310,6 +322,8 @@ private:
     uint64_t last_snapshot_ = Session::monotonic_ns();
     uint64_t last_foreign_scan_ = 0;
     bool output_ok_ = true;
+    uint64_t ring_lost_seen_ = 0;  // the kernel's ring-buffer-full count at the last look
+    uint64_t last_loss_ns_ = 0;    // when it last grew (event clock), 0: never
     bool to_journal_ = false;  // each line also a structured journal entry
     bool to_stdout_ = true;    // false when stdout is the journal: the entries say it all
     uint64_t syns_with_line_ = 0;  // SYNs the lines so far were about
