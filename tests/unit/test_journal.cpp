@@ -171,3 +171,22 @@ TEST(FlowOwner, NothingListensTheUnitThatShould) {
     // A port sshd is not expected on: nobody's.
     EXPECT_EQ(flow_owner(flow(cause::no_listener, 5432), &h), "");
 }
+
+TEST(Journal, ListenerEntryCarriesPortAddressNamespaceAndProcess) {
+    Event change;
+    change.kind = EventKind::listen_change;
+    change.dst = ip("0.0.0.0");
+    change.dport = 22;
+    change.netns = 4026531840;
+    change.pid = 812;
+    change.comm = "sshd";
+    JournalEntry e = listener_journal_entry(change, false, "sshd (pid 812) stopped listening on 0.0.0.0:22");
+    EXPECT_EQ(field(e, "SYNWHY_EVENT"), "listen-stop");
+    EXPECT_EQ(field(e, "PRIORITY"), std::to_string(LOG_WARNING));
+    EXPECT_EQ(field(e, "SYNWHY_PORT"), "22");
+    EXPECT_EQ(field(e, "SYNWHY_SERVER"), "0.0.0.0");
+    EXPECT_EQ(field(e, "SYNWHY_NETNS"), "4026531840");
+    EXPECT_EQ(field(e, "SYNWHY_PID"), "812");
+    EXPECT_EQ(field(e, "SYNWHY_COMM"), "sshd");
+    EXPECT_EQ(field(listener_journal_entry(change, true, "x"), "SYNWHY_EVENT"), "listen-start");
+}

@@ -182,16 +182,7 @@ private:
                 const Event* exit = ex != exits_.end() ? &ex->second : nullptr;
                 std::string line = lifecycle_line(e, exit, o_.all_netns ? fmt::format("netns:{}", e.netns) : "");
                 const bool started = e.new_state == 10;  // TCP_LISTEN
-                if (to_journal_) {
-                    JournalEntry entry = event_journal_entry(started ? "listen-start" : "listen-stop", line,
-                                                             started ? LOG_INFO : LOG_WARNING);
-                    entry.fields.emplace_back("SYNWHY_PORT", std::to_string(e.dport));
-                    entry.fields.emplace_back("SYNWHY_SERVER", e.dst.str());
-                    entry.fields.emplace_back("SYNWHY_NETNS", std::to_string(e.netns));
-                    entry.fields.emplace_back("SYNWHY_PID", std::to_string(e.pid));
-                    entry.fields.emplace_back("SYNWHY_COMM", e.comm);
-                    journal(entry);
-                }
+                if (to_journal_) journal(listener_journal_entry(e, started, line));
                 emit(o_.json ? json_text(lifecycle_json(e, exit)) : line);
                 continue;
             }

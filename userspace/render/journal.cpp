@@ -63,6 +63,16 @@ JournalEntry event_journal_entry(const std::string& event, const std::string& me
     return e;
 }
 
+JournalEntry listener_journal_entry(const Event& change, bool started, const std::string& message) {
+    JournalEntry e = event_journal_entry(started ? "listen-start" : "listen-stop", message, started ? LOG_INFO : LOG_WARNING);
+    e.fields.emplace_back("SYNWHY_PORT", std::to_string(change.dport));
+    e.fields.emplace_back("SYNWHY_SERVER", change.dst.str());
+    e.fields.emplace_back("SYNWHY_NETNS", std::to_string(change.netns));
+    e.fields.emplace_back("SYNWHY_PID", std::to_string(change.pid));
+    e.fields.emplace_back("SYNWHY_COMM", change.comm);
+    return e;
+}
+
 bool is_journal_stream(const char* journal_stream_env, dev_t dev, ino_t ino) {
     if (!journal_stream_env) return false;
     unsigned long long want_dev = 0, want_ino = 0;

@@ -27,6 +27,10 @@ JournalEntry flow_journal_entry(const Flow& flow, const std::string& message, co
 // The entry for a line that is not a flow (a listener starting or stopping, detail lost).
 JournalEntry event_journal_entry(const std::string& event, const std::string& message, int priority);
 
+// The entry for a listener starting or stopping (a listen_change event), with its port, address,
+// namespace and process.
+JournalEntry listener_journal_entry(const Event& change, bool started, const std::string& message);
+
 // Whether the stream at (dev, ino) is the journal's: JOURNAL_STREAM ("DEV:INO", set by systemd for
 // StandardOutput=journal) names it. nullptr or malformed: no.
 bool is_journal_stream(const char* journal_stream_env, dev_t dev, ino_t ino);
