@@ -594,3 +594,32 @@ TEST(Diagnose, AnOtherNetnsSearchCutShortIsSaidInTheEvidence) {
     EXPECT_TRUE(any_contains(d.causes[0].evidence, "1492 of 2004 other network namespaces not searched"));
     EXPECT_FALSE(any_contains(d.causes[0].evidence, "an unrelated probe error"));
 }
+
+TEST(Diagnose, ALaterHandshakeFromTheSameClientEndDoesNotUndoARefusal) {
+    // CGNAT reuses client ports: 192.0.2.1:40000 is refused on :22, then the same end completes
+    // a handshake to :2222 (another flow, seen without its SYN). The refusal stays a refusal.
+    Event later = ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 2222, 5'000'000'000);
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), rst("192.0.2.1", 40000, "192.0.2.2"), later},
+                 host_with({listener("0.0.0.0", 2222)}), {22, 2222});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.flows[0].dport, 22);
+    EXPECT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+}
+
+TEST(Diagnose, AHandshakeBehindDnatJoinsOnlyARecentUnsettledSyn) {
+    Event est = ev(EventKind::established, "192.0.2.1", 40000, "198.51.100.2", 22, 200'000'000'000);
+    est.netns = kNetns + 7;  // the container's namespace
+    // A SYN two minutes before the handshake is not its origin: TCP gives up on a SYN long before.
+    auto stale = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222, 80'000'000'000), est}, host_with({}), {2222});
+    EXPECT_EQ(codes(stale), std::vector<std::string>{"unanswered"});
+    // A SYN after the handshake cannot be its origin either.
+    auto after = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222, 201'000'000'000), est}, host_with({}), {2222});
+    EXPECT_EQ(codes(after), std::vector<std::string>{"unanswered"});
+    // Of two unsettled SYNs from that end, the most recent one is the handshake's.
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2200, 150'000'000'000),
+                  syn("192.0.2.1", 40000, "192.0.2.2", 2222, 199'000'000'000), est},
+                 host_with({}), {2200, 2222});
+    ASSERT_EQ(d.flows.size(), 2u);
+    for (const auto& f : d.flows)
+        EXPECT_EQ(f.verdict, f.dport == 2222 ? "accepted" : "unanswered") << f.dport;
+}

@@ -51,19 +51,39 @@ void FlowEvidence::add(const Event& e) {
     }
 }
 
+namespace {
+
+// How long after its first SYN a handshake may still complete: TCP's SYN retries span ~75 s.
+constexpr uint64_t syn_retry_span_ns = 75'000'000'000ULL;
+
+// The flow a handshake seen without its SYN completes (a DNAT: host :2222 -> container :22, the
+// child socket in another netns with another port): the most recent SYN from the same client
+// end that nothing has answered yet, sent before it and within TCP's retry span. A refused or
+// dropped flow keeps its verdict: with CGNAT the same client end is reused for other connections.
+FlowEvidence* dnat_origin(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, uint64_t established_ns) {
+    FlowEvidence* origin = nullptr;
+    for (auto& [k, f] : flows) {
+        if (k.src != key.src || k.sport != key.sport || f.syns == 0 || f.settled()) continue;
+        bool timed = established_ns && f.first_ns;  // fixtures may carry no clock
+        if (timed && (f.first_ns > established_ns || established_ns - f.first_ns > syn_retry_span_ns)) continue;
+        if (!origin || f.first_ns > origin->first_ns) origin = &f;
+    }
+    return origin;
+}
+
+}  // namespace
+
 FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e) {
     if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) return nullptr;
     FlowKey key = FlowKey::of(e);
     if (e.kind == EventKind::established) {
         auto exact = flows.find(key);
-        if (exact == flows.end() || exact->second.syns == 0) {
-            for (auto& [k, f] : flows)
-                if (k.src == key.src && k.sport == key.sport && f.syns > 0 && !f.established) {
-                    f.add(e);
-                    f.accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
-                    return &f;
-                }
-        }
+        if (exact == flows.end() || exact->second.syns == 0)
+            if (FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns)) {
+                origin->add(e);
+                origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
+                return origin;
+            }
     }
     auto [it, inserted] = flows.try_emplace(key);
     if (inserted) it->second.key = key;
