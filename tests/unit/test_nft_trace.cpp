@@ -1,11 +1,20 @@
 // nft trace decoding and assembly on fixtures: no netlink, no root.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include "diagnosis/diagnose.h"
+#include "firewall/event_clock.h"
 #include "firewall/nft_trace.h"
+#include "synwhy_events.h"
+#include "tracer/decode.h"
 
 using namespace synwhy;
 using namespace synwhy::firewall;
@@ -34,7 +43,108 @@ TraceRecord with_packet(TraceRecord r, const char* src, uint16_t sport, const ch
     return r;
 }
 
+// An nf_tables netlink message of `type` with the payload `put` adds, as the kernel sends it.
+template <typename Put>
+std::vector<char> nft_message(uint16_t type, Put put) {
+    std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
+    struct nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+    nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+    auto* nfg = static_cast<struct nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)));
+    nfg->nfgen_family = AF_UNSPEC;
+    nfg->version = NFNETLINK_V0;
+    put(nlh);
+    buf.resize(nlh->nlmsg_len);
+    return buf;
+}
+
+const struct nlmsghdr* header(const std::vector<char>& message) {
+    return reinterpret_cast<const struct nlmsghdr*>(message.data());
+}
+
 }  // namespace
+
+TEST(NftTrace, VerdictAndKernelEventOfOnePacketStayJoinedAcrossAWallClockStep) {
+    // At start the wall clock read 1.7e9 s, 5000 s after boot: the events' clock is fixed then.
+    const uint64_t boot_s = 5000, wall_s = 1'700'000'000;
+    const int64_t offset = int64_t(wall_s - boot_s) * 1'000'000'000;
+    // The kernel saw the SYN at monotonic T; its trace verdict was read 2 ms later, after NTP
+    // stepped the wall clock back an hour (CLOCK_REALTIME then: T + 2 ms + offset - 1 h).
+    const uint64_t syn_mono = (boot_s + 60) * 1'000'000'000ULL, read_mono = syn_mono + 2'000'000;
+    synwhy_event raw{};
+    raw.kind = SYNWHY_EV_SYN_RX;
+    raw.family = AF_INET;
+    raw.ts_ns = syn_mono;
+    auto client = *IpAddr::parse("192.0.2.1"), server = *IpAddr::parse("192.0.2.2");
+    std::memcpy(raw.saddr, client.bytes.data(), 16);
+    std::memcpy(raw.daddr, server.bytes.data(), 16);
+    raw.sport = 40000;
+    raw.dport = 22;
+    Event syn;
+    ASSERT_TRUE(decode_event(&raw, sizeof raw, PortSet({22}), KernelNames{}, offset, syn));
+
+    TraceAssembler a("own");
+    auto verdict = a.add(with_packet(rec(4, "filter", "input", NFT_TRACETYPE_RULE, NF_DROP, 9), "192.0.2.1", 40000,
+                                     "192.0.2.2", 22),
+                         {22});
+    ASSERT_TRUE(verdict);
+    verdict->ts_ns = event_time_ns(read_mono, offset);  // as NftTraceSession stamps it
+
+    EXPECT_EQ(syn.ts_ns, event_time_ns(syn_mono, offset));  // one conversion for both sources
+    ASSERT_GE(verdict->ts_ns, syn.ts_ns);                   // the verdict follows its packet
+    EXPECT_EQ(verdict->ts_ns - syn.ts_ns, 2'000'000u);      // by the 2 ms, not by the clock step
+    std::map<FlowKey, FlowEvidence> flows;
+    fold_event(flows, syn);
+    FlowEvidence* flow = fold_event(flows, *verdict);
+    ASSERT_EQ(flows.size(), 1u);
+    ASSERT_TRUE(flow && flow->inbound_rule);
+    EXPECT_EQ(flow->inbound_rule->handle, 9u);
+    EXPECT_EQ(flow->last_ns - flow->first_ns, 2'000'000u);
+}
+
+TEST(NftTrace, ARuleReplacedInPlaceIsReadAgainAtTheNewGeneration) {
+    // `nft replace rule inet filter input handle 9 ...` keeps handle 9 and moves the generation.
+    RuleTextCache cache;
+    const std::string input = "inet filter input";
+    cache.store(input, 41, {{9, "tcp dport 22 drop"}, {0, "type filter hook input priority filter; policy accept;"}});
+    EXPECT_EQ(cache.text(input, 9, 41), "tcp dport 22 drop");
+    EXPECT_EQ(cache.text(input, 0, 41), "type filter hook input priority filter; policy accept;");
+    EXPECT_EQ(cache.text(input, 9, 42), std::nullopt);  // judged after the replacement: stale
+    cache.store(input, 42, {{9, "tcp dport 22 reject with tcp reset"}});
+    EXPECT_EQ(cache.text(input, 9, 42), "tcp dport 22 reject with tcp reset");
+    EXPECT_EQ(cache.text(input, 9, 41), std::nullopt);  // the old listing is gone, not mixed in
+}
+
+TEST(NftTrace, RuleTextCacheKeysByChainAndHandle) {
+    RuleTextCache cache;
+    cache.store("inet filter input", 7, {{9, "tcp dport 22 drop"}});
+    cache.store("ip filter input", 7, {{9, "ip saddr 192.0.2.1 drop"}});
+    EXPECT_EQ(cache.text("inet filter input", 9, 7), "tcp dport 22 drop");
+    EXPECT_EQ(cache.text("ip filter input", 9, 7), "ip saddr 192.0.2.1 drop");
+    EXPECT_EQ(cache.text("inet filter input", 10, 7), std::nullopt);  // not in the listing: read again
+    EXPECT_EQ(cache.text("inet filter forward", 9, 7), std::nullopt);  // never read
+    cache.store("inet filter forward", 8, {{3, "drop"}});  // a commit since: the others are stale
+    EXPECT_EQ(cache.text("inet filter input", 9, 8), std::nullopt);
+    EXPECT_EQ(cache.text("inet filter input", 9, 7), std::nullopt);
+}
+
+TEST(NftTrace, DecodesTheGenerationOfANewGenMessage) {
+    uint32_t generation = 0;
+    auto newgen = nft_message(NFT_MSG_NEWGEN, [](struct nlmsghdr* nlh) {
+        mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl(0x01020304));
+        mnl_attr_put_u32(nlh, NFTA_GEN_PROC_PID, htonl(77));
+    });
+    ASSERT_TRUE(decode_generation(header(newgen), generation));
+    EXPECT_EQ(generation, 0x01020304u);
+
+    generation = 5;
+    auto no_id = nft_message(NFT_MSG_NEWGEN, [](struct nlmsghdr* nlh) { mnl_attr_put_u32(nlh, NFTA_GEN_PROC_PID, htonl(7)); });
+    EXPECT_FALSE(decode_generation(header(no_id), generation));
+    auto short_id = nft_message(NFT_MSG_NEWGEN, [](struct nlmsghdr* nlh) { mnl_attr_put_u16(nlh, NFTA_GEN_ID, 1); });
+    EXPECT_FALSE(decode_generation(header(short_id), generation));
+    auto other = nft_message(NFT_MSG_NEWRULE, [](struct nlmsghdr* nlh) { mnl_attr_put_u32(nlh, NFTA_GEN_ID, htonl(9)); });
+    EXPECT_FALSE(decode_generation(header(other), generation));
+    EXPECT_EQ(generation, 5u);
+}
 
 TEST(NftTrace, DecodesIpv4AndIpv6TcpHeaders) {
     uint8_t v4[20] = {0x45, 0, 0, 60, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2};

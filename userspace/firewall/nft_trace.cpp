@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -24,6 +23,7 @@ namespace synwhy::firewall {
 namespace {
 
 constexpr size_t max_open_traces = 4096;
+constexpr size_t max_listed_chains = 1024;
 
 std::string table_family_name(uint32_t f) {
     switch (f) {
@@ -287,11 +287,60 @@ std::string rule_comment(const std::string& text) {
     return out;
 }
 
+namespace {
+
+int find_generation_attr(const struct nlattr* attr, void* data) {
+    if (mnl_attr_get_type(attr) != NFTA_GEN_ID) return MNL_CB_OK;
+    if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0) return MNL_CB_ERROR;
+    *static_cast<const struct nlattr**>(data) = attr;
+    return MNL_CB_OK;
+}
+
+// The chain's own line ("type filter hook input priority filter; policy drop;"), for policies.
+std::optional<std::string> chain_policy_line(const std::string& listing) {
+    std::istringstream in(listing);
+    std::string line;
+    std::optional<std::string> found;
+    while (std::getline(in, line))
+        if (line.find("policy ") != std::string::npos && line.find("type ") != std::string::npos)
+            found = line.substr(line.find_first_not_of(" \t"));
+    return found;
+}
+
+}  // namespace
+
+bool decode_generation(const struct nlmsghdr* nlh, uint32_t& generation) {
+    if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES || NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN)
+        return false;
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nfgenmsg)) return false;
+    const struct nlattr* id = nullptr;
+    if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), find_generation_attr, &id) < 0 || !id) return false;
+    generation = ntohl(mnl_attr_get_u32(id));
+    return true;
+}
+
+std::optional<std::string> RuleTextCache::text(const std::string& chain_key, uint64_t handle,
+                                               uint32_t generation) const {
+    auto listing = listings_.find(chain_key);
+    if (listing == listings_.end() || listing->second.generation != generation) return std::nullopt;
+    auto rule = listing->second.texts.find(handle);
+    if (rule == listing->second.texts.end()) return std::nullopt;
+    return rule->second;
+}
+
+void RuleTextCache::store(const std::string& chain_key, uint32_t generation, Texts texts) {
+    // Listings of another generation would never be used again.
+    std::erase_if(listings_, [generation](const auto& entry) { return entry.second.generation != generation; });
+    if (listings_.size() >= max_listed_chains) listings_.clear();
+    listings_[chain_key] = Listing{generation, std::move(texts)};
+}
+
 std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16_t>& ports, uint32_t netns,
-                                                        std::string& error) {
+                                                        std::string& error, int64_t monotonic_to_realtime_ns) {
     std::unique_ptr<NftTraceSession> s(new NftTraceSession());
     s->ports_ = ports;
     s->netns_ = netns;
+    s->monotonic_to_realtime_ns_ = monotonic_to_realtime_ns;
     s->table_ = fmt::format("synwhy_trace_{}", getpid());
     s->assembler_ = std::make_unique<TraceAssembler>(s->table_);
 
@@ -308,6 +357,16 @@ std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16
     }
     int rcvbuf = 8 << 20;  // bursts of SYNs make bursts of trace messages
     setsockopt(mnl_socket_get_fd(s->trace_sock_), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
+
+    // Without it rule texts are read for every verdict, uncached (read_generation says nullopt).
+    s->gen_sock_ = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    if (s->gen_sock_ && mnl_socket_bind(s->gen_sock_, 0, MNL_SOCKET_AUTOPID) == 0) {
+        struct timeval timeout {1, 0};  // the kernel answers at once; never hang the capture on it
+        setsockopt(mnl_socket_get_fd(s->gen_sock_), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    } else if (s->gen_sock_) {
+        mnl_socket_close(s->gen_sock_);
+        s->gen_sock_ = nullptr;
+    }
 
     s->owner_ = nft_ctx_new(NFT_CTX_DEFAULT);
     s->lister_ = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -352,45 +411,74 @@ NftTraceSession::~NftTraceSession() {
     if (owner_) nft_ctx_free(owner_);
     if (lister_) nft_ctx_free(lister_);
     if (trace_sock_) mnl_socket_close(trace_sock_);
+    if (gen_sock_) mnl_socket_close(gen_sock_);
 }
 
 int NftTraceSession::fd() const { return mnl_socket_get_fd(trace_sock_); }
 
-void NftTraceSession::fill_rule_text(FirewallRule& rule) {
-    std::string key = rule.family + " " + rule.table + " " + rule.chain;
-    // The ruleset may change while synwhy runs (a handle reused, a rule replaced): the listing is
-    // read again when it is older than 5 s or does not hold the handle.
-    auto now = std::chrono::steady_clock::now();
-    if (now - rule_cache_time_ > std::chrono::seconds(5)) {
-        rule_cache_.clear();
-        rule_cache_time_ = now;
-    }
-    auto it = rule_cache_.find(key);
-    if (it != rule_cache_.end() && !it->second.count(rule.handle)) {
-        rule_cache_.erase(it);
-        it = rule_cache_.end();
-    }
-    if (it == rule_cache_.end()) {
-        std::string cmd = fmt::format("list chain {} {} {}", rule.family, rule.table, rule.chain);
-        std::map<uint64_t, std::string> rules;
-        std::string listing;
-        if (nft_run_cmd_from_buffer(lister_, cmd.c_str()) == 0) {
-            const char* out = nft_ctx_get_output_buffer(lister_);
-            listing = out ? out : "";
-            rules = rules_by_handle(listing);
+std::optional<uint32_t> NftTraceSession::read_generation() {
+    if (!gen_sock_) return std::nullopt;
+    alignas(struct nlmsghdr) char buf[MNL_SOCKET_BUFFER_SIZE];
+    struct nlmsghdr* request = mnl_nlmsg_put_header(buf);
+    request->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+    request->nlmsg_flags = NLM_F_REQUEST;
+    uint32_t seq = request->nlmsg_seq = ++gen_seq_;
+    auto* nfg = static_cast<struct nfgenmsg*>(mnl_nlmsg_put_extra_header(request, sizeof(struct nfgenmsg)));
+    nfg->nfgen_family = AF_UNSPEC;
+    nfg->version = NFNETLINK_V0;
+    nfg->res_id = 0;
+    if (mnl_socket_sendto(gen_sock_, request, request->nlmsg_len) < 0) return std::nullopt;
+    // Our answer, past a late one to an earlier request that timed out.
+    for (int reads = 0; reads < 4; reads++) {
+        ssize_t n = mnl_socket_recvfrom(gen_sock_, buf, sizeof buf);
+        if (n < 0) return std::nullopt;
+        int len = static_cast<int>(n);
+        for (auto* nlh = reinterpret_cast<struct nlmsghdr*>(buf); mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+            if (nlh->nlmsg_seq != seq) continue;
+            uint32_t generation = 0;
+            if (decode_generation(nlh, generation)) return generation;
+            return std::nullopt;  // an error
         }
-        // The chain's own line ("type filter hook input priority filter; policy drop;") for policies.
-        std::istringstream in(listing);
-        std::string line;
-        while (std::getline(in, line))
-            if (line.find("policy ") != std::string::npos && line.find("type ") != std::string::npos) {
-                size_t start = line.find_first_not_of(" \t");
-                rules[0] = line.substr(start);
-            }
-        it = rule_cache_.emplace(key, std::move(rules)).first;
     }
-    auto r = it->second.find(rule.handle);
-    if (r != it->second.end()) rule.text = r->second;
+    return std::nullopt;
+}
+
+RuleTextCache::Texts NftTraceSession::list_chain(const FirewallRule& rule) {
+    std::string cmd = fmt::format("list chain {} {} {}", rule.family, rule.table, rule.chain);
+    if (nft_run_cmd_from_buffer(lister_, cmd.c_str()) != 0) return {};
+    const char* out = nft_ctx_get_output_buffer(lister_);
+    std::string listing = out ? out : "";
+    RuleTextCache::Texts texts = rules_by_handle(listing);
+    if (auto policy = chain_policy_line(listing)) texts[0] = *policy;
+    return texts;
+}
+
+// Reads the chain; the listing is cached only when no commit came while it was read, so that it
+// belongs to one generation.
+std::optional<std::string> NftTraceSession::read_rule_text(const FirewallRule& rule, const std::string& key,
+                                                           uint32_t generation) {
+    RuleTextCache::Texts texts = list_chain(rule);
+    auto it = texts.find(rule.handle);
+    std::optional<std::string> text;
+    if (it != texts.end()) text = it->second;
+    if (read_generation() == generation) rule_texts_.store(key, generation, std::move(texts));
+    return text;
+}
+
+void NftTraceSession::fill_rule_text(FirewallRule& rule) {
+    // The trace is read milliseconds after its packet was judged: the ruleset's generation now is
+    // the one that judged it, unless a commit came in between. Every commit moves the generation
+    // (a rule replaced in place keeps its handle), so a listing of another generation is read again.
+    std::string key = rule.family + " " + rule.table + " " + rule.chain;
+    std::optional<uint32_t> generation = read_generation();
+    std::optional<std::string> text;
+    if (generation) text = rule_texts_.text(key, rule.handle, *generation);
+    if (!text && generation) text = read_rule_text(rule, key, *generation);
+    if (!text && !generation) {  // the generation unknown: the chain as it is now, uncached
+        RuleTextCache::Texts texts = list_chain(rule);
+        if (auto it = texts.find(rule.handle); it != texts.end()) text = it->second;
+    }
+    rule.text = text.value_or("");
     if (!rule.policy) {
         rule.comment = rule_comment(rule.text);
         if (rule.text.find("reject") != std::string::npos || rule.text.find("REJECT") != std::string::npos)
@@ -398,6 +486,20 @@ void NftTraceSession::fill_rule_text(FirewallRule& rule) {
     }
     // The table front-end that made it.
     if (rule.table == "firewalld") rule.backend = "nftables";
+}
+
+void NftTraceSession::add_decision(const TraceRecord& r, std::vector<Event>& out) {
+    if (getenv("SYNWHY_DEBUG_EVENTS"))
+        fprintf(stderr, "trace id=%x type=%u %s %s %s handle=%lu verdict=%d packet=%d %s:%u\n", r.id, r.type,
+                r.family.c_str(), r.table.c_str(), r.chain.c_str(), (unsigned long)r.handle, r.verdict, r.has_packet,
+                r.src.str().c_str(), r.sport);
+    auto e = assembler_->add(r, ports_);
+    if (!e) return;
+    e->netns = netns_;
+    // On the kernel events' clock; the message carries no time: it is read just after the packet.
+    e->ts_ns = event_time_ns(monotonic_now_ns(), monotonic_to_realtime_ns_);
+    fill_rule_text(*e->rule);
+    out.push_back(std::move(*e));
 }
 
 void NftTraceSession::drain(std::vector<Event>& out) {
@@ -415,19 +517,7 @@ void NftTraceSession::drain(std::vector<Event>& out) {
         int len = static_cast<int>(n);
         for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
             TraceRecord r;
-            if (!decode_trace_message(nlh, r)) continue;
-            if (getenv("SYNWHY_DEBUG_EVENTS"))
-                fprintf(stderr, "trace id=%x type=%u %s %s %s handle=%lu verdict=%d packet=%d %s:%u\n", r.id, r.type,
-                        r.family.c_str(), r.table.c_str(), r.chain.c_str(), (unsigned long)r.handle, r.verdict,
-                        r.has_packet, r.src.str().c_str(), r.sport);
-            if (auto e = assembler_->add(r, ports_)) {
-                e->netns = netns_;
-                struct timespec ts {};
-                clock_gettime(CLOCK_REALTIME, &ts);
-                e->ts_ns = uint64_t(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
-                fill_rule_text(*e->rule);
-                out.push_back(std::move(*e));
-            }
+            if (decode_trace_message(nlh, r)) add_decision(r, out);
         }
     }
 }

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "diagnosis/model.h"
+#include "firewall/event_clock.h"
 
 struct nft_ctx;
 struct mnl_socket;
@@ -80,14 +80,40 @@ private:
 std::map<uint64_t, std::string> rules_by_handle(const std::string& listing);
 std::string rule_comment(const std::string& rule_text);  // comment "..." of a rule, unescaped
 
+// The ruleset generation an NFT_MSG_NEWGEN message (the answer to NFT_MSG_GETGEN) carries;
+// false for any other message. Pure.
+bool decode_generation(const struct nlmsghdr* nlh, uint32_t& generation);
+
+// The texts of a chain's rules by handle (0: the chain's policy line), each listing tagged with
+// the ruleset generation it was read at. Every commit moves the generation, and `nft replace rule
+// ... handle N` keeps the handle, not the text: a listing of another generation is stale. Pure.
+class RuleTextCache {
+public:
+    using Texts = std::map<uint64_t, std::string>;
+
+    // The rule's text at `generation`; nullopt: stale or never read (read the chain again).
+    std::optional<std::string> text(const std::string& chain_key, uint64_t handle, uint32_t generation) const;
+    void store(const std::string& chain_key, uint32_t generation, Texts texts);
+
+private:
+    struct Listing {
+        uint32_t generation = 0;
+        Texts texts;
+    };
+    std::map<std::string, Listing> listings_;  // "family table chain" -> listing; bounded
+};
+
 // The live part: owns the trace table and the trace socket, in the calling thread's netns.
 class NftTraceSession {
 public:
     // nullptr and an error line when nft trace cannot be set up here.
     // netns: the inode of the calling thread's netns, stamped on the events so they join the
     // kernel's events of the same flow.
+    // monotonic_to_realtime_ns: the offset the kernel's events are shifted by (event_time_ns), so
+    // that verdicts are stamped on their clock.
     static std::unique_ptr<NftTraceSession> start(const std::vector<uint16_t>& ports, uint32_t netns,
-                                                  std::string& error);
+                                                  std::string& error,
+                                                  int64_t monotonic_to_realtime_ns = realtime_minus_monotonic_ns());
     ~NftTraceSession();
     NftTraceSession(const NftTraceSession&) = delete;
     NftTraceSession& operator=(const NftTraceSession&) = delete;
@@ -100,17 +126,23 @@ public:
 
 private:
     NftTraceSession() = default;
+    void add_decision(const TraceRecord& r, std::vector<Event>& out);
     void fill_rule_text(FirewallRule& rule);
+    std::optional<std::string> read_rule_text(const FirewallRule& rule, const std::string& key, uint32_t generation);
+    RuleTextCache::Texts list_chain(const FirewallRule& rule);
+    std::optional<uint32_t> read_generation();
 
     std::vector<uint16_t> ports_;
     uint32_t netns_ = 0;
+    int64_t monotonic_to_realtime_ns_ = 0;
     std::string table_;
     struct nft_ctx* owner_ = nullptr;   // holds the socket that owns the table
     struct nft_ctx* lister_ = nullptr;  // for reading rule text
     struct mnl_socket* trace_sock_ = nullptr;
+    struct mnl_socket* gen_sock_ = nullptr;  // asks the ruleset's generation (NFT_MSG_GETGEN)
+    uint32_t gen_seq_ = 0;
     std::unique_ptr<TraceAssembler> assembler_;
-    std::map<std::string, std::map<uint64_t, std::string>> rule_cache_;  // "family table chain" -> rules
-    std::chrono::steady_clock::time_point rule_cache_time_{};
+    RuleTextCache rule_texts_;
     uint64_t lost_ = 0;
 };
 
