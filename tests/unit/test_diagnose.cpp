@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "diagnosis/diagnose.h"
 #include "diagnose_helpers.h"
 
@@ -235,19 +237,15 @@ TEST(Diagnose, ADropInNfHookSlowIsNetfilterUntilACounterProvesTheBackend) {
     EXPECT_TRUE(any_contains(d.causes[0].fix, "iptables-legacy -L"));
 
     // A legacy rule whose counter grew during the capture is the proof.
-    FirewallRule legacy;
-    legacy.backend = "iptables-legacy";
-    legacy.family = "ip";
-    legacy.table = "filter";
-    legacy.chain = "INPUT";
-    legacy.rule_num = 3;
-    legacy.verdict = "drop";
-    legacy.text = "-A INPUT -p tcp -m tcp --dport 22 -j DROP";
+    firewall::LegacyRule policy{"ip", "filter", "INPUT", 0, 0, "ACCEPT", ":INPUT ACCEPT"};
+    firewall::LegacyRule legacy{"ip", "filter", "INPUT", 3, 0, "DROP", "-A INPUT -p tcp -m tcp --dport 22 -j DROP"};
     DiagnosisInput in;
     in.ports = {22};
     in.events = events;
     in.hosts = {h};
-    in.legacy_rules = {legacy};
+    in.legacy_rules.before = {policy, legacy};
+    legacy.packets = 2;
+    in.legacy_rules.after = {policy, legacy};
     d = diagnose(in);
     ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
     EXPECT_NE(d.causes[0].summary.find("iptables-legacy"), std::string::npos) << d.causes[0].summary;
@@ -622,4 +620,68 @@ TEST(Diagnose, AHandshakeBehindDnatJoinsOnlyARecentUnsettledSyn) {
     ASSERT_EQ(d.flows.size(), 2u);
     for (const auto& f : d.flows)
         EXPECT_EQ(f.verdict, f.dport == 2222 ? "accepted" : "unanswered") << f.dport;
+}
+
+namespace {
+// A SYN that iptables-legacy dropped, from `client` on `ifname`.
+std::vector<Event> legacy_dropped_syn(const char* client, uint16_t sport, const char* ifname) {
+    std::vector<Event> events = {syn(client, sport, "192.0.2.2"),
+                                 drop(client, sport, "192.0.2.2", "NETFILTER_DROP", "ipt_do_table+0x1a0")};
+    for (auto& e : events) e.ifname = ifname;
+    return events;
+}
+
+DiagnosisInput legacy_input(std::vector<Event> events, const std::string& save_before, const std::string& save_after) {
+    HostSnapshot h = host_with({listener("0.0.0.0", 22)});
+    h.iptables_legacy_present = true;
+    DiagnosisInput in;
+    in.ports = {22};
+    in.events = std::move(events);
+    in.hosts = {h};
+    in.legacy_rules.before = firewall::parse_iptables_save(save_before, "ip");
+    in.legacy_rules.after = firewall::parse_iptables_save(save_after, "ip");
+    return in;
+}
+
+std::string legacy_save(int first_pkts, int second_pkts, const char* first, const char* second) {
+    return fmt::format("*filter\n:INPUT ACCEPT [0:0]\n[{}:0] -A INPUT {} -j DROP\n[{}:0] -A INPUT {} -j DROP\nCOMMIT\n",
+                       first_pkts, first, second_pkts, second);
+}
+}  // namespace
+
+TEST(Diagnose, TwoFlowsDroppedByTwoLegacyRulesGetEachTheirRuleAndFix) {
+    const char* by_net = "-s 203.0.113.0/24 -p tcp -m tcp --dport 22";
+    const char* by_if = "-i wg0 -p tcp -m tcp --dport 22";
+    auto events = legacy_dropped_syn("203.0.113.7", 40000, "eth0");
+    auto more = legacy_dropped_syn("198.51.100.9", 40001, "wg0");
+    events.insert(events.end(), more.begin(), more.end());
+    auto d = diagnose(legacy_input(events, legacy_save(0, 0, by_net, by_if), legacy_save(1, 1, by_net, by_if)));
+    ASSERT_EQ(d.flows.size(), 2u);
+    for (const auto& f : d.flows) {
+        ASSERT_TRUE(f.rule) << f.src.str();
+        EXPECT_EQ(f.rule->rule_num, f.src == ip("203.0.113.7") ? 1u : 2u) << f.src.str();
+    }
+    ASSERT_EQ(d.causes.size(), 2u);
+    std::vector<std::string> fixes = {d.causes[0].fix.front(), d.causes[1].fix.front()};
+    std::sort(fixes.begin(), fixes.end());
+    EXPECT_EQ(fixes, (std::vector<std::string>{"iptables-legacy -t filter -D INPUT 1", "iptables-legacy -t filter -D INPUT 2"}));
+}
+
+TEST(Diagnose, ALegacyRuleNotSingledOutIsShownByItsChainAndNoRuleIsDeleted) {
+    // Two rules whose matches synwhy cannot evaluate both grew: either may have dropped the SYN.
+    const char* recent = "-p tcp -m tcp --dport 22 -m recent --update --seconds 60 --name ssh --rsource";
+    const char* set = "-m set --match-set blocklist src";
+    auto d = diagnose(legacy_input(legacy_dropped_syn("192.0.2.1", 40000, "eth0"), legacy_save(0, 0, recent, set),
+                                   legacy_save(1, 1, recent, set)));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
+    ASSERT_TRUE(d.flows[0].rule);
+    EXPECT_EQ(d.flows[0].rule->rule_num, 0u);
+    const Cause& c = d.causes[0];
+    EXPECT_NE(c.summary.find("table filter chain INPUT: a rule in this chain or in a chain it jumps to, or its policy"), std::string::npos) << c.summary;
+    EXPECT_EQ(c.summary.find("rule 0"), std::string::npos) << c.summary;
+    ASSERT_FALSE(c.fix.empty());
+    EXPECT_NE(c.fix.front().find("iptables-legacy -L INPUT -v -n --line-numbers"), std::string::npos) << c.fix.front();
+    for (const auto& line : c.fix)
+        for (const char* unproven : {"-D INPUT 0", "-D INPUT 1", "-D INPUT 2"})
+            EXPECT_EQ(line.find(unproven), std::string::npos) << line;
 }

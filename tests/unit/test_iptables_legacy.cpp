@@ -10,6 +10,20 @@ using namespace synwhy;
 using namespace synwhy::firewall;
 
 namespace {
+// A SYN from `client` to 192.0.2.2:`dport` (or the IPv6 pair) that came in on `ifname`.
+FlowMatch syn_from(const char* client, uint16_t dport = 22, const char* ifname = "eth0") {
+    FlowMatch f;
+    f.src = *IpAddr::parse(client);
+    f.family = f.src.family == Family::ipv4 ? "ip" : "ip6";
+    f.dst = *IpAddr::parse(f.family == "ip" ? "192.0.2.2" : "2001:db8::2");
+    f.sport = 40000;
+    f.dport = dport;
+    f.ifname = ifname;
+    return f;
+}
+}  // namespace
+
+namespace {
 // As iptables-legacy-save -c prints it (v1.8.9) for the lab's iptables-legacy-chain-drop scenario.
 std::string save(int jump_pkts, int drop_pkts, int policy_pkts = 10, const char* policy = "ACCEPT") {
     return fmt::format(
@@ -43,7 +57,7 @@ TEST(IptablesLegacy, ParsesRulesPoliciesAndPositions) {
 TEST(IptablesLegacy, TheRuleWhoseCounterGrewWithItsJumps) {
     auto before = parse_iptables_save(save(3, 2), "ip");
     auto after = parse_iptables_save(save(5, 4), "ip");
-    auto rule = attribute_legacy_drop(before, after, 22);
+    auto rule = legacy_rule_for_flow(before, after, syn_from("192.0.2.1"));
     ASSERT_TRUE(rule);
     EXPECT_EQ(rule->backend, "iptables-legacy");
     EXPECT_EQ(rule->chain, "SSH_GUARD");
@@ -55,13 +69,13 @@ TEST(IptablesLegacy, TheRuleWhoseCounterGrewWithItsJumps) {
 
 TEST(IptablesLegacy, NothingGrewMeansNoAttribution) {
     auto before = parse_iptables_save(save(3, 2), "ip");
-    EXPECT_FALSE(attribute_legacy_drop(before, before, 22));
+    EXPECT_FALSE(legacy_rule_for_flow(before, before, syn_from("192.0.2.1")));
 }
 
 TEST(IptablesLegacy, PolicyDrop) {
     auto before = parse_iptables_save(save(3, 2, 10, "DROP"), "ip6");
     auto after = parse_iptables_save(save(3, 2, 12, "DROP"), "ip6");
-    auto rule = attribute_legacy_drop(before, after, 22);
+    auto rule = legacy_rule_for_flow(before, after, syn_from("2001:db8::1"));
     ASSERT_TRUE(rule);
     EXPECT_TRUE(rule->policy);
     EXPECT_EQ(rule->chain, "INPUT");
@@ -86,22 +100,171 @@ TEST(IptablesLegacy, ARuleForAnotherPortIsNeverBlamedEvenIfItsPrefixMatches) {
     // --dport 2222 grew (other traffic) but cannot drop a SYN to :22; the multiport range can.
     auto before = parse_iptables_save(save_two_drops(0, 0), "ip");
     auto after = parse_iptables_save(save_two_drops(5, 1), "ip");
-    auto rule = attribute_legacy_drop(before, after, 22);
+    auto rule = legacy_rule_for_flow(before, after, syn_from("192.0.2.1"));
     ASSERT_TRUE(rule);
     EXPECT_EQ(rule->rule_num, 2u);
     // Only the other port's rule grew: nothing to blame for :22.
-    EXPECT_FALSE(attribute_legacy_drop(before, parse_iptables_save(save_two_drops(5, 0), "ip"), 22));
+    EXPECT_FALSE(legacy_rule_for_flow(before, parse_iptables_save(save_two_drops(5, 0), "ip"), syn_from("192.0.2.1")));
 }
 
 TEST(IptablesLegacy, PortListsRangesAndNegationsAreRead) {
     auto before = parse_iptables_save(save_two_drops(0, 0, "--dport 21", "-m multiport --dports 80,443"), "ip");
     auto after = parse_iptables_save(save_two_drops(1, 1, "--dport 21", "-m multiport --dports 80,443"), "ip");
-    EXPECT_FALSE(attribute_legacy_drop(before, after, 22));
-    EXPECT_TRUE(attribute_legacy_drop(before, after, 443));
+    EXPECT_FALSE(legacy_rule_for_flow(before, after, syn_from("192.0.2.1", 22)));
+    EXPECT_TRUE(legacy_rule_for_flow(before, after, syn_from("192.0.2.1", 443)));
     // "! --dport 80" drops everything but 80: it can drop :22.
     before = parse_iptables_save(save_two_drops(0, 0, "! --dport 80", "--dport 8080"), "ip");
     after = parse_iptables_save(save_two_drops(1, 0, "! --dport 80", "--dport 8080"), "ip");
-    auto rule = attribute_legacy_drop(before, after, 22);
+    auto rule = legacy_rule_for_flow(before, after, syn_from("192.0.2.1"));
     ASSERT_TRUE(rule);
     EXPECT_EQ(rule->rule_num, 1u);
+}
+
+TEST(IptablesLegacy, RuleFitsReadsAddressesInterfacesPortsAndStates) {
+    FlowMatch f = syn_from("203.0.113.7", 22, "wg0");
+    auto fit = [&](const char* text) { return rule_fits(text, f); };
+    EXPECT_EQ(fit("-A INPUT -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -s 203.0.113.0/24 -p tcp -m tcp --dport 22 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -s 203.0.112.0/255.255.254.0 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -s 203.0.113.8/32 -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT ! -s 10.0.0.0/8 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT ! -s 203.0.113.0/24 -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -d 192.0.2.2/32 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -d 192.0.2.3/32 -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -i wg+ -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -i eth0 -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT ! -i lo -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -p udp -m udp --dport 22 -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m multiport --dports 20:25,80 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m multiport --dports 1024: -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m tcp --sport 40000 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK SYN,ACK -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -p tcp -m tcp ! --syn -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -f -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -m conntrack --ctstate NEW -p tcp --dport 22 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -m state --state RELATED,ESTABLISHED -j DROP"), MatchFit::cannot_fit);
+    EXPECT_EQ(fit("-A INPUT -m conntrack --ctstate INVALID -j DROP"), MatchFit::unknown);
+    EXPECT_EQ(fit("-A INPUT -m comment --comment \"block -s 10.0.0.0/8 here\" -p tcp --dport 22 -j DROP"), MatchFit::fits);
+    // What it cannot evaluate stays unknown, unless something it can already excludes the SYN.
+    EXPECT_EQ(fit("-A INPUT -m set --match-set blocklist src -j DROP"), MatchFit::unknown);
+    EXPECT_EQ(fit("-A INPUT -p tcp --dport 22 -m recent --update --seconds 60 --name ssh -j DROP"), MatchFit::unknown);
+    EXPECT_EQ(fit("-A INPUT -p tcp --dport 2222 -m recent --update --seconds 60 --name ssh -j DROP"), MatchFit::cannot_fit);
+    // The interface of a SYN seen without one is not known.
+    f.ifname.clear();
+    EXPECT_EQ(fit("-A INPUT -i wg0 -j DROP"), MatchFit::unknown);
+    // IPv6 prefixes.
+    f = syn_from("2001:db8:5::1");
+    EXPECT_EQ(fit("-A INPUT -s 2001:db8:4::/47 -j DROP"), MatchFit::fits);
+    EXPECT_EQ(fit("-A INPUT -s 2001:db8:4::/48 -j DROP"), MatchFit::cannot_fit);
+}
+
+namespace {
+// Two address rules, a user chain entered only from 10/8, and a FORWARD policy that drops.
+std::string save_by_source(int by_net_pkts, int by_if_pkts, int guard_pkts, int input_policy_pkts,
+                           int forward_pkts, const char* input_policy = "ACCEPT") {
+    return fmt::format(
+        "*filter\n"
+        ":INPUT {} [{}:0]\n"
+        ":FORWARD DROP [{}:0]\n"
+        ":OUTPUT ACCEPT [0:0]\n"
+        ":GUARD - [0:0]\n"
+        "[{}:0] -A INPUT -s 203.0.113.0/24 -p tcp -m tcp --dport 22 -j DROP\n"
+        "[{}:0] -A INPUT -i wg+ -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset\n"
+        "[0:0] -A INPUT -s 10.0.0.0/8 -j GUARD\n"
+        "[{}:0] -A GUARD -j DROP\n"
+        "[3:0] -A FORWARD -j DROP\n"
+        "COMMIT\n",
+        input_policy, input_policy_pkts, forward_pkts, by_net_pkts, by_if_pkts, guard_pkts);
+}
+}  // namespace
+
+TEST(IptablesLegacy, EachFlowGetsTheRuleThatFitsIt) {
+    auto before = parse_iptables_save(save_by_source(0, 0, 0, 0, 0), "ip");
+    auto after = parse_iptables_save(save_by_source(2, 3, 0, 0, 0), "ip");
+    auto by_net = legacy_rule_for_flow(before, after, syn_from("203.0.113.7", 22, "eth0"));
+    ASSERT_TRUE(by_net);
+    EXPECT_EQ(by_net->rule_num, 1u);
+    EXPECT_EQ(by_net->verdict, "drop");
+    auto by_if = legacy_rule_for_flow(before, after, syn_from("198.51.100.9", 22, "wg0"));
+    ASSERT_TRUE(by_if);
+    EXPECT_EQ(by_if->rule_num, 2u);
+    EXPECT_EQ(by_if->verdict, "reject");
+    // A flow neither fits is not given either, though both grew.
+    EXPECT_FALSE(legacy_rule_for_flow(before, after, syn_from("198.51.100.9", 22, "eth0")));
+}
+
+TEST(IptablesLegacy, GrowthOffTheFlowsPathIsNoProof) {
+    auto before = parse_iptables_save(save_by_source(0, 0, 0, 0, 0), "ip");
+    // GUARD drops everything, but only 10/8 is sent there; FORWARD is not on an inbound SYN's path.
+    auto after = parse_iptables_save(save_by_source(0, 0, 4, 0, 9), "ip");
+    EXPECT_FALSE(legacy_rule_for_flow(before, after, syn_from("192.0.2.1")));
+    auto guard = legacy_rule_for_flow(before, after, syn_from("10.1.2.3"));
+    ASSERT_TRUE(guard);
+    EXPECT_EQ(guard->chain, "GUARD");
+    EXPECT_EQ(guard->rule_num, 1u);
+    EXPECT_EQ(guard->path, std::vector<std::string>{"INPUT"});
+    // The INPUT policy is the answer when the SYN fell through to it...
+    before = parse_iptables_save(save_by_source(0, 0, 0, 5, 0, "DROP"), "ip");
+    after = parse_iptables_save(save_by_source(0, 0, 0, 7, 0, "DROP"), "ip");
+    auto policy = legacy_rule_for_flow(before, after, syn_from("192.0.2.1"));
+    ASSERT_TRUE(policy);
+    EXPECT_TRUE(policy->policy);
+    EXPECT_EQ(policy->chain, "INPUT");
+    // ...not when a rule that fits the flow grew: the SYN never reached the policy.
+    after = parse_iptables_save(save_by_source(1, 0, 0, 7, 0, "DROP"), "ip");
+    auto rule = legacy_rule_for_flow(before, after, syn_from("203.0.113.7"));
+    ASSERT_TRUE(rule);
+    EXPECT_FALSE(rule->policy);
+    EXPECT_EQ(rule->rule_num, 1u);
+}
+
+namespace {
+std::string save_doubtful(int recent_pkts, int set_pkts, int port_pkts, const char* policy = "ACCEPT",
+                          int policy_pkts = 0) {
+    return fmt::format(
+        "*filter\n"
+        ":INPUT {} [{}:0]\n"
+        "[{}:0] -A INPUT -p tcp -m tcp --dport 22 -m recent --update --seconds 60 --hitcount 4 --name ssh --rsource -j DROP\n"
+        "[{}:0] -A INPUT -m set --match-set blocklist src -j DROP\n"
+        "[{}:0] -A INPUT -p tcp -m tcp --dport 22 -j DROP\n"
+        "COMMIT\n",
+        policy, policy_pkts, recent_pkts, set_pkts, port_pkts);
+}
+}  // namespace
+
+TEST(IptablesLegacy, ARuleItCannotEvaluateIsNamedOnlyWhenItAloneGrew) {
+    auto before = parse_iptables_save(save_doubtful(0, 0, 0), "ip");
+    auto alone = legacy_rule_for_flow(before, parse_iptables_save(save_doubtful(2, 0, 0), "ip"), syn_from("192.0.2.1"));
+    ASSERT_TRUE(alone);
+    EXPECT_EQ(alone->rule_num, 1u);
+    // Two that may fit grew: the chain is named, no rule in it.
+    auto two = legacy_rule_for_flow(before, parse_iptables_save(save_doubtful(2, 1, 0), "ip"), syn_from("192.0.2.1"));
+    ASSERT_TRUE(two);
+    EXPECT_EQ(two->backend, "iptables-legacy");
+    EXPECT_EQ(two->table, "filter");
+    EXPECT_EQ(two->chain, "INPUT");
+    EXPECT_EQ(two->rule_num, 0u);
+    EXPECT_FALSE(two->policy);
+    EXPECT_TRUE(two->text.empty());
+    EXPECT_TRUE(rule_known_by_chain_only(*two));
+    EXPECT_EQ(describe_rule(*two).find("rule 0"), std::string::npos) << describe_rule(*two);
+    // A rule that fits, met after one that may have dropped the SYN first: not proven either.
+    auto after_doubt = legacy_rule_for_flow(before, parse_iptables_save(save_doubtful(2, 0, 3), "ip"), syn_from("192.0.2.1"));
+    ASSERT_TRUE(after_doubt);
+    EXPECT_TRUE(rule_known_by_chain_only(*after_doubt));
+    // One that may fit grew beside the policy: the SYN may have fallen through.
+    before = parse_iptables_save(save_doubtful(0, 0, 0, "DROP", 5), "ip");
+    auto with_policy =
+        legacy_rule_for_flow(before, parse_iptables_save(save_doubtful(0, 1, 0, "DROP", 6), "ip"), syn_from("192.0.2.1"));
+    ASSERT_TRUE(with_policy);
+    EXPECT_TRUE(rule_known_by_chain_only(*with_policy));
+}
+
+TEST(IptablesLegacy, ARuleInsertedBetweenReadingsDoesNotMakeTheOthersGrow) {
+    auto before = parse_iptables_save("*filter\n:INPUT ACCEPT [0:0]\n[5:0] -A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n", "ip");
+    auto after = parse_iptables_save(
+        "*filter\n:INPUT ACCEPT [0:0]\n[0:0] -A INPUT -s 192.0.2.9/32 -j ACCEPT\n[5:0] -A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n",
+        "ip");
+    EXPECT_FALSE(legacy_rule_for_flow(before, after, syn_from("192.0.2.1")));
 }

@@ -156,7 +156,7 @@ int run_report(Session& s) {
     if (uint64_t lost = s.nft_lost())
         ctx.missing_signals.push_back(fmt::format("{} nft trace messages lost (socket buffer full)", lost));
     auto other_ports = s.other_port_syns();
-    std::vector<FirewallRule> legacy = s.legacy_rules_since_last_reading();
+    firewall::LegacyReadings legacy = s.legacy_readings_since_last();
     s.detach();  // before printing: nothing of synwhy stays in the kernel past this point
 
     // Listeners from before the SYNs too: ssh.socket, after sshd failed to start for it, stops listening.

@@ -442,24 +442,11 @@ std::vector<firewall::LegacyRule> Session::read_legacy() const {
     return all;
 }
 
-std::vector<FirewallRule> Session::legacy_rules_since_last_reading() {
-    std::vector<FirewallRule> rules;
-    if (legacy_before_.empty()) return rules;
-    auto after = read_legacy();
-    for (const char* family : {"ip", "ip6"}) {
-        std::vector<firewall::LegacyRule> b, a;
-        for (const auto& r : legacy_before_)
-            if (r.family == family) b.push_back(r);
-        for (const auto& r : after)
-            if (r.family == family) a.push_back(r);
-        for (uint16_t port : options.ports)
-            if (auto rule = firewall::attribute_legacy_drop(b, a, port)) {
-                rules.push_back(*rule);
-                break;
-            }
-    }
-    legacy_before_ = std::move(after);
-    return rules;
+firewall::LegacyReadings Session::legacy_readings_since_last() {
+    if (legacy_before_.empty()) return {};
+    firewall::LegacyReadings readings{legacy_before_, read_legacy()};
+    legacy_before_ = readings.after;
+    return readings;
 }
 
 std::vector<OtherPortSyn> Session::other_port_syns() const {

@@ -46,8 +46,8 @@ public:
     // Listeners on the watched ports in the other namespaces (other-netns), into ctx.hosts[0].
     void find_foreign_listeners();
 
-    // iptables-legacy: the rules whose counters grew since the last reading (by family).
-    std::vector<FirewallRule> legacy_rules_since_last_reading();
+    // iptables-legacy: the counters at the last reading and now (each flow finds its rule in them).
+    firewall::LegacyReadings legacy_readings_since_last();
     bool legacy_present() const { return !legacy_before_.empty(); }
 
     TracerStats stats() const { return tracer_->stats(); }

@@ -192,17 +192,17 @@ private:
             if (e.kind != EventKind::established) failing_netns.insert(flow->key.netns);
         }
         if (!failing_netns.empty()) refresh_snapshots(failing_netns);
-        std::vector<FirewallRule> legacy_rules;
+        firewall::LegacyReadings legacy;
         bool legacy_read = false;
         for (const FlowKey& key : decided) {
             auto it = flows_.find(key);
             if (it == flows_.end() || it->second.syns <= printed_[key]) continue;
             FlowEvidence& f = it->second;
             if (s_.legacy_present() && f.inbound_drop && !f.inbound_rule && !legacy_read) {
-                legacy_rules = s_.legacy_rules_since_last_reading();
+                legacy = s_.legacy_readings_since_last();
                 legacy_read = true;
             }
-            attach_legacy_rule(f, legacy_rules, host_of(f.key.netns));
+            attach_legacy_rule(f, legacy, host_of(f.key.netns));
             print(f);
         }
     }

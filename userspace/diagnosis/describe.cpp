@@ -20,14 +20,25 @@ std::string describe_listener(const Listener& l) {
     return fmt::format("{} (pid {}) on {}", l.comm.empty() ? "?" : l.comm, l.pid, endpoint(l.addr, l.port));
 }
 
+bool rule_known_by_chain_only(const FirewallRule& r) {
+    return r.backend == "iptables-legacy" && r.rule_num == 0 && !r.policy;
+}
+
 std::string describe_rule(const FirewallRule& r) {
     std::string where = r.backend == "iptables-legacy"
-                            ? fmt::format("table {} chain {} rule {}", r.table, r.chain, r.rule_num)
+                            ? fmt::format("table {} chain {}", r.table, r.chain)
                             : fmt::format("{} {} {}", r.family, r.table, r.chain);
+    if (r.backend == "iptables-legacy" && r.rule_num) where += fmt::format(" rule {}", r.rule_num);
     std::string via;
     for (const auto& c : r.path) via += c + " -> ";
     if (!via.empty()) where += " (via " + via + r.chain + ")";
     if (r.policy) return fmt::format("{}: chain policy {}", where, r.verdict);
+    if (rule_known_by_chain_only(r)) {
+        bool built_in = r.chain == "INPUT" || r.chain == "FORWARD" || r.chain == "OUTPUT" || r.chain == "PREROUTING" ||
+                        r.chain == "POSTROUTING";  // only these have a policy
+        return fmt::format("{}: a rule in this chain or in a chain it jumps to{} (several that may match the SYN "
+                           "grew: the counters do not tell which)", where, built_in ? ", or its policy" : "");
+    }
     if (r.backend != "iptables-legacy") where += fmt::format(" handle {}", r.handle);
     if (!r.text.empty()) where += fmt::format(": {}", r.text);
     else if (!r.comment.empty()) where += fmt::format(" comment \"{}\"", r.comment);

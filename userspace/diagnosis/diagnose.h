@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "diagnosis/model.h"
+#include "firewall/iptables_legacy.h"
 
 namespace synwhy {
 
@@ -87,9 +88,9 @@ struct DiagnosisInput {
     std::vector<HostSnapshot> hosts;  // one per watched netns; the first is the default
     // (The listeners and units above are the latest; see hosts_at_start for the ones before.)
     uint64_t capture_ns = 0;          // how long the capture lasted
-    // iptables-legacy rules whose counters show they dropped SYNs during the capture (nft trace
-    // cannot see x_tables); joined to the flows that legacy netfilter dropped, by family.
-    std::vector<FirewallRule> legacy_rules;
+    // iptables-legacy rules with their counters before and after the capture (nft trace cannot
+    // see x_tables): a flow that legacy netfilter dropped gets the rule that fits it and grew.
+    firewall::LegacyReadings legacy_rules;
     std::vector<OtherPortSyn> other_port_syns;  // for not-arriving: clients on the wrong port
     std::optional<HostnameCheck> hostname;       // for not-arriving: does the name point here
     // Snapshots taken before the capture, when `hosts` were taken after it: who accepted a
@@ -104,7 +105,7 @@ const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t ne
 bool addressed_here(const FlowEvidence& flow, const HostSnapshot* host);
 
 // Names the legacy rule for a flow that x_tables dropped and nft trace could not attribute.
-void attach_legacy_rule(FlowEvidence& flow, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host);
+void attach_legacy_rule(FlowEvidence& flow, const firewall::LegacyReadings& legacy, const HostSnapshot* host);
 
 Diagnosis diagnose(const DiagnosisInput& input);
 
@@ -113,6 +114,8 @@ bool listener_accepts(const Listener& l, const IpAddr& dst);
 std::string endpoint(const IpAddr& a, uint16_t port);  // "192.0.2.2:22", "[2001:db8::2]:22"
 std::string describe_listener(const Listener& l);      // "sshd (pid 812) on 0.0.0.0:22"
 std::string describe_rule(const FirewallRule& r);      // "inet filter ssh_guard handle 3 (comment ...)"
+// An iptables-legacy rule known by its chain only: the counters did not single one rule out.
+bool rule_known_by_chain_only(const FirewallRule& r);
 // The fix for a rule that stopped `client` on `port`: its owner's own commands where a manager
 // owns it (owners/rule_owners.h knows them), the raw nft/iptables command only where none does.
 std::vector<std::string> rule_fix(const FirewallRule& r, uint16_t port, const IpAddr& client, const HostSnapshot* host);

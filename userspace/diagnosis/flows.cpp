@@ -112,18 +112,15 @@ bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
     return std::find(host->addresses.begin(), host->addresses.end(), f.key.dst) != host->addresses.end();
 }
 
-void attach_legacy_rule(FlowEvidence& f, const std::vector<FirewallRule>& legacy_rules, const HostSnapshot* host) {
+void attach_legacy_rule(FlowEvidence& f, const firewall::LegacyReadings& legacy, const HostSnapshot* host) {
     if (f.inbound_rule || !f.inbound_drop || !is_netfilter_drop(*f.inbound_drop)) return;
-    // A drop inside nft_do_chain is nftables'; anywhere else a legacy rule whose counter grew
-    // during the capture is the proof (legacy_rules holds only those).
+    // A drop inside nft_do_chain is nftables'; anywhere else the legacy rule that fits this flow
+    // and whose counter grew during the capture is the proof.
     if (firewall_backend(*f.inbound_drop) == "nftables") return;
     if (host && !host->iptables_legacy_present) return;
-    std::string family = f.key.src.family == Family::ipv4 ? "ip" : "ip6";
-    for (const auto& r : legacy_rules)
-        if (r.family == family) {
-            f.inbound_rule = r;
-            return;
-        }
+    firewall::FlowMatch flow{f.key.src.family == Family::ipv4 ? "ip" : "ip6", f.key.src, f.key.dst,
+                             f.key.sport, f.key.dport, f.ifname};
+    f.inbound_rule = firewall::legacy_rule_for_flow(legacy.before, legacy.after, flow);
 }
 
 }  // namespace synwhy

@@ -1,6 +1,7 @@
 // iptables-legacy attribution. nft trace cannot see x_tables, so the rule is found from the
-// per-rule packet counters (`iptables-legacy-save -c`) read before and after the capture: the
-// dropping rule whose counter grew, with the jumps that led to it.
+// per-rule packet counters (`iptables-legacy-save -c`) read before and after the capture: for each
+// flow, the dropping rule on its path from INPUT whose match fits it and whose counter grew, with
+// the jumps that led to it.
 #pragma once
 
 #include <chrono>
@@ -26,9 +27,33 @@ struct LegacyRule {
 // Parses `iptables-save -c` output.
 std::vector<LegacyRule> parse_iptables_save(const std::string& text, const std::string& family);
 
-// The rule (or policy) that dropped packets to `port` between two readings, or nullopt.
-std::optional<FirewallRule> attribute_legacy_drop(const std::vector<LegacyRule>& before,
-                                                  const std::vector<LegacyRule>& after, uint16_t port);
+// Two readings of the counters (both families): what grew between them dropped packets then.
+struct LegacyReadings {
+    std::vector<LegacyRule> before, after;
+};
+
+// The SYN a rule's match is compared with.
+struct FlowMatch {
+    std::string family;  // ip or ip6
+    IpAddr src, dst;
+    uint16_t sport = 0, dport = 0;
+    std::string ifname;  // the input interface; empty when not known
+};
+
+enum class MatchFit { fits, cannot_fit, unknown };
+
+// Whether a rule's match (`-A CHAIN -p tcp -s 10.0.0.0/8 --dport 22 -j DROP`) fits the SYN:
+// unknown for options it cannot evaluate (-m set, -m recent, ...), cannot_fit as soon as one
+// option it can evaluate excludes the SYN.
+MatchFit rule_fits(const std::string& rule_text, const FlowMatch& flow);
+
+// The rule (or policy) that dropped the flow's SYN between two readings: in traversal order
+// from INPUT, the first dropping rule that fits the flow and grew, when no rule of doubtful fit
+// that grew comes before it. A rule of doubtful fit is named only when it is the one candidate
+// that grew; with several, the rule names only the chain (rule_num 0, no text, not a policy).
+// The policy only when no candidate grew and it did. nullopt when nothing on the path grew.
+std::optional<FirewallRule> legacy_rule_for_flow(const std::vector<LegacyRule>& before,
+                                                 const std::vector<LegacyRule>& after, const FlowMatch& flow);
 
 // Reads the counters of the calling thread's netns (empty when no legacy table is loaded there).
 std::vector<LegacyRule> read_legacy_counters(const std::string& family, std::chrono::milliseconds timeout,

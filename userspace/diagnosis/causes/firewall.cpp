@@ -34,6 +34,16 @@ std::vector<std::string> find_rule_fix(const std::string& backend, const HostSna
     return fix;
 }
 
+// The rule is known by its chain only: show the chain with its counters, never guess a number.
+std::vector<std::string> inspect_chain_fix(const FirewallRule& r, uint16_t port) {
+    std::string tool = r.family == "ip6" ? "ip6tables-legacy" : "iptables-legacy";
+    std::string table = r.table == "filter" ? "" : " -t " + r.table;
+    return {fmt::format("find the rule: {}{} -L {} -v -n --line-numbers (the one whose packet count grows as the "
+                        "client retries)", tool, table, r.chain),
+            fmt::format("then delete it ({}{} -D {} NUM, NUM from that listing) or insert an accept before it: "
+                        "{}{} -I INPUT -p tcp --dport {} -j ACCEPT", tool, table, r.chain, tool, table, port)};
+}
+
 // How many clients' own commands (unban, delete from a set) are listed; the rest are alike.
 constexpr size_t clients_listed = 3;
 
@@ -77,6 +87,12 @@ Cause build_firewall_block(const CauseContext& ctx) {
     c.rule = ctx.first_rule();
     if (!c.rule) {
         c.fix = find_rule_fix(backend, ctx.host, ctx.port);
+        return c;
+    }
+    if (rule_known_by_chain_only(*c.rule)) {
+        c.summary = fmt::format("a firewall rule (iptables-legacy) {} SYNs to {}: {}", drop ? "drops" : "rejects",
+                                ctx.target, describe_rule(*c.rule));
+        c.fix = inspect_chain_fix(*c.rule, ctx.port);
         return c;
     }
     RuleAdvice advice = advice_for_clients(ctx, *c.rule);
