@@ -14,6 +14,11 @@ using detail::is_netfilter_drop;
 void FlowEvidence::add(const Event& e) {
     if (e.ts_ns && (first_ns == 0 || e.ts_ns < first_ns)) first_ns = e.ts_ns;
     last_ns = std::max(last_ns, e.ts_ns);
+    if (e.kind == EventKind::syn_rx && ifindex == 0) {  // the SYN's own arrival names the interface
+        ifname = e.ifname;
+        ifindex = e.ifindex;
+        vlan_id = e.vlan_id;
+    }
     if (ifname.empty() && !e.outbound) ifname = e.ifname;
     switch (e.kind) {
     case EventKind::syn_rx: syns++; break;

@@ -28,6 +28,9 @@ nlohmann::json flow_json(const Flow& f) {
         {"ts", format_time(f.first_ns)},
         {"first_ns", f.first_ns},   {"last_ns", f.last_ns},
     };
+    j["ip_ifname"] = f.ip_ifname;
+    if (!f.bridge.empty()) j["bridge"] = f.bridge;
+    if (f.vlan_id) j["vlan_id"] = f.vlan_id;
     if (f.rule) j["rule"] = rule_json(*f.rule);
     return j;
 }

@@ -49,6 +49,7 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     e.netns = r.netns;
     e.ifindex = r.ifindex;
     e.ifname = ifname_of(r);
+    e.vlan_id = r.vlan_id;
     if (r.packet_len) e.packet.assign(r.packet, r.packet + std::min<size_t>(r.packet_len, sizeof r.packet));
     e.src = make_addr(r.family, r.saddr);
     e.dst = make_addr(r.family, r.daddr);
