@@ -606,6 +606,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 		/* Counted only: a client knocking on another port is evidence, not an event. */
 		struct synwhy_other_port_key k = {.netns = netns, .dport = p.dport, .family = p.family};
 		__builtin_memcpy(k.saddr, p.saddr, 16);
+		__builtin_memcpy(k.daddr, p.daddr, 16);
 		__u64 *n = bpf_map_lookup_elem(&other_port_syns, &k);
 		if (n) {
 			__sync_fetch_and_add(n, 1);

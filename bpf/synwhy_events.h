@@ -74,10 +74,12 @@ struct synwhy_count_key {
 	__u32 reason;
 };
 
-/* SYNs to ports that are not watched, counted per (source, port): for `not-arriving`, a client
- * that reached this host on the wrong port. */
+/* SYNs to ports that are not watched, counted per (source, destination, port): for
+ * `not-arriving`, a client that reached this host on the wrong port (the destination tells a SYN
+ * to this host from one it forwards). */
 struct synwhy_other_port_key {
 	__u8 saddr[16];
+	__u8 daddr[16];
 	__u32 netns;
 	__u16 dport;
 	__u16 family;

@@ -470,6 +470,8 @@ std::vector<OtherPortSyn> Session::other_port_syns() const {
         s.netns = x.netns;
         s.src.family = x.family == AF_INET6 ? Family::ipv6 : Family::ipv4;
         std::memcpy(s.src.bytes.data(), x.saddr, s.src.family == Family::ipv4 ? 4 : 16);
+        s.dst.family = s.src.family;
+        std::memcpy(s.dst.bytes.data(), x.daddr, s.dst.family == Family::ipv4 ? 4 : 16);
         s.dport = x.dport;
         s.count = x.count;
         out.push_back(s);

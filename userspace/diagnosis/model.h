@@ -247,6 +247,7 @@ struct OtherPortSyn {
     IpAddr src;
     uint16_t dport = 0;
     uint64_t count = 0;
+    IpAddr dst;           // unset (all zero) when the kernel did not record it
 };
 
 // What the name the client uses resolves to (`--hostname`).

@@ -144,7 +144,8 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"version", SYNWHY_VERSION},
         {"ports", ctx.ports},
         {"capture_seconds", ctx.capture_seconds},
-        {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted)},
+        // The kernel counts every SYN to a watched port, those it forwards too (told apart here).
+        {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted - std::min(ctx.syns_counted, d.syns_forwarded))},
         {"syns_detailed", d.syns_seen},
         {"syns_forwarded", d.syns_forwarded},
         {"events_lost", ctx.events_lost},
