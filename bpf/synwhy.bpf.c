@@ -18,6 +18,8 @@
 #define AF_INET6 10
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88A8
 #define IPPROTO_ICMPV6_ 58
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
@@ -112,6 +114,7 @@ struct pkt {
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
+	__u16 vlan_id;
 };
 
 static __always_inline void count(__u32 stat)
@@ -432,6 +435,7 @@ static __always_inline void fill_from_pkt(struct synwhy_event *e, const struct p
 	e->tcp_flags = p->tcp_flags;
 	e->icmp_type = p->icmp_type;
 	e->icmp_code = p->icmp_code;
+	e->vlan_id = p->vlan_id;
 }
 
 static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb)
@@ -528,27 +532,81 @@ static __always_inline bool of_unwatched_socket(struct sk_buff *skb, bool remote
 
 /* ---- arrival ---------------------------------------------------------------------------- */
 
+/* Before 6.2 a tag held in skb metadata was flagged by the vlan_present bit; since, by a
+ * non-zero vlan_proto (vlan_all). */
+struct sk_buff___vlan_present {
+	__u8 vlan_present : 1;
+} __attribute__((preserve_access_index));
+
+/* The VLAN id of an offloaded tag (the lower device took it out of the frame), 0 without. */
+static __always_inline __u16 offloaded_vlan_id(struct sk_buff *skb)
+{
+	struct sk_buff___vlan_present *old = (void *)skb;
+	bool tagged;
+	if (bpf_core_field_exists(old->vlan_present))
+		tagged = BPF_CORE_READ_BITFIELD(old, vlan_present);
+	else
+		tagged = skb->vlan_proto != 0;
+	return tagged ? skb->vlan_tci & 0x0fff : 0;
+}
+
+/* A frame tagged in the packet itself (no offload) arrives with skb->protocol 0x8100 (or 0x88a8)
+ * and data at the tag; the stack takes the tag out only after this tracepoint and does not
+ * fire it again. Steps over up to two tags (802.1ad QinQ): *l3 and *proto end at the IP header,
+ * *vlan_id is the innermost tag's id. */
+static __always_inline int skip_vlan_tags(const unsigned char **l3, __u16 *proto, __u16 *vlan_id)
+{
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		if (*proto != bpf_htons(ETH_P_8021Q) && *proto != bpf_htons(ETH_P_8021AD))
+			return 0;
+		__u8 tag[4]; /* TCI, then the encapsulated protocol */
+		if (bpf_probe_read_kernel(tag, sizeof(tag), *l3))
+			return -1;
+		*vlan_id = ((tag[0] << 8) | tag[1]) & 0x0fff;
+		__builtin_memcpy(proto, tag + 2, 2);
+		*l3 += 4;
+	}
+	return *proto == bpf_htons(ETH_P_8021Q) || *proto == bpf_htons(ETH_P_8021AD) ? -1 : 0;
+}
+
+/* A bridge hands what it passes up to its own device to netif_receive_skb a second time; the
+ * frame was seen on the port it came in by (where a bridge-family rule may still drop it), so
+ * the second sighting is not an arrival. */
+static __always_inline bool is_bridge_device(struct net_device *dev)
+{
+	__u64 flags = BPF_CORE_READ_BITFIELD(dev, priv_flags);
+	return flags & bpf_core_enum_value(enum netdev_priv_flags, IFF_EBRIDGE);
+}
+
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(syn_rx, struct sk_buff *skb)
 {
-	if (!maybe_handshake(skb))
+	if (skb->len > MAX_HANDSHAKE_BYTES || !skb->dev || is_bridge_device(skb->dev))
 		return 0;
 	__u32 netns = skb_netns(skb);
 	if (!netns_watched(netns))
 		return 0;
-	/* At this tracepoint the network header is not reset yet; skb->data points at it. */
-	unsigned char *l3 = skb->data;
+	/* At this tracepoint the network header is not reset yet; skb->data points at it (or at
+	 * the VLAN tags before it). */
+	const unsigned char *l3 = skb->data;
+	__u16 proto = skb->protocol;
+	__u16 vlan_id = offloaded_vlan_id(skb);
+	if (skip_vlan_tags(&l3, &proto, &vlan_id))
+		return 0;
 	struct l4peek k;
-	if (peek_l4(l3, skb->protocol, &k) || k.proto != IPPROTO_TCP ||
+	if (peek_l4(l3, proto, &k) || k.proto != IPPROTO_TCP ||
 	    (k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
 		return 0;
 	struct pkt p = {};
-	if (parse_l3(l3, skb->protocol, &p, false))
+	if (parse_l3(l3, proto, &p, false))
 		return 0;
+	p.vlan_id = vlan_id;
 	if (!port_watched(p.dport)) {
 		/* Counted only: a client knocking on another port is evidence, not an event. */
 		struct synwhy_other_port_key k = {.netns = netns, .dport = p.dport, .family = p.family};
 		__builtin_memcpy(k.saddr, p.saddr, 16);
+		__builtin_memcpy(k.daddr, p.daddr, 16);
 		__u64 *n = bpf_map_lookup_elem(&other_port_syns, &k);
 		if (n) {
 			__sync_fetch_and_add(n, 1);

@@ -4,7 +4,7 @@
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 3
+#define SYNWHY_EVENT_VERSION 4
 
 /* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
  * error with the headers it quotes). */
@@ -56,6 +56,8 @@ struct synwhy_event {
 	__u8 new_state;
 	char ifname[16];
 	char comm[16];	    /* STATE (listen changes), EXIT */
+	__u16 vlan_id;	    /* SYN_RX: the 802.1Q VLAN it came in on (0: untagged), tag in the
+			     * packet or in skb metadata (offloaded); ifindex is the lower device */
 	__u16 packet_len;   /* bytes of packet[] filled (0: not copied) */
 	__u8 packet[SYNWHY_PACKET_BYTES]; /* SYN_RX, TX with copy_packets: from the IP header on */
 };
@@ -72,10 +74,12 @@ struct synwhy_count_key {
 	__u32 reason;
 };
 
-/* SYNs to ports that are not watched, counted per (source, port): for `not-arriving`, a client
- * that reached this host on the wrong port. */
+/* SYNs to ports that are not watched, counted per (source, destination, port): for
+ * `not-arriving`, a client that reached this host on the wrong port (the destination tells a SYN
+ * to this host from one it forwards). */
 struct synwhy_other_port_key {
 	__u8 saddr[16];
+	__u8 daddr[16];
 	__u32 netns;
 	__u16 dport;
 	__u16 family;

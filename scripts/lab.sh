@@ -15,9 +15,13 @@
 #   lab.sh port                    the port the client connects to (always 22)
 #   lab.sh connect 4|6 [TIMEOUT]   one real ssh attempt from the client; prints ssh's error line
 #   lab.sh srv CMD... / cli CMD... run CMD in the server / client namespace
+#   lab.sh can-vlan                exit 0 when this kernel makes 802.1Q VLAN interfaces
 #
 # Environment: LAB_PREFIX (default synwhy) names the namespaces (PREFIX-srv, PREFIX-cli) and the
 # state dir /run/synwhy-lab/PREFIX/ (sshd_config, host key, pid file, log, scenario name).
+# LAB_TOPOLOGY puts the server's addresses on something else than its veth: `bridge` (a Linux
+# bridge br-lab whose port is the veth, as on a KVM or Docker host) or `vlan` (802.1Q VLAN 100 on
+# both veth ends, tagged in the packet: no VLAN offload); `plain` (default) is the bare veth.
 set -euo pipefail
 
 PROG=lab.sh
@@ -37,6 +41,26 @@ STATE="$STATE_ROOT/$PREFIX"
 # directly, never in the root namespace), so two labs never clash over an interface name.
 SRV_IF=veth-srv
 CLI_IF=veth-cli
+TOPOLOGY=${LAB_TOPOLOGY:-plain}
+case $TOPOLOGY in
+plain | bridge | vlan) ;;
+*)
+    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge or vlan" >&2
+    exit 2
+    ;;
+esac
+LAB_BRIDGE=br-lab
+LAB_VLAN=100
+# The interfaces that hold the addresses: the veth ends, or the bridge / VLAN interfaces on them.
+SRV_DEV=$SRV_IF
+CLI_DEV=$CLI_IF
+case $TOPOLOGY in
+bridge) SRV_DEV=$LAB_BRIDGE ;;
+vlan)
+    SRV_DEV=$SRV_IF.$LAB_VLAN
+    CLI_DEV=$CLI_IF.$LAB_VLAN
+    ;;
+esac
 SRV4=192.0.2.2
 CLI4=192.0.2.1
 SRV6=2001:db8::2
@@ -251,17 +275,34 @@ build_network() {
     ip netns add "$CLI_NS"
     # Create the pair with each end already inside its namespace (see SRV_IF above).
     ip link add "$SRV_IF" netns "$SRV_NS" type veth peer name "$CLI_IF" netns "$CLI_NS"
-
     ip -n "$SRV_NS" link set lo up
-    ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_IF"
-    # nodad: the address is usable at once instead of after duplicate address detection.
-    ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_IF" nodad
-    ip -n "$SRV_NS" link set "$SRV_IF" up
-
     ip -n "$CLI_NS" link set lo up
-    ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_IF"
-    ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_IF" nodad
+    ip -n "$SRV_NS" link set "$SRV_IF" up
     ip -n "$CLI_NS" link set "$CLI_IF" up
+    case $TOPOLOGY in
+    bridge)
+        # No STP: the port forwards at once.
+        ip -n "$SRV_NS" link add "$LAB_BRIDGE" type bridge stp_state 0
+        ip -n "$SRV_NS" link set "$SRV_IF" master "$LAB_BRIDGE"
+        ip -n "$SRV_NS" link set "$LAB_BRIDGE" up
+        ;;
+    vlan)
+        # Tags written into the packet by the sender (txvlan off), so the server's stack meets a
+        # 0x8100 frame and untags it itself, as behind a NIC without VLAN offload.
+        ip netns exec "$CLI_NS" ethtool -K "$CLI_IF" txvlan off >/dev/null
+        ip netns exec "$SRV_NS" ethtool -K "$SRV_IF" txvlan off rxvlan off >/dev/null
+        ip -n "$SRV_NS" link add link "$SRV_IF" name "$SRV_DEV" type vlan id "$LAB_VLAN"
+        ip -n "$CLI_NS" link add link "$CLI_IF" name "$CLI_DEV" type vlan id "$LAB_VLAN"
+        ip -n "$SRV_NS" link set "$SRV_DEV" up
+        ip -n "$CLI_NS" link set "$CLI_DEV" up
+        ;;
+    esac
+
+    ip -n "$SRV_NS" addr add "$SRV4/24" dev "$SRV_DEV"
+    # nodad: the address is usable at once instead of after duplicate address detection.
+    ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_DEV" nodad
+    ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_DEV"
+    ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_DEV" nodad
 }
 
 # Proves the client reaches the server over FAMILY before any scenario is applied. There is no
@@ -537,8 +578,8 @@ fill_conntrack_table() {
 # outcome is always a plain time-out, as for a SYN lost on the way. Client side only.
 slow_neighbour_failure() {
     ip netns exec "$CLI_NS" sh -c "
-        echo 60 > /proc/sys/net/ipv4/neigh/$CLI_IF/mcast_solicit &&
-        echo 60 > /proc/sys/net/ipv6/neigh/$CLI_IF/mcast_solicit"
+        echo 60 > /proc/sys/net/ipv4/neigh/$CLI_DEV/mcast_solicit &&
+        echo 60 > /proc/sys/net/ipv6/neigh/$CLI_DEV/mcast_solicit"
 }
 
 # Stops sshd (SIGSTOP: alive, listening, accepting nothing) and fills its accept queue with
@@ -592,6 +633,16 @@ cmd_up() {
         echo "$PROG: must run as root (network namespaces)" >&2
         exit 1
     }
+    # Scenarios that set up the server's veth itself (tc, XDP, rp_filter, a container's veth)
+    # are made for the plain topology only.
+    case $TOPOLOGY:$scenario in
+    plain:* | *:healthy | *:sshd-stopped | *:sshd-other-port | *:sshd-loopback-only | *:nft-* | *:iptables-* | \
+        *:wrong-ip | *:ufw-deny | *:handshake-lost) ;;
+    *)
+        echo "$PROG: scenario '$scenario' is made for LAB_TOPOLOGY=plain only" >&2
+        exit 2
+        ;;
+    esac
     UP_SCENARIO=$scenario
 
     # Steps' own error output goes to a scratch file; on failure only its last line is shown.
@@ -784,6 +835,16 @@ main() {
         check_family "$1"
         current_scenario >/dev/null
         cmd_connect "$@"
+        ;;
+    can-vlan)
+        # Whether this kernel makes 802.1Q interfaces (LAB_TOPOLOGY=vlan): tried in a scratch
+        # namespace, removed at once.
+        local probe_ns="${PREFIX}-vlanprobe" ok=1
+        ip netns add "$probe_ns" 2>/dev/null || exit 1
+        ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null &&
+            ip -n "$probe_ns" link add link vp0 name vp0.5 type vlan id 5 2>/dev/null && ok=0
+        ip netns del "$probe_ns" 2>/dev/null || true
+        exit "$ok"
         ;;
     srv) cmd_exec "$SRV_NS" "$@" ;;
     cli) cmd_exec "$CLI_NS" "$@" ;;

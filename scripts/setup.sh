@@ -20,6 +20,8 @@ packages=(
     dpkg-dev file
     # the lab and the end-to-end tests: real sshd, real firewalls, real clients
     openssh-server openssh-client nftables iptables ufw firewalld iproute2 iputils-ping netcat-openbsd jq procps
+    # the lab's VLAN topology: VLAN offload off on the veth ends
+    ethtool
     conntrack tshark prometheus hping3
     # the client-side probe lab (scripts/probelab.sh): a name server for the wrong-address scenarios
     dnsmasq-base

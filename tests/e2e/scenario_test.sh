@@ -2,7 +2,9 @@
 # One lab scenario, one address family: build the scenario, run `synwhy report --json` in the
 # server's namespace, make one real SSH connection attempt from the client, and check the verdict.
 # Usage: scenario_test.sh SCENARIO FAMILY(4|6) EXPECTED_CAUSE [JQ_FILTER...]
-# Each JQ_FILTER runs on the report and must print true.
+# Each JQ_FILTER runs on the report and must print true. With LAB_TOPOLOGY (bridge, vlan) the
+# lab's server sits behind that topology, and the SYNs synwhy counted (kernel and report) are
+# checked against the SYNs the client's kernel sent: one SYN is one SYN, whatever it crossed.
 SCENARIO=$1 FAMILY=$2 EXPECTED=$3
 shift 3
 . "$(dirname "$0")/lib.sh"
@@ -17,9 +19,15 @@ if [ "$EXPECTED" = "not-arriving" ]; then
 else
     limit=(--count 1 --duration 15s)
 fi
+# SYNs the client's kernel sent: connections opened plus SYNs retransmitted.
+client_syns() {
+    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
+}
+syns_before=$(client_syns)
 start_synwhy report "$SYNWHY" report --json --netns "${LAB_PREFIX}-srv" --port "$port" "${limit[@]}"
 "$LAB" connect "$FAMILY" 3 >"$WORK/client.out" 2>&1
 wait_synwhy 30
+syns_sent=$(($(client_syns) - syns_before))
 
 report="$WORK/report.out"
 jq -e . "$report" >/dev/null 2>&1 || fail "report is not JSON"
@@ -53,4 +61,16 @@ fi
 for filter in "$@"; do
     jq_check "$report" "$filter" "assertion failed"
 done
-echo "ok: $SCENARIO ipv$FAMILY -> $primary"
+counts=""
+if [ -n "${LAB_TOPOLOGY:-}" ] && [ "$EXPECTED" != "not-arriving" ]; then
+    # The report may end (--count 1) before the client's last retransmission: never more SYNs
+    # than were sent, at least the first, and each flow's count within the same bound.
+    seen=$(jq '.syns_seen' "$report")
+    detailed=$(jq '.syns_detailed' "$report")
+    [ "$seen" -ge 1 ] && [ "$seen" -le "$syns_sent" ] ||
+        fail "$SCENARIO/ipv$FAMILY over $LAB_TOPOLOGY: $seen SYNs counted, the client sent $syns_sent"
+    jq_check "$report" "[.flows[].syns] | add <= $syns_sent" "flows hold more SYNs than the client sent ($syns_sent)"
+    counts=" over $LAB_TOPOLOGY: client sent $syns_sent SYNs, kernel counted $seen, report detailed $detailed"
+fi
+echo "ok: $SCENARIO ipv$FAMILY -> $primary$counts"
+echo "first line: $(jq -r '.flows[0] | "\(.src):\(.sport) -> \(.dst):\(.dport) \(.verdict) \(.detail) [\(.ifname)\(if .bridge then ", bridge " + .bridge else "" end)\(if .vlan_id then ", VLAN \(.vlan_id)" else "" end) -> \(.ip_ifname)]"' "$report" 2>/dev/null)"

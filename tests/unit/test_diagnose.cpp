@@ -477,6 +477,22 @@ TEST(Diagnose, NotArrivingIgnoresThisHostsOwnConnections) {
     EXPECT_NE(remote.causes[0].fix[0].find("the client 192.0.2.1 connects to port 2222, not 22"), std::string::npos);
 }
 
+TEST(Diagnose, NotArrivingIgnoresSynsThisHostOnlyForwards) {
+    // A router or a Docker/KVM host forwards a client's SYNs to another host's port 80: that
+    // client aims elsewhere, not at this host on the wrong port.
+    DiagnosisInput in;
+    in.ports = {22};
+    in.hosts = {host_with({listener("0.0.0.0", 22)})};
+    in.other_port_syns = {{kNetns, ip("192.0.2.1"), 80, 4, ip("198.51.100.2")}};
+    auto d = diagnose(in);
+    ASSERT_EQ(codes(d), std::vector<std::string>{"not-arriving"});
+    EXPECT_FALSE(any_contains(d.causes[0].evidence, "instead"));
+    // The same client to this host's own address on port 80 is evidence.
+    in.other_port_syns.push_back({kNetns, ip("192.0.2.1"), 80, 1, ip("192.0.2.2")});
+    auto here = diagnose(in);
+    EXPECT_TRUE(any_contains(here.causes[0].evidence, "from 192.0.2.1 arrived on port 80 instead"));
+}
+
 TEST(Diagnose, KernelDropsWithAKnownRemedy) {
     auto tc = run({syn("192.0.2.1", 1, "192.0.2.2"), drop("192.0.2.1", 1, "192.0.2.2", "TC_INGRESS", "__netif_receive_skb_core+0x4dc")},
                   host_with({listener("0.0.0.0", 22)}));

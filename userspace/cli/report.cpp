@@ -78,6 +78,14 @@ private:
     bool shown_ = false;
 };
 
+// Whether a SYN came to the watched namespace itself: --count counts only those, never SYNs it
+// forwards to other hosts (containers, VMs, a router's clients), which are not judged.
+bool syn_for_this_host(const Event& e, const std::vector<HostSnapshot>& hosts) {
+    const HostSnapshot* host = host_for(hosts, e.netns);
+    if (!host || host->addresses.empty() || e.dst.is_loopback()) return true;
+    return std::find(host->addresses.begin(), host->addresses.end(), e.dst) != host->addresses.end();
+}
+
 }  // namespace
 
 int run_report(Session& s) {
@@ -94,7 +102,7 @@ int run_report(Session& s) {
     std::set<std::pair<IpAddr, uint16_t>> clients;  // the attempts being kept, by client end
     auto keep = [&](std::vector<Event>& events) {
         for (auto& e : events) {
-            if (e.kind == EventKind::syn_rx) syns++;
+            if (e.kind == EventKind::syn_rx && syn_for_this_host(e, s.ctx.hosts)) syns++;
             bool about_a_flow = e.kind != EventKind::listen_change && e.kind != EventKind::process_exit;
             bool known = !about_a_flow || clients.count({e.src, e.sport});
             if (!known && clients.size() < max_report_flows) {

@@ -282,7 +282,7 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
         s->ctx.firewall_attribution = "--all-netns: nft trace is not set up; firewall drops are named by backend only";
     } else {
         std::string nft_error;
-        s->nft_ = firewall::NftTraceSession::start(o.ports, s->own_netns, nft_error);
+        s->nft_ = firewall::NftTraceSession::start(o.ports, s->own_netns, nft_error, s->clock_offset_);
         s->ctx.firewall_attribution = s->nft_ ? "nft trace" : nft_error + "; firewall drops are named by backend only";
     }
     // iptables-legacy: per-rule counters now, compared with later readings to name the rule.
@@ -457,6 +457,8 @@ std::vector<OtherPortSyn> Session::other_port_syns() const {
         s.netns = x.netns;
         s.src.family = x.family == AF_INET6 ? Family::ipv6 : Family::ipv4;
         std::memcpy(s.src.bytes.data(), x.saddr, s.src.family == Family::ipv4 ? 4 : 16);
+        s.dst.family = s.src.family;
+        std::memcpy(s.dst.bytes.data(), x.daddr, s.dst.family == Family::ipv4 ? 4 : 16);
         s.dport = x.dport;
         s.count = x.count;
         out.push_back(s);

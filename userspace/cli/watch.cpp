@@ -29,6 +29,14 @@ constexpr uint64_t ms = 1000000ULL;
 // `reject with tcp reset` sends it before the SYN's NF_DROP, which may come in the next batch,
 // and the TCP stack's own RST is announced by tcp_send_reset (rst_sent) first. A RST seen alone
 // is judged when the flow goes idle (expire).
+// Verdicts a later event may still overturn: a handshake seen incomplete completes when a lost
+// SYN-ACK is retransmitted, an unanswered SYN is answered late. Their metrics wait for the
+// correction or for the flow to stay quiet (provisional_quiet), so counters never go back.
+bool provisional(const std::string& verdict) {
+    return verdict == cause::handshake_incomplete || verdict == cause::unanswered;
+}
+constexpr uint64_t provisional_quiet_ms = 10000;
+
 bool decisive(EventKind k) {
     return k == EventKind::established || k == EventKind::drop || k == EventKind::firewall_verdict ||
            k == EventKind::rst_sent || k == EventKind::icmp_sent;
@@ -95,6 +103,7 @@ public:
         // kept in the buffer): try once more with the last line. A closed output just fails again.
         std::cout.clear();
         report_detail_lost(true);
+        for (const auto& [key, verdict] : verdict_printed_) count_in_metrics(key, verdict);
         if (!o_.metrics_file.empty()) {
             metrics_.up = false;
             write_metrics();
@@ -150,19 +159,67 @@ private:
         const std::string netns_name = label.empty() ? s_.own_name : label;
         declare_flow_series(metrics_, f.key.dport, netns_name);
         // A flow gets a line again for each retransmitted SYN: count only the SYNs new since its last.
-        metrics_.syns[{f.key.dport, flow.verdict, netns_name}] += f.syns - already;
+        Uncounted& pending = uncounted_[f.key];
+        pending.syns += f.syns - already;
+        pending.netns_name = netns_name;
         syns_with_line_ += f.syns - already;
-        metrics_dirty_ = true;
-        if (to_journal_)
-            journal(flow_journal_entry(flow, watch_line(flow, label, false), netns_name,
-                                       flow_owner(flow, host_of(f.key.netns))));
+        // A line for new SYNs of a flow whose verdict changed since its last line corrects it too.
+        std::string previous;
+        if (auto it = verdict_printed_.find(f.key); it != verdict_printed_.end() && it->second != flow.verdict)
+            previous = it->second;
+        verdict_printed_[f.key] = flow.verdict;
+        if (!provisional(flow.verdict)) count_in_metrics(f.key, flow.verdict);
+        write_line(flow, f.key, label, previous.empty() ? nullptr : &previous);
+    }
+
+    // A flow whose line is out, told again when a later event changes its verdict (the SYN-ACK
+    // that was lost came again and the handshake completed): JSON "event": "update".
+    void correct(const FlowEvidence& f) {
+        auto printed = verdict_printed_.find(f.key);
+        if (printed == verdict_printed_.end()) return;
+        Flow flow = classify(f, host_of(f.key.netns), o_.ports);
+        if (flow.verdict == printed->second) return;
+        const std::string previous = printed->second;
+        printed->second = flow.verdict;
+        if (!provisional(flow.verdict)) count_in_metrics(f.key, flow.verdict);
+        write_line(flow, f.key, label_of(f.key.netns), &previous);
+    }
+
+    void write_line(const Flow& flow, const FlowKey& key, const std::string& label, const std::string* previous) {
+        std::string line = watch_line(flow, label, color_);
+        if (previous) line += fmt::format(" (update: was {})", *previous);
+        if (to_journal_) {
+            const std::string netns_name = label.empty() ? s_.own_name : label;
+            std::string plain = watch_line(flow, label, false);
+            if (previous) plain += fmt::format(" (update: was {})", *previous);
+            journal(flow_journal_entry(flow, plain, netns_name, flow_owner(flow, host_of(key.netns))));
+        }
         if (o_.json) {
             auto j = flow_json(flow);
             if (o_.all_netns) j["netns_name"] = label;
+            if (previous) {
+                j["event"] = "update";
+                j["previous_verdict"] = *previous;
+            }
             emit(json_text(j));
         } else {
-            emit(watch_line(flow, label, color_));
+            emit(line);
         }
+    }
+
+    // The flow's SYNs not yet in the metrics go there under `verdict`.
+    void count_in_metrics(const FlowKey& key, const std::string& verdict) {
+        auto it = uncounted_.find(key);
+        if (it == uncounted_.end() || it->second.syns == 0) return;
+        metrics_.syns[{key.dport, verdict, it->second.netns_name}] += it->second.syns;
+        it->second.syns = 0;
+        metrics_dirty_ = true;
+    }
+
+    // A provisional verdict that no event changed for a while (or at the end) is the verdict.
+    void settle_provisional(const FlowKey& key) {
+        auto printed = verdict_printed_.find(key);
+        if (printed != verdict_printed_.end()) count_in_metrics(key, printed->second);
     }
 
     void handle(const std::vector<Event>& batch) {
@@ -196,14 +253,19 @@ private:
         bool legacy_read = false;
         for (const FlowKey& key : decided) {
             auto it = flows_.find(key);
-            if (it == flows_.end() || it->second.syns <= printed_[key]) continue;
+            if (it == flows_.end()) continue;
             FlowEvidence& f = it->second;
+            const bool new_syns = f.syns > printed_[key];
+            if (!new_syns && !verdict_printed_.count(key)) continue;
             if (s_.legacy_present() && f.inbound_drop && !f.inbound_rule && !legacy_read) {
                 legacy = s_.legacy_readings_since_last();
                 legacy_read = true;
             }
             attach_legacy_rule(f, legacy, host_of(f.key.netns));
-            print(f);
+            if (new_syns)
+                print(f);
+            else
+                correct(f);
         }
     }
 
@@ -234,8 +296,12 @@ private:
             uint64_t idle = now > f.last_ns ? now - f.last_ns : 0;
             if (f.syns > printed_[f.key] && idle > 1500 * ms) print(f);
             bool done = f.syns <= printed_[f.key];
+            if (idle > provisional_quiet_ms * ms) settle_provisional(f.key);
             if (idle > 120000 * ms || (crowded && done)) {
+                settle_provisional(f.key);
                 printed_.erase(it->first);
+                verdict_printed_.erase(it->first);
+                uncounted_.erase(it->first);
                 it = flows_.erase(it);
             } else {
                 ++it;
@@ -308,6 +374,12 @@ private:
     const bool color_;  // on a TTY, and only without NO_COLOR
     std::map<FlowKey, FlowEvidence> flows_;
     std::map<FlowKey, uint32_t> printed_;  // SYNs already given a line, per flow
+    std::map<FlowKey, std::string> verdict_printed_;  // the verdict its last line gave
+    struct Uncounted {
+        uint32_t syns = 0;  // SYNs with a line, not yet in the metrics (a provisional verdict)
+        std::string netns_name;
+    };
+    std::map<FlowKey, Uncounted> uncounted_;
     std::map<uint32_t, Event> exits_;      // pid -> its exit, for the listen-stop lines that follow
     std::set<uint32_t> seen_netns_;
     uint64_t last_snapshot_ = Session::monotonic_ns();

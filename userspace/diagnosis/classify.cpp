@@ -7,6 +7,7 @@
 
 #include "diagnosis/describe.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/interfaces.h"
 #include "diagnosis/owners/listener_owners.h"
 #include "diagnosis/owners/ssh_units.h"
 
@@ -16,7 +17,7 @@ namespace {
 
 using namespace detail;
 
-Flow flow_of(const FlowEvidence& f) {
+Flow flow_of(const FlowEvidence& f, const HostSnapshot* host) {
     Flow out;
     out.family = f.key.src.family;
     out.src = f.key.src;
@@ -25,6 +26,10 @@ Flow flow_of(const FlowEvidence& f) {
     out.dport = f.key.dport;
     out.netns = f.key.netns;
     out.ifname = f.ifname;
+    out.vlan_id = f.vlan_id;
+    Arrival arrival = arrival_of(host ? host->interfaces : std::vector<Interface>{}, f.ifindex, f.ifname, f.vlan_id);
+    out.bridge = arrival.bridge;
+    out.ip_ifname = arrival.ip_ifname;
     out.first_ns = f.first_ns;
     out.last_ns = f.last_ns;
     out.syns = f.syns;
@@ -196,7 +201,7 @@ bool judge_queue_full(const FlowEvidence& f, const HostSnapshot* host, Flow& out
 
 Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
               const HostSnapshot* at_start) {
-    Flow out = flow_of(f);
+    Flow out = flow_of(f, host);
     const std::string to = endpoint(f.key.dst, f.key.dport);
     if (judge_accepted(f, host, at_start, to, out) || judge_netfilter(f, host, out) || judge_refused(f, host, watched, to, out) ||
         judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, to, out) ||

@@ -49,6 +49,8 @@ struct FlowKey {
 struct FlowEvidence {
     FlowKey key;
     std::string ifname;
+    uint32_t ifindex = 0;
+    uint16_t vlan_id = 0;
     uint32_t syns = 0;
     uint64_t first_ns = 0, last_ns = 0;
     bool established = false;

@@ -5,6 +5,7 @@
 
 #include "diagnosis/describe.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/interfaces.h"
 
 namespace synwhy {
 
@@ -14,6 +15,11 @@ using detail::is_netfilter_drop;
 void FlowEvidence::add(const Event& e) {
     if (e.ts_ns && (first_ns == 0 || e.ts_ns < first_ns)) first_ns = e.ts_ns;
     last_ns = std::max(last_ns, e.ts_ns);
+    if (e.kind == EventKind::syn_rx && ifindex == 0) {  // the SYN's own arrival names the interface
+        ifname = e.ifname;
+        ifindex = e.ifindex;
+        vlan_id = e.vlan_id;
+    }
     if (ifname.empty() && !e.outbound) ifname = e.ifname;
     switch (e.kind) {
     case EventKind::syn_rx: syns++; break;
@@ -118,8 +124,10 @@ void attach_legacy_rule(FlowEvidence& f, const firewall::LegacyReadings& legacy,
     // and whose counter grew during the capture is the proof.
     if (firewall_backend(*f.inbound_drop) == "nftables") return;
     if (host && !host->iptables_legacy_present) return;
+    // `-i` names the interface IP received the SYN on: the bridge or VLAN interface, not its port.
+    std::string in_ifname = arrival_of(host ? host->interfaces : std::vector<Interface>{}, f.ifindex, f.ifname, f.vlan_id).ip_ifname;
     firewall::FlowMatch flow{f.key.src.family == Family::ipv4 ? "ip" : "ip6", f.key.src, f.key.dst,
-                             f.key.sport, f.key.dport, f.ifname};
+                             f.key.sport, f.key.dport, in_ifname};
     f.inbound_rule = firewall::legacy_rule_for_flow(legacy.before, legacy.after, flow);
 }
 

@@ -62,10 +62,11 @@ struct FirewallRule {
 // Addresses are oriented as the inbound SYN: src = client, dst = server, whatever the packet was.
 struct Event {
     EventKind kind = EventKind::syn_rx;
-    uint64_t ts_ns = 0;          // CLOCK_REALTIME nanoseconds
+    uint64_t ts_ns = 0;          // wall-clock ns: the realtime offset fixed at start + CLOCK_MONOTONIC (firewall/event_clock.h)
     uint32_t netns = 0;          // netns inode, 0 when the kernel object carried none
     uint32_t ifindex = 0;
     std::string ifname;
+    uint16_t vlan_id = 0;        // syn_rx: the 802.1Q VLAN it came in on (ifindex: the lower device)
     IpAddr src, dst;
     uint16_t sport = 0, dport = 0;
     bool outbound = false;       // the packet was going out (reply direction)
@@ -196,12 +197,24 @@ struct ForeignListener {
 // probe_errors holds "N of M" followed by this, and a refusal's evidence repeats that line.
 inline constexpr std::string_view other_netns_not_searched = " other network namespaces not searched";
 
+// A network interface of the watched netns, as rtnetlink lists it: enough to tell which
+// interface IP saw a SYN on when the kernel saw it on a bridge port or under a VLAN.
+struct Interface {
+    uint32_t ifindex = 0;
+    std::string name;
+    std::string kind;         // IFLA_INFO_KIND: "bridge", "vlan", "veth", ... ("" for a plain NIC)
+    uint32_t master = 0;      // the bridge (or bond) it is a port of, 0 for none
+    uint32_t link = 0;        // vlan: the lower device
+    uint16_t vlan_id = 0;     // vlan: its id
+};
+
 struct HostSnapshot {
     uint64_t taken_ns = 0;
     uint32_t netns = 0;                  // the watched netns inode
     std::string netns_name;              // name under /run/netns, or "" for the caller's
     std::vector<Listener> listeners;     // TCP LISTEN sockets in the watched netns (every port)
     std::vector<IpAddr> addresses;       // addresses of the watched netns' interfaces
+    std::vector<Interface> interfaces;   // the watched netns' links (bridges, VLANs, their ports)
     std::vector<SshdProcess> sshd_processes;
     std::vector<SshdConfig> sshd_configs;   // one per config path in use (or the default)
     bool systemd_running = false;
@@ -234,6 +247,7 @@ struct OtherPortSyn {
     IpAddr src;
     uint16_t dport = 0;
     uint64_t count = 0;
+    IpAddr dst;           // unset (all zero) when the kernel did not record it
 };
 
 // What the name the client uses resolves to (`--hostname`).
@@ -257,7 +271,10 @@ struct Flow {
     IpAddr src, dst;
     uint16_t sport = 0, dport = 0;
     uint32_t netns = 0;
-    std::string ifname;
+    std::string ifname;     // the device the SYN arrived on (a bridge port, a VLAN's lower device)
+    std::string bridge;     // the bridge whose port that is, "" for none
+    uint16_t vlan_id = 0;   // the VLAN it was tagged with, 0 for none
+    std::string ip_ifname;  // the interface IP received it on (the VLAN's, the bridge's, or ifname)
     uint64_t first_ns = 0, last_ns = 0;
     uint32_t syns = 0;
     std::string verdict;   // a cause code

@@ -1,4 +1,5 @@
-// BPF programs on the interfaces of the calling thread's netns: XDP (from the link dump), tc
+// The interfaces of the calling thread's netns (bridges, VLANs, their ports) and the BPF programs
+// on them: XDP (from the link dump), tc
 // filters on a clsact or ingress qdisc (RTM_GETTFILTER), tcx links (BPF_PROG_QUERY, kernel 6.6+);
 // their names from the kernel and a process that holds each open. Nothing is attached or changed.
 #include <bpf/bpf.h>
@@ -237,6 +238,40 @@ bool parse_tc_bpf_filter(const struct nlmsghdr* nlh, uint32_t& prog_id, std::str
     prog_id = u32_attr(bpf, TCA_BPF_ID);
     name = string_attr(bpf, TCA_BPF_NAME);  // "obj.o:[section]" as tc loaded it
     return prog_id != 0;
+}
+
+bool parse_link_interface(const struct nlmsghdr* nlh, Interface& out) {
+    if (nlh->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg)) return false;
+    const auto* ifi = static_cast<const struct ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+    auto attrs = attrs_of(nlh, sizeof(struct ifinfomsg));
+    Interface link;
+    link.ifindex = uint32_t(ifi->ifi_index);
+    link.name = string_attr(attrs, IFLA_IFNAME);
+    link.master = u32_attr(attrs, IFLA_MASTER);
+    link.link = u32_attr(attrs, IFLA_LINK);
+    if (auto info = attrs.find(IFLA_LINKINFO); info != attrs.end()) {
+        auto linkinfo = nested_attrs(info->second);
+        link.kind = string_attr(linkinfo, IFLA_INFO_KIND);
+        auto data = linkinfo.find(IFLA_INFO_DATA);
+        if (link.kind == "vlan" && data != linkinfo.end()) {
+            auto vlan = nested_attrs(data->second);
+            auto id = vlan.find(IFLA_VLAN_ID);
+            if (id != vlan.end() && mnl_attr_validate(id->second, MNL_TYPE_U16) >= 0) link.vlan_id = mnl_attr_get_u16(id->second);
+        }
+    }
+    out = std::move(link);
+    return true;
+}
+
+std::vector<Interface> list_interfaces(std::string& error) {
+    std::vector<Interface> out;
+    struct ifinfomsg link_req {};
+    link_req.ifi_family = AF_UNSPEC;
+    error = route_dump(RTM_GETLINK, &link_req, sizeof link_req, [&](const struct nlmsghdr* nlh) {
+        Interface link;
+        if (parse_link_interface(nlh, link)) out.push_back(std::move(link));
+    });
+    return out;
 }
 
 uint32_t prog_id_from_fdinfo(const std::string& text) {

@@ -57,6 +57,8 @@ HostSnapshot take_snapshot(const SnapshotOptions& options) {
         std::string error;
         snap.addresses = list_local_addresses(error);
         if (!error.empty()) snap.probe_errors.push_back("addresses: " + error);
+        snap.interfaces = list_interfaces(error);
+        if (!error.empty()) snap.probe_errors.push_back("interfaces: " + error);
     });
 
     guarded(snap, "sshd processes", [&] { snap.sshd_processes = find_sshd_processes(); });

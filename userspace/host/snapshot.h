@@ -188,6 +188,10 @@ struct LinkXdp {
     std::vector<std::pair<std::string, uint32_t>> programs;
 };
 bool parse_link_xdp(const struct nlmsghdr* nlh, LinkXdp& out);
+// The calling thread's netns' links, with their bridge, VLAN id and lower device.
+std::vector<Interface> list_interfaces(std::string& error);
+// One RTM_NEWLINK message as an Interface; false for anything else.
+bool parse_link_interface(const struct nlmsghdr* nlh, Interface& out);
 // One RTM_NEWTFILTER message: a cls_bpf filter's program id and tc's name for it; false otherwise.
 bool parse_tc_bpf_filter(const struct nlmsghdr* nlh, uint32_t& prog_id, std::string& name);
 // The program id a /proc/PID/fdinfo/FD text names ("prog_id:\t42"), 0 when none.

@@ -46,6 +46,8 @@ JournalEntry flow_journal_entry(const Flow& flow, const std::string& message, co
     add("SYNWHY_NETNS", std::to_string(flow.netns));
     if (!netns_name.empty()) add("SYNWHY_NETNS_NAME", netns_name);
     if (!flow.ifname.empty()) add("SYNWHY_IFNAME", flow.ifname);
+    if (!flow.bridge.empty()) add("SYNWHY_BRIDGE", flow.bridge);
+    if (flow.vlan_id) add("SYNWHY_VLAN", std::to_string(flow.vlan_id));
     if (flow.rule) {
         add("SYNWHY_RULE", describe_rule(*flow.rule));
         if (!flow.rule->text.empty()) add("SYNWHY_RULE_TEXT", flow.rule->text);

@@ -2,6 +2,8 @@
 
 #include "render/render.h"
 
+#include "diagnosis/diagnose.h"
+
 namespace synwhy {
 
 namespace {
@@ -14,6 +16,8 @@ nlohmann::json rule_json(const FirewallRule& r) {
                         {"text", r.text},       {"comment", r.comment}, {"verdict", r.verdict}};
     if (r.backend == "iptables-legacy")
         j["rule_num"] = r.rule_num;
+    // Counters showed the chain, not which of its rules: rule_num 0 is no rule to delete.
+    if (rule_known_by_chain_only(r)) j["chain_only"] = true;
     else
         j["handle"] = r.handle;
     return j;
@@ -28,6 +32,9 @@ nlohmann::json flow_json(const Flow& f) {
         {"ts", format_time(f.first_ns)},
         {"first_ns", f.first_ns},   {"last_ns", f.last_ns},
     };
+    j["ip_ifname"] = f.ip_ifname;
+    if (!f.bridge.empty()) j["bridge"] = f.bridge;
+    if (f.vlan_id) j["vlan_id"] = f.vlan_id;
     if (f.rule) j["rule"] = rule_json(*f.rule);
     return j;
 }
@@ -141,7 +148,8 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"version", SYNWHY_VERSION},
         {"ports", ctx.ports},
         {"capture_seconds", ctx.capture_seconds},
-        {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted)},
+        // The kernel counts every SYN to a watched port, those it forwards too (told apart here).
+        {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted - std::min(ctx.syns_counted, d.syns_forwarded))},
         {"syns_detailed", d.syns_seen},
         {"syns_forwarded", d.syns_forwarded},
         {"events_lost", ctx.events_lost},

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "diagnosis/diagnose.h"
+#include "diagnosis/interfaces.h"
 #include "render/render.h"
 
 namespace synwhy {
@@ -227,6 +228,8 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx, const Text
             out += fmt::format("  {}  {} -> {}  {} SYN  {}\n", format_time(f.first_ns), endpoint(f.src, f.sport),
                                endpoint(f.dst, f.dport), f.syns, paint(st, color_of(f.verdict), f.verdict));
             out += wrap(printable(f.detail), "      ", "      ", w);
+            if (std::string via = describe_arrival(f); !via.empty())
+                out += wrap("arrived on " + printable(via), "      ", "      ", w);
         }
     }
     // When detail was lost (a flood), the kernel's exact totals say what the sample stands for.

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "firewall/event_clock.h"
 #include "synwhy_events.h"
 
 namespace synwhy {
@@ -45,10 +46,11 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     if (r.family != AF_INET && r.family != AF_INET6) return false;
 
     Event e;
-    e.ts_ns = r.ts_ns + monotonic_to_realtime_ns;
+    e.ts_ns = firewall::event_time_ns(r.ts_ns, monotonic_to_realtime_ns);
     e.netns = r.netns;
     e.ifindex = r.ifindex;
     e.ifname = ifname_of(r);
+    e.vlan_id = r.vlan_id;
     if (r.packet_len) e.packet.assign(r.packet, r.packet + std::min<size_t>(r.packet_len, sizeof r.packet));
     e.src = make_addr(r.family, r.saddr);
     e.dst = make_addr(r.family, r.daddr);

@@ -202,6 +202,7 @@ std::vector<OtherPortSyns> Tracer::other_port_syns() const {
         o.netns = k.netns;
         o.family = k.family;
         std::memcpy(o.saddr, k.saddr, 16);
+        std::memcpy(o.daddr, k.daddr, 16);
         o.dport = k.dport;
         o.count = count;
         out.push_back(o);

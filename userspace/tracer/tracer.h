@@ -37,6 +37,7 @@ struct OtherPortSyns {
     uint32_t netns = 0;
     uint16_t family = 0;   // AF_INET / AF_INET6
     uint8_t saddr[16] = {};
+    uint8_t daddr[16] = {};
     uint16_t dport = 0;
     uint64_t count = 0;
 };

@@ -88,8 +88,10 @@ void explain_program(Cause& c, const HostSnapshot* host, const std::string& ifna
 }
 
 // The drops with a known remedy, by reason and, where the reason is generic, by location.
+// ifname: the device that received the SYN (where tc and XDP programs run); ip_ifname: where IP
+// received it (a bridge, a VLAN interface: where rp_filter applies).
 void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, const std::string& location,
-                  const std::string& ifname) {
+                  const std::string& ifname, const std::string& ip_ifname) {
     const HostSnapshot* host = ctx.host;
     const std::string& target = ctx.target;
     bool conntrack_full = conntrack_nearly_full(host);
@@ -102,9 +104,9 @@ void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, 
         c.fix.push_back("and find who fills it: conntrack -S; conntrack -L | awk '{print $5}' | sort | uniq -c | sort -rn | head");
     } else if (reason == "IP_RPFILTER") {
         c.summary = fmt::format("reverse-path filtering drops SYNs to {}: the route back to the client leaves "
-                                "by another interface than {}", target, ifname);
+                                "by another interface than {}", target, ip_ifname);
         c.fix.push_back("fix the route back to the client (ip route get CLIENT_ADDR), or make the filter loose: "
-                        "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + ifname + ".rp_filter=2");
+                        "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + ip_ifname + ".rp_filter=2");
     } else if (reason == "TC_INGRESS" || location.rfind("tcf_", 0) == 0) {
         c.summary = fmt::format("a tc ingress filter on {} drops SYNs to {}", ifname, target);
         explain_program(c, host, ifname, false,
@@ -131,12 +133,13 @@ Cause build_kernel_drop(const CauseContext& ctx) {
     ctx.add_details(c);
     const Flow* f = ctx.first;
     std::string reason, location, ifname = f && !f->ifname.empty() ? f->ifname : "IF";
+    std::string ip_ifname = f && !f->ip_ifname.empty() ? f->ip_ifname : ifname;
     for (const FlowEvidence* e : ctx.evidence)
         if (e->inbound_drop) {
             reason = e->inbound_drop->reason;
             location = e->inbound_drop->location;
         }
-    explain_drop(c, ctx, reason, location, ifname);
+    explain_drop(c, ctx, reason, location, ifname, ip_ifname);
     return c;
 }
 

@@ -37,6 +37,13 @@ bool from_another_host(const IpAddr& src, const HostSnapshot* host) {
     return !host || std::find(host->addresses.begin(), host->addresses.end(), src) == host->addresses.end();
 }
 
+// A SYN this host only forwarded (to a container, a VM, a router's other side) says nothing of
+// the client's aim at this host. Unknown when no addresses were read.
+bool to_this_host(const IpAddr& dst, const HostSnapshot* host) {
+    return !host || host->addresses.empty() || dst == IpAddr{} ||
+           std::find(host->addresses.begin(), host->addresses.end(), dst) != host->addresses.end();
+}
+
 }  // namespace
 
 // What not-arriving adds from the name the client uses and the SYNs that came to other ports.
@@ -70,7 +77,7 @@ void explain_not_arriving(Cause& c, const DiagnosisInput& in, const HostSnapshot
     size_t shown = 0;
     for (const auto& o : others) {
         if (host && o.netns != host->netns) continue;
-        if (!from_another_host(o.src, host)) continue;
+        if (!from_another_host(o.src, host) || !to_this_host(o.dst, host)) continue;
         if (shown++ == 5) break;
         c.evidence.push_back(fmt::format("SYN{} from {} arrived on port {} instead", o.count == 1 ? "" : "s",
                                          o.src.str(), o.dport));
