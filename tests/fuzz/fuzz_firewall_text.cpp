@@ -1,4 +1,4 @@
-// Firewall tools' text: `iptables-legacy-save -c` (parse_iptables_save, then attribute_legacy_drop
+// Firewall tools' text: `iptables-legacy-save -c` (parse_iptables_save, then legacy_rule_for_flow
 // between two readings) and `nft -a list chain` (rules_by_handle, rule_comment).
 // First byte: which one (modulo 3); the rest is the text. For attribution the text holds the
 // reading before and the reading after, separated by the first NUL byte.
@@ -33,14 +33,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto after = parse_iptables_save(after_text, "ip");
         check_rules(before, "ip");
         check_rules(after, "ip");
+        // A SYN from a fixed client to both ports, with and without the interface known.
         for (uint16_t port : {uint16_t(22), uint16_t(2222)}) {
-            auto rule = attribute_legacy_drop(before, after, port);
-            if (!rule) continue;
-            FUZZ_CHECK(rule->backend == "iptables-legacy" && rule->family == "ip");
-            FUZZ_CHECK(rule->verdict == "drop" || rule->verdict == "reject");
-            FUZZ_CHECK(rule->policy == (rule->rule_num == 0));
-            FUZZ_CHECK(rule->path.size() <= 16);
-            FUZZ_CHECK(after_text.find(rule->text) != std::string::npos || rule->policy);
+            for (const char* ifname : {"", "eth0"}) {
+                FlowMatch flow{"ip", IpAddr::parse("192.0.2.1").value(), IpAddr::parse("192.0.2.2").value(), 40000,
+                               port, ifname};
+                for (const auto& r : after) (void)rule_fits(r.text, flow);
+                auto rule = legacy_rule_for_flow(before, after, flow);
+                if (!rule) continue;
+                FUZZ_CHECK(rule->backend == "iptables-legacy" && rule->family == "ip");
+                FUZZ_CHECK(rule->verdict == "drop" || rule->verdict == "reject");
+                FUZZ_CHECK(rule->path.size() <= 16);
+                // A named rule is one of the text's; a rule known by its chain only names none.
+                if (rule->policy || rule->rule_num == 0)
+                    FUZZ_CHECK(rule->text.empty() || rule->policy);
+                else
+                    FUZZ_CHECK(after_text.find(rule->text) != std::string::npos);
+            }
         }
         break;
     }
