@@ -268,3 +268,29 @@ TEST(IptablesLegacy, ARuleInsertedBetweenReadingsDoesNotMakeTheOthersGrow) {
         "ip");
     EXPECT_FALSE(legacy_rule_for_flow(before, after, syn_from("192.0.2.1")));
 }
+
+namespace {
+// INPUT -> C1 -> C2 -> ... -> Cn, whose last rule drops :22 (counted `drops` times).
+std::string nested_chains(int n, int drops) {
+    std::string t = "*filter\n:INPUT ACCEPT [10:600]\n";
+    for (int i = 1; i <= n; i++) t += fmt::format(":C{} - [0:0]\n", i);
+    t += "[5:300] -A INPUT -j C1\n";
+    for (int i = 1; i < n; i++) t += fmt::format("[5:300] -A C{} -j C{}\n", i, i + 1);
+    t += fmt::format("[{}:{}] -A C{} -p tcp -m tcp --dport 22 -j DROP\nCOMMIT\n", drops, drops * 60, n);
+    return t;
+}
+
+TEST(IptablesLegacy, TheWalkFromInputFollowsAtMostSixteenJumps) {
+    // Within the bound the deep rule is found, its whole path named.
+    auto rule = legacy_rule_for_flow(parse_iptables_save(nested_chains(15, 1), "ip"),
+                                     parse_iptables_save(nested_chains(15, 3), "ip"), syn_from("192.0.2.1"));
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rule->chain, "C15");
+    EXPECT_EQ(rule->path.size(), 15u);
+    // A ruleset nested 5,000 deep is walked 16 jumps in, without a stack that deep.
+    auto deep = legacy_rule_for_flow(parse_iptables_save(nested_chains(5000, 1), "ip"),
+                                     parse_iptables_save(nested_chains(5000, 3), "ip"), syn_from("192.0.2.1"));
+    EXPECT_FALSE(deep && deep->chain == "C5000");
+    if (deep) EXPECT_LE(deep->path.size(), 16u);
+}
+}  // namespace

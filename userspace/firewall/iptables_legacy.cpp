@@ -171,6 +171,10 @@ std::map<RuleKey, uint64_t> packets_by_key(const std::vector<LegacyRule>& rules,
     return out;
 }
 
+// Jumps followed from INPUT, at most: the walk's work (and its recursion) stays bounded
+// whatever the ruleset text holds.
+constexpr size_t max_jump_depth = 16;
+
 // A dropping rule (or policy) on the flow's path from INPUT, in the order the packet meets them.
 struct Candidate {
     const LegacyRule* rule;
@@ -216,7 +220,7 @@ private:
             if (fit == MatchFit::cannot_fit) continue;
             if (is_drop_target(r->target)) {
                 out_.push_back({r, path, fit});
-            } else if (rules_of_.count({table, r->target})) {
+            } else if (rules_of_.count({table, r->target}) && path.size() + 1 < max_jump_depth) {
                 auto deeper = path;
                 deeper.push_back(chain);
                 visit(table, r->target, deeper, fit);
