@@ -81,9 +81,7 @@ private:
 // Whether a SYN came to the watched namespace itself: --count counts only those, never SYNs it
 // forwards to other hosts (containers, VMs, a router's clients), which are not judged.
 bool syn_for_this_host(const Event& e, const std::vector<HostSnapshot>& hosts) {
-    const HostSnapshot* host = host_for(hosts, e.netns);
-    if (!host || host->addresses.empty() || e.dst.is_loopback()) return true;
-    return std::find(host->addresses.begin(), host->addresses.end(), e.dst) != host->addresses.end();
+    return address_of_host(e.dst, host_for(hosts, e.netns));
 }
 
 }  // namespace

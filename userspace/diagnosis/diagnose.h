@@ -103,6 +103,8 @@ struct DiagnosisInput {
 // The snapshot of a flow's namespace: nullptr when several were taken and none is its own.
 const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns);
 
+// Whether dst is an address of the namespace (loopback included; true when none were read).
+bool address_of_host(const IpAddr& dst, const HostSnapshot* host);
 // Whether the SYN was addressed to the namespace itself (not forwarded through it).
 bool addressed_here(const FlowEvidence& flow, const HostSnapshot* host);
 

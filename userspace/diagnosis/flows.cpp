@@ -111,11 +111,14 @@ const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t ne
     return nullptr;
 }
 
+bool address_of_host(const IpAddr& dst, const HostSnapshot* host) {
+    if (!host || host->addresses.empty() || dst.is_loopback()) return true;  // unknown: keep it
+    return std::find(host->addresses.begin(), host->addresses.end(), dst) != host->addresses.end();
+}
+
 bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
-    if (!host || host->addresses.empty()) return true;  // unknown: keep it
     if (f.established || f.rst_by_tcp || !f.accepted_elsewhere.empty()) return true;  // the local stack answered
-    if (f.key.dst.is_loopback()) return true;
-    return std::find(host->addresses.begin(), host->addresses.end(), f.key.dst) != host->addresses.end();
+    return address_of_host(f.key.dst, host);
 }
 
 void attach_legacy_rule(FlowEvidence& f, const firewall::LegacyReadings& legacy, const HostSnapshot* host) {
