@@ -102,6 +102,12 @@ public:
         // The stop signal may have interrupted a write blocked on a slow reader (EINTR, the line
         // kept in the buffer): try once more with the last line. A closed output just fails again.
         std::cout.clear();
+        // What the kernel saw before the signal still gets its line or correction: a handshake
+        // that completed while a slow snapshot held the loop must not end as "incomplete".
+        if (output_ok_ && stop_requested()) {
+            batch.clear();
+            if (s_.collect(std::chrono::milliseconds(0), batch)) handle(batch);
+        }
         report_detail_lost(true);
         for (const auto& [key, verdict] : verdict_printed_) count_in_metrics(key, verdict);
         if (!o_.metrics_file.empty()) {
