@@ -7,6 +7,7 @@
 
 #include "diagnosis/describe.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/drop_fallback.h"
 #include "diagnosis/interfaces.h"
 #include "diagnosis/owners/listener_owners.h"
 #include "diagnosis/owners/ssh_units.h"
@@ -30,6 +31,9 @@ Flow flow_of(const FlowEvidence& f, const HostSnapshot* host) {
     Arrival arrival = arrival_of(host ? host->interfaces : std::vector<Interface>{}, f.ifindex, f.ifname, f.vlan_id);
     out.bridge = arrival.bridge;
     out.ip_ifname = arrival.ip_ifname;
+    out.nat_dst = f.nat_dst;
+    out.nat_dport = f.nat_dport;
+    out.nat_netns = f.nat_netns;
     out.first_ns = f.first_ns;
     out.last_ns = f.last_ns;
     out.syns = f.syns;
@@ -74,17 +78,16 @@ bool judge_accepted(const FlowEvidence& f, const HostSnapshot* host, const HostS
     return true;
 }
 
-bool judge_netfilter(const FlowEvidence& f, const HostSnapshot* host, Flow& out) {
+// Netfilter dropped the SYN (the kernel's reason, an inferred one, or the trace's rule).
+void judge_netfilter_drop(const FlowEvidence& f, const HostSnapshot* host, Flow& out) {
     // A full conntrack table drops new connections inside netfilter too (NF_DROP from
     // nf_conntrack_in): no rule did it, so say so rather than blame the ruleset.
-    bool conntrack_full = conntrack_nearly_full(host);
-    if (f.inbound_drop && is_netfilter_drop(*f.inbound_drop) && !f.inbound_rule && conntrack_full) {
+    if (f.inbound_drop && !f.inbound_rule && conntrack_nearly_full(host)) {
         out.verdict = cause::kernel_drop;
         out.detail = fmt::format("dropped by netfilter with no rule: the conntrack table is full ({}/{})",
                                  host->conntrack_count, host->conntrack_max);
-        return true;
+        return;
     }
-    if (!(f.inbound_drop && is_netfilter_drop(*f.inbound_drop)) && !f.inbound_rule) return false;
     std::string backend = f.inbound_rule ? f.inbound_rule->backend : firewall_backend(*f.inbound_drop);
     std::string where = f.inbound_rule ? describe_rule(*f.inbound_rule) : "(" + f.inbound_drop->location + ")";
     bool firewall_rst = f.rst_on_wire && !f.rst_by_tcp;
@@ -98,14 +101,47 @@ bool judge_netfilter(const FlowEvidence& f, const HostSnapshot* host, Flow& out)
         out.verdict = cause::firewall_drop;
         out.detail = fmt::format("dropped by {} {}", backend, where);
     }
+}
+
+// The drop's reason where the kernel gave none, and the line saying how it was inferred.
+DropMeaning inbound_meaning(const FlowEvidence& f) {
+    return f.inbound_drop ? drop_meaning(f, *f.inbound_drop) : DropMeaning{};
+}
+
+void add_inference(Flow& out, const DropMeaning& drop) {
+    if (!drop.inferred.empty()) out.detail += "; " + drop.inferred;
+}
+
+bool judge_netfilter(const FlowEvidence& f, const HostSnapshot* host, Flow& out) {
+    DropMeaning drop = inbound_meaning(f);
+    bool netfilter_drop = drop.reason == drop_reason::netfilter;
+    if (!netfilter_drop && !f.inbound_rule) return false;
+    judge_netfilter_drop(f, host, out);
+    if (netfilter_drop) add_inference(out, drop);
+    return true;
+}
+
+// A DNAT sent the SYN on and the target's own kernel dropped it (a container whose sshd is
+// stopped refuses it): the cause is at the target, not at this host's port, which has no listener
+// of its own to blame.
+bool judge_dnat_target(const FlowEvidence& f, Flow& out) {
+    if (!f.target_drop || !f.nat_dst) return false;
+    const Event& d = *f.target_drop;
+    const std::string target = fmt::format("{} in netns {}", endpoint(*f.nat_dst, f.nat_dport), d.netns);
+    if (is_no_socket(d.reason)) {
+        out.verdict = cause::dnat_refused;
+        out.detail = fmt::format("sent by DNAT to {}, refused there: nothing listens on it", target);
+    } else {
+        out.verdict = cause::kernel_drop;
+        out.detail = fmt::format("sent by DNAT to {}, dropped there by the kernel: reason {} at {}", target, d.reason,
+                                 d.location);
+    }
     return true;
 }
 
 // The TCP stack refused the SYN: why nothing took it, from the listeners the host has.
-bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
+void judge_refusal(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
                    const std::string& to, Flow& out) {
-    bool refused_by_tcp = f.rst_by_tcp || (f.inbound_drop && is_no_socket(f.inbound_drop->reason));
-    if (!refused_by_tcp) return false;
     std::string why = f.rst_reason.empty() ? "" : fmt::format(" (reset reason {})", f.rst_reason);
     auto on_port = listeners_on(host, f.key.dport);
     bool any_accepts = std::any_of(on_port.begin(), on_port.end(),
@@ -113,7 +149,7 @@ bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::v
     if (!on_port.empty() && !any_accepts) {
         out.verdict = cause::bound_other_address;
         out.detail = fmt::format("refused{}: {}", why, mismatch_reason(*on_port.front(), f.key.dst));
-        return true;
+        return;
     }
     auto elsewhere = sshd_elsewhere(host, f.key.dport, watched);
     if (on_port.empty() && !elsewhere.empty()) {
@@ -122,44 +158,58 @@ bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::v
         ListenerOwner owner = owner_of(*l, host);
         out.detail = fmt::format("refused{}: nothing listens on :{}; {} listens on :{}", why, f.key.dport,
                                  owner.kind == ListenerOwner::Kind::sshd ? "sshd" : describe_owner(*l, owner), l->port);
-        return true;
+        return;
     }
     auto foreign = foreign_on(host, f.key.dport);
     if (on_port.empty() && elsewhere.empty() && !foreign.empty()) {
         out.verdict = cause::other_netns;
         out.detail = fmt::format("refused{}: nothing listens on :{} here; {}", why, f.key.dport,
                                  describe_foreign(*foreign.front()));
-        return true;
+        return;
     }
     out.verdict = cause::no_listener;
     out.detail = any_accepts
                      ? fmt::format("refused{}: no listener on {} when the SYN came (one listens now)", why, to)
                      : fmt::format("refused{}: nothing listens on {}", why, to);
+}
+
+bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
+                   const std::string& to, Flow& out) {
+    DropMeaning drop = inbound_meaning(f);
+    if (!f.rst_by_tcp && !is_no_socket(drop.reason)) return false;
+    judge_refusal(f, host, watched, to, out);
+    if (!f.rst_by_tcp) add_inference(out, drop);  // tcp_send_reset said it itself
     return true;
+}
+
+// "reason IP_RPFILTER at ip_rcv_finish_core+0x1a"; a kernel without reasons gives the place only.
+std::string reason_and_location(const Event& drop) {
+    if (drop.reason.empty()) return fmt::format("at {} (this kernel gives no drop reason)", drop.location);
+    return fmt::format("reason {} at {}", drop.reason, drop.location);
 }
 
 bool judge_kernel_drop(const FlowEvidence& f, Flow& out) {
     // Once a SYN-ACK went out, a retransmitted SYN is answered again and then discarded by
-    // tcp_v4_rcv/tcp_v6_rcv (NOT_SPECIFIED): that drop is the stack at work, not the cause.
+    // tcp_v4_rcv/tcp_v6_rcv (NOT_SPECIFIED, or no reason before 5.17): the stack at work, not the cause.
     bool duplicate_syn_discarded = f.inbound_drop && f.synack_sent && (f.inbound_drop->tcp_flags & 0x02) &&
-                                   f.inbound_drop->reason == "NOT_SPECIFIED";
+                                   !has_usable_reason(*f.inbound_drop);
     if (!f.inbound_drop || duplicate_syn_discarded) return false;
     out.verdict = cause::kernel_drop;
-    out.detail = fmt::format("dropped by the kernel: reason {} at {}", f.inbound_drop->reason,
-                             f.inbound_drop->location);
+    out.detail = "dropped by the kernel: " + reason_and_location(*f.inbound_drop);
     return true;
 }
 
 bool judge_reply_dropped(const FlowEvidence& f, Flow& out) {
     if (!f.outbound_drop && !f.outbound_rule) return false;
-    bool netfilter = f.outbound_rule || is_netfilter_drop(*f.outbound_drop);
+    DropMeaning drop = f.outbound_drop ? drop_meaning(f, *f.outbound_drop) : DropMeaning{};
+    bool netfilter = f.outbound_rule || drop.reason == drop_reason::netfilter;
     uint8_t flags = f.outbound_drop ? f.outbound_drop->tcp_flags : 0;
     out.verdict = netfilter ? cause::reply_dropped : cause::kernel_drop;
     out.rule = f.outbound_rule;
     out.detail = fmt::format("the reply ({}) was dropped on the way out: {}", (flags & tcp_rst) ? "RST" : "SYN-ACK",
                              f.outbound_rule ? "by nftables " + describe_rule(*f.outbound_rule)
-                                             : fmt::format("reason {} at {}", f.outbound_drop->reason,
-                                                           f.outbound_drop->location));
+                                             : reason_and_location(*f.outbound_drop));
+    if (netfilter) add_inference(out, drop);
     return true;
 }
 
@@ -203,7 +253,8 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector
               const HostSnapshot* at_start) {
     Flow out = flow_of(f, host);
     const std::string to = endpoint(f.key.dst, f.key.dport);
-    if (judge_accepted(f, host, at_start, to, out) || judge_netfilter(f, host, out) || judge_refused(f, host, watched, to, out) ||
+    if (judge_accepted(f, host, at_start, to, out) || judge_netfilter(f, host, out) || judge_dnat_target(f, out) ||
+        judge_refused(f, host, watched, to, out) ||
         judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, to, out) ||
         judge_queue_full(f, host, out))
         return out;

@@ -34,6 +34,7 @@ std::optional<int> tracepoint_arg_count(const struct btf* btf, const std::string
 }
 
 std::string drop_reason_name(const EnumNames& names, uint32_t reason) {
+    if (names.empty()) return "";  // no enum skb_drop_reason (before 5.17): kfree_skb gave none
     // Since 6.4 the top 16 bits name a subsystem (SKB_DROP_REASON_SUBSYS_SHIFT); 0 is the core.
     uint32_t subsys = reason >> 16;
     if (subsys == 0) {

@@ -22,6 +22,7 @@ EnumNames enum_names(const struct btf* btf, const std::string& enum_name, const 
 std::optional<int> tracepoint_arg_count(const struct btf* btf, const std::string& tp);
 
 // Drop reason names: the core subsystem from enum skb_drop_reason; others as "SUBSYS<n>:<m>".
+// "" on a kernel without the enum (names empty): it gives no reason (diagnosis/drop_fallback.h).
 std::string drop_reason_name(const EnumNames& names, uint32_t reason);
 
 }  // namespace synwhy::kernel

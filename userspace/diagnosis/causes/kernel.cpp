@@ -9,6 +9,7 @@
 
 #include "diagnosis/causes/causes.h"
 #include "diagnosis/describe.h"
+#include "diagnosis/drop_fallback.h"
 
 namespace synwhy {
 
@@ -119,6 +120,11 @@ void explain_drop(Cause& c, const CauseContext& ctx, const std::string& reason, 
                         {fmt::format("see it: ip link show dev {} (xdp/xdpgeneric prog/id), bpftool net show dev {}",
                                      ifname, ifname),
                          fmt::format("detach it: ip link set dev {} xdpgeneric off (or xdp off)", ifname)});
+    } else if (reason.empty()) {
+        // A kernel without drop reasons (before 5.17), at a place drop_fallback cannot read.
+        std::string function = location.empty() ? "the function named" : location.substr(0, location.find('+'));
+        c.summary = fmt::format("the kernel drops SYNs to {} in {} (this kernel gives no drop reason)", target, function);
+        c.fix.push_back(fmt::format("look up where {} frees packets (kfree_skb calls) in this kernel's source", function));
     } else {
         c.summary = fmt::format("the kernel drops SYNs to {}: reason {}", target, reason);
         c.fix.push_back(fmt::format("look up drop reason {} (include/net/dropreason-core.h) and {}", reason,
@@ -136,7 +142,7 @@ Cause build_kernel_drop(const CauseContext& ctx) {
     std::string ip_ifname = f && !f->ip_ifname.empty() ? f->ip_ifname : ifname;
     for (const FlowEvidence* e : ctx.evidence)
         if (e->inbound_drop) {
-            reason = e->inbound_drop->reason;
+            reason = drop_meaning(*e, *e->inbound_drop).reason;  // NETFILTER_DROP for a full conntrack table
             location = e->inbound_drop->location;
         }
     explain_drop(c, ctx, reason, location, ifname, ip_ifname);
