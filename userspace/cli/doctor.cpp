@@ -15,6 +15,7 @@
 #include "cli/options.h"
 #include "cli/privileges.h"
 #include "cli/session.h"
+#include "diagnosis/drop_fallback.h"
 #include "host/procfs.h"
 #include "firewall/nft_trace.h"
 #include "tracer/tracer.h"
@@ -32,6 +33,17 @@ bool kallsyms_readable() {
         if (type == "T" || type == "t") return addr.find_first_not_of('0') != std::string::npos;
     }
     return false;
+}
+
+// "missing -> stand-in"; for drop reasons, the table that reads a drop's place.
+nlohmann::json fallbacks_of(const Tracer& tracer) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& f : tracer.fallbacks()) {
+        bool drops = f.gap == kernel::SignalFallback::Gap::drop_reason || f.gap == kernel::SignalFallback::Gap::netfilter_reason;
+        out.push_back({{"missing", f.missing},
+                       {"stand_in", drops ? f.stand_in + " (" + describe_drop_fallbacks() + ")" : f.stand_in}});
+    }
+    return out;
 }
 
 std::vector<std::string> effective_capabilities() {
@@ -77,6 +89,7 @@ int run_doctor(const CaptureOptions& o) {
             for (const auto& c : tracer->capabilities())
                 tps.push_back({{"signal", c.name}, {"available", c.available}, {"detail", c.detail}});
         j["tracepoints"] = tps;
+        j["fallbacks"] = tracer ? fallbacks_of(*tracer) : nlohmann::json::array();
         j["drop_reasons"] = tracer ? tracer->drop_reason_names().size() : 0;
         j["load_and_attach"] = tracer ? "ok" : error;
     }
@@ -106,6 +119,9 @@ int run_doctor(const CaptureOptions& o) {
         for (const auto& t : j["tracepoints"])
             std::cout << fmt::format("  {:<3} {:<62} {}\n", t["available"].get<bool>() ? "ok" : "--",
                                      t["signal"].get<std::string>(), t["detail"].get<std::string>());
+        if (!j["fallbacks"].empty()) std::cout << "fallbacks in use on this kernel:\n";
+        for (const auto& f : j["fallbacks"])
+            std::cout << fmt::format("  no {} -> {}\n", f["missing"].get<std::string>(), f["stand_in"].get<std::string>());
         std::cout << (can_trace ? "synwhy can trace here\n" : "synwhy cannot trace here: " + error + "\n");
     }
     return can_trace ? exit_ok : exit_cannot_trace;

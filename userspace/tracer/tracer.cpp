@@ -101,9 +101,10 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
     // libbpf parses its own copy for the load, so both never sit in memory together.
     t->drop_reasons_ = kernel::enum_names(t->btf_, "skb_drop_reason", "SKB_DROP_REASON_");
     t->reset_reasons_ = kernel::enum_names(t->btf_, "sk_rst_reason", "SK_RST_REASON_");
+    t->fallbacks_ = kernel::signal_fallbacks(t->btf_);
     t->capabilities_.push_back({"reset reasons (enum sk_rst_reason)", !t->reset_reasons_.empty(),
-                                t->reset_reasons_.empty() ? "added in 6.10: a refusal is told by its drop reason "
-                                                            "(NO_SOCKET) and the listeners instead"
+                                t->reset_reasons_.empty() ? "added in 6.10: a refusal is told by its drop (NO_SOCKET, or "
+                                                            "its place and the RST sent) and the listeners instead"
                                                           : "enum sk_rst_reason"});
     btf__free(t->btf_);
     t->btf_ = nullptr;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernel/btf_names.h"
+#include "kernel/signal_fallbacks.h"
 #include "tracer/port_set.h"
 
 struct btf;
@@ -69,6 +70,8 @@ public:
     Tracer& operator=(const Tracer&) = delete;
 
     const std::vector<Capability>& capabilities() const { return capabilities_; }
+    // Signals this kernel lacks and what stands in for each (see kernel/signal_fallbacks.h).
+    const std::vector<kernel::SignalFallback>& fallbacks() const { return fallbacks_; }
     // Names from the running kernel's BTF (enum skb_drop_reason, enum sk_rst_reason).
     const kernel::EnumNames& drop_reason_names() const { return drop_reasons_; }
     const kernel::EnumNames& reset_reason_names() const { return reset_reasons_; }
@@ -92,6 +95,7 @@ private:
     struct btf* btf_ = nullptr;  // during start() only
     kernel::EnumNames drop_reasons_, reset_reasons_;
     std::vector<Capability> capabilities_;
+    std::vector<kernel::SignalFallback> fallbacks_;
     const RawHandler* handler_ = nullptr;  // valid during poll() only
     uint32_t batch_records_ = 0;
     static int on_sample(void* ctx, void* data, size_t size);
