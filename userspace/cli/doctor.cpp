@@ -119,7 +119,9 @@ int run_doctor(const CaptureOptions& o) {
         for (const auto& t : j["tracepoints"])
             std::cout << fmt::format("  {:<3} {:<62} {}\n", t["available"].get<bool>() ? "ok" : "--",
                                      t["signal"].get<std::string>(), t["detail"].get<std::string>());
-        if (!j["fallbacks"].empty()) std::cout << "fallbacks in use on this kernel:\n";
+        if (can_trace)
+            std::cout << (j["fallbacks"].empty() ? "fallbacks        none: this kernel gives every signal synwhy reads\n"
+                                                 : "fallbacks in use on this kernel:\n");
         for (const auto& f : j["fallbacks"])
             std::cout << fmt::format("  no {} -> {}\n", f["missing"].get<std::string>(), f["stand_in"].get<std::string>());
         std::cout << (can_trace ? "synwhy can trace here\n" : "synwhy cannot trace here: " + error + "\n");
