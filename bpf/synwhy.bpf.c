@@ -115,6 +115,10 @@ struct pkt {
 	__u8 icmp_type;
 	__u8 icmp_code;
 	__u16 vlan_id;
+	__u16 nat_dport;    /* a DNATed SYN: where it was sent (see nat_original_dst) */
+	__u8 nat_daddr[16];
+	bool reply;	    /* DROP: the packet answers the client (SYN-ACK, RST) */
+	bool elsewhere;	    /* DROP: in a namespace not watched, of a followed client's SYN */
 };
 
 static __always_inline void count(__u32 stat)
@@ -436,6 +440,8 @@ static __always_inline void fill_from_pkt(struct synwhy_event *e, const struct p
 	e->icmp_type = p->icmp_type;
 	e->icmp_code = p->icmp_code;
 	e->vlan_id = p->vlan_id;
+	e->nat_dport = p->nat_dport;
+	__builtin_memcpy(e->nat_daddr, p->nat_daddr, 16);
 }
 
 static __always_inline void fill_dev(struct synwhy_event *e, struct sk_buff *skb)
@@ -454,11 +460,12 @@ static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns
 {
 	/* Which end is the client: the source of what comes in (and of the SYN an ICMP error
 	 * quotes), the destination of what answers. The server's port is the other end's. */
-	bool answer = (kind == SYNWHY_EV_TX && !p->icmp_type) || (kind == SYNWHY_EV_DROP && !port_watched(p->dport));
-	/* An ICMP error leaving (TX) is told from a TCP segment by a reason of its type + 1. */
+	bool answer = (kind == SYNWHY_EV_TX && !p->icmp_type) || (kind == SYNWHY_EV_DROP && p->reply);
+	/* An ICMP error leaving (TX) is told from a TCP segment by a reason of its type + 1. The
+	 * totals are the watched namespaces': a drop elsewhere (a DNAT target's) is detail only. */
 	if (kind == SYNWHY_EV_TX && p->icmp_type)
 		count_packet(kind, netns, p->dport, p->icmp_code, p->icmp_type + 1);
-	else
+	else if (!p->elsewhere)
 		count_packet(kind, netns, answer ? p->sport : p->dport, p->tcp_flags, reason);
 	/* Detail is a consistent sample: a flow's first SYN takes a token of the rate bound and puts
 	 * the client in pending_clients; the flow's later events go up only if it is there. */
@@ -625,13 +632,55 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 
 /* A dropped packet belongs to a watched flow when it goes to a watched port (the SYN, or any
  * segment of it) or comes from one (the SYN-ACK or RST answering it). */
+/* The destination a DNAT gave this packet's connection, from conntrack (NAT happens there, and
+ * the packet has only the new one): true and p->nat_* set when the original tuple's destination
+ * differs from the packet's; then p's destination becomes the original, the one the client and
+ * the flow know. A kernel without conntrack, or without its types in BTF, has no DNAT to tell. */
+static __always_inline bool nat_original_dst(struct sk_buff *skb, struct pkt *p)
+{
+	if (!bpf_core_field_exists(skb->_nfct) || !bpf_core_type_exists(struct nf_conn))
+		return false;
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL); /* NFCT_PTRMASK: the low bits are ctinfo */
+	if (!ct)
+		return false;
+	__u8 orig[16] = {};
+	__be16 orig_port = 0;
+	if (bpf_core_read(orig, p->family == AF_INET ? 4 : 16, &ct->tuplehash[0].tuple.dst.u3) ||
+	    bpf_core_read(&orig_port, sizeof(orig_port), &ct->tuplehash[0].tuple.dst.u.tcp.port))
+		return false;
+	__u16 port = bpf_ntohs(orig_port);
+	bool same_addr = true;
+	for (int i = 0; i < 16; i++)
+		same_addr = same_addr && orig[i] == p->daddr[i];
+	if (!port || (port == p->dport && same_addr))
+		return false;
+	__builtin_memcpy(p->nat_daddr, p->daddr, 16);
+	p->nat_dport = p->dport;
+	__builtin_memcpy(p->daddr, orig, 16);
+	p->dport = port;
+	return true;
+}
+
+/* Whether the source of this SYN is a client whose SYN to a watched port was detailed (kept,
+ * unlike followed_client's consumption at the handshake). */
+static __always_inline bool from_followed_client(const struct pkt *p)
+{
+	struct client_key ck = {.port = p->sport, .family = p->family};
+	__builtin_memcpy(ck.addr, p->saddr, 16);
+	return bpf_map_lookup_elem(&pending_clients, &ck) != NULL;
+}
+
+/* A dropped packet belongs to a watched flow when it goes to a watched port (the SYN, or any
+ * segment of it), comes from one (the SYN-ACK or RST answering it), was DNATed away from one
+ * (a published port's SYN dropped in FORWARD), or is a followed client's SYN dropped in a
+ * namespace not watched (a DNAT target's: the container refused it). */
 static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 reason)
 {
 	if (!maybe_handshake(skb) || of_unwatched_socket(skb, true))
 		return 0;
 	__u32 netns = skb_netns(skb);
-	if (!netns_watched(netns))
-		return 0;
+	bool here = netns_watched(netns);
 	const unsigned char *l3 = skb_l3(skb);
 	struct l4peek k;
 	if (!l3 || peek_l4(l3, skb->protocol, &k) || k.proto != IPPROTO_TCP)
@@ -639,13 +688,25 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	/* Handshake segments only: the SYN or the ACK completing it towards the port, the SYN-ACK or
 	 * RST answering from it. A FIN purged from a closing socket says nothing about the SYN. */
 	__u8 fl = k.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST | TCP_FLAG_FIN);
-	bool inbound = port_watched(k.dport) && (fl == TCP_FLAG_SYN || fl == TCP_FLAG_ACK);
-	bool reply = port_watched(k.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
-	if (!inbound && !reply)
+	bool syn = fl == TCP_FLAG_SYN;
+	bool inbound = here && port_watched(k.dport) && (syn || fl == TCP_FLAG_ACK);
+	bool reply = here && port_watched(k.sport) && (fl == (TCP_FLAG_SYN | TCP_FLAG_ACK) || (fl & TCP_FLAG_RST));
+	if (!inbound && !reply && !syn)
 		return 0;
 	struct pkt p = {};
 	if (parse_l3(l3, skb->protocol, &p, false))
 		return 0;
+	/* A SYN is judged by the destination its client chose: before a DNAT (host :2222 -> a
+	 * container's :22), whose flow it belongs to. */
+	if (syn && here && nat_original_dst(skb, &p)) {
+		inbound = port_watched(p.dport);
+	} else if (syn && !here) {
+		inbound = from_followed_client(&p);
+		p.elsewhere = true;
+	}
+	if (!inbound && !reply)
+		return 0;
+	p.reply = reply;
 	emit_pkt(SYNWHY_EV_DROP, &p, netns, skb, reason, location, NULL);
 	return 0;
 }

@@ -4,7 +4,7 @@
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 4
+#define SYNWHY_EVENT_VERSION 5
 
 /* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
  * error with the headers it quotes). */
@@ -40,6 +40,8 @@ struct synwhy_event {
 	__u64 location;	    /* DROP: kfree_skb location (kernel text address) */
 	__u8 saddr[16];	    /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
+	__u8 nat_daddr[16]; /* DROP of a DNATed SYN: the destination it was sent to (daddr/dport
+			     * are then conntrack's original ones, the client's view) */
 	__u32 netns;	    /* netns inode */
 	__u32 ifindex;
 	__u32 reason;	    /* DROP: enum skb_drop_reason; RST_SENT: enum sk_rst_reason (+1, 0 = none) */
@@ -47,6 +49,7 @@ struct synwhy_event {
 	__s32 exit_code;    /* EXIT: wait status (signal in the low 7 bits, status << 8) */
 	__u16 sport;	    /* host byte order */
 	__u16 dport;
+	__u16 nat_dport;    /* with nat_daddr; 0: no DNAT seen */
 	__u16 family;	    /* AF_INET / AF_INET6 */
 	__u8 kind;	    /* enum synwhy_event_kind */
 	__u8 tcp_flags;	    /* byte 13 of the TCP header */

@@ -69,6 +69,18 @@ CLI6=2001:db8::1
 WRONG4=192.0.2.3
 WRONG6=2001:db8::3
 SSH_PORT=22
+# The Docker-like host (docker-*): a bridge with the container's veth as its port, the container's
+# addresses, and the admin range DOCKER-USER lets through (the lab's client is not in it).
+DOCKER_BRIDGE=docker0
+DOCKER_HOST4=198.51.100.1
+DOCKER_CTR4=198.51.100.2
+DOCKER_NET4=198.51.100.0/24
+DOCKER_HOST6=2001:db8:1::1
+DOCKER_CTR6=2001:db8:1::2
+DOCKER_NET6=2001:db8:1::/64
+DOCKER_ADMIN4=203.0.113.0/24
+DOCKER_ADMIN6=2001:db8:5::/64
+DOCKER_PUBLISHED=2222
 SSHD=/usr/sbin/sshd # sshd must be started by absolute path (it re-executes itself)
 # conntrack-full: nf_conntrack_max is one global limit (read-only in other namespaces) that the
 # kernel compares with each namespace's own count. The scenario lowers it to CT_FULL_MAX, saving
@@ -104,6 +116,10 @@ SCENARIOS=(
     rp-filter "healthy sshd; the client connects from an address the server routes elsewhere (IPv4)"
     container-unpublished "no sshd on the server; one listens on :22 in a container's netns, port not published"
     container-published "no sshd on the server; the container's sshd is published as :2222 (DNAT)"
+    docker-published "a Docker-like host: bridge docker0, container sshd published as :2222 by iptables-nft DOCKER rules"
+    docker-user-drop "docker-published, and a DOCKER-USER rule drops what does not come from the admin range"
+    docker-ctr-stopped "docker-published, but the container's sshd is not running"
+    docker-unpublished "a Docker-like host whose container sshd on :22 is not published; no sshd on the host"
     sshd-crash "healthy sshd, until \`lab.sh crash\` kills it with SIGSEGV"
     tc-drop "healthy sshd; a tc ingress BPF program on the server's interface drops :22"
     xdp-drop "healthy sshd; an XDP program (generic) on the server's interface drops :22"
@@ -303,6 +319,82 @@ build_network() {
     ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_DEV" nodad
     ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_DEV"
     ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_DEV" nodad
+}
+
+# The rules Docker (iptables-nft backend) writes for one container on the default bridge with
+# `-p PUBLISHED:22`, in dockerd's order, for FAMILY 4 or 6 (ip6tables, as Docker 27+ writes them).
+# PUBLISHED empty: the container publishes nothing.
+docker_rules() {
+    local family=$1 published=$2 net ctr admin to local_dst
+    if [ "$family" = 4 ]; then
+        net=$DOCKER_NET4 ctr=$DOCKER_CTR4/32 admin=$DOCKER_ADMIN4 to=$DOCKER_CTR4:22 local_dst=127.0.0.0/8
+    else
+        net=$DOCKER_NET6 ctr=$DOCKER_CTR6/128 admin=$DOCKER_ADMIN6 to=[$DOCKER_CTR6]:22 local_dst=::1/128
+    fi
+    echo "*nat"
+    echo ":PREROUTING ACCEPT [0:0]"
+    echo ":OUTPUT ACCEPT [0:0]"
+    echo ":POSTROUTING ACCEPT [0:0]"
+    echo ":DOCKER - [0:0]"
+    echo "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"
+    echo "-A OUTPUT ! -d $local_dst -m addrtype --dst-type LOCAL -j DOCKER"
+    echo "-A POSTROUTING -s $net ! -o $DOCKER_BRIDGE -j MASQUERADE"
+    echo "-A DOCKER -i $DOCKER_BRIDGE -j RETURN"
+    [ -z "$published" ] || echo "-A DOCKER ! -i $DOCKER_BRIDGE -p tcp -m tcp --dport $published -j DNAT --to-destination $to"
+    echo "COMMIT"
+    echo "*filter"
+    echo ":INPUT ACCEPT [0:0]"
+    echo ":FORWARD DROP [0:0]"
+    echo ":OUTPUT ACCEPT [0:0]"
+    echo ":DOCKER - [0:0]"
+    echo ":DOCKER-USER - [0:0]"
+    echo "-A FORWARD -j DOCKER-USER"
+    echo "-A FORWARD -o $DOCKER_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    echo "-A FORWARD -o $DOCKER_BRIDGE -j DOCKER"
+    echo "-A FORWARD -i $DOCKER_BRIDGE ! -o $DOCKER_BRIDGE -j ACCEPT"
+    echo "-A FORWARD -i $DOCKER_BRIDGE -o $DOCKER_BRIDGE -j ACCEPT"
+    [ -z "$published" ] || echo "-A DOCKER -d $ctr ! -i $DOCKER_BRIDGE -o $DOCKER_BRIDGE -p tcp -m tcp --dport 22 -j ACCEPT"
+    # As Docker's documentation suggests: only the admin range may reach the containers.
+    [ "$UP_SCENARIO" != docker-user-drop ] || echo "-A DOCKER-USER -i $SRV_IF ! -s $admin -j DROP"
+    echo "-A DOCKER-USER -j RETURN"
+    echo "COMMIT"
+}
+
+# A Docker-like host in the server namespace: bridge docker0 whose port is the container's veth,
+# the container in its own netns with sshd on :22 (not running for docker-ctr-stopped), and the
+# iptables-nft rules dockerd writes, publishing it as :DOCKER_PUBLISHED except for
+# docker-unpublished. The host itself runs no sshd.
+build_docker_host() {
+    local scenario=$1 published=$DOCKER_PUBLISHED i a
+    [ "$scenario" != docker-unpublished ] || published=""
+    ip netns add "$CTR_NS"
+    ip -n "$CTR_NS" link set lo up
+    ip -n "$SRV_NS" link add "$DOCKER_BRIDGE" type bridge stp_state 0
+    ip link add vethctr netns "$SRV_NS" type veth peer name eth0 netns "$CTR_NS"
+    ip -n "$SRV_NS" link set vethctr master "$DOCKER_BRIDGE"
+    ip -n "$SRV_NS" addr add "$DOCKER_HOST4/24" dev "$DOCKER_BRIDGE"
+    ip -n "$SRV_NS" addr add "$DOCKER_HOST6/64" dev "$DOCKER_BRIDGE" nodad
+    ip -n "$CTR_NS" addr add "$DOCKER_CTR4/24" dev eth0
+    ip -n "$CTR_NS" addr add "$DOCKER_CTR6/64" dev eth0 nodad
+    ip -n "$SRV_NS" link set "$DOCKER_BRIDGE" up
+    ip -n "$SRV_NS" link set vethctr up
+    ip -n "$CTR_NS" link set eth0 up
+    ip -n "$CTR_NS" route add default via "$DOCKER_HOST4"
+    ip -n "$CTR_NS" -6 route add default via "$DOCKER_HOST6"
+    ip netns exec "$SRV_NS" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    docker_rules 4 "$published" | ip netns exec "$SRV_NS" iptables-nft-restore
+    docker_rules 6 "$published" | ip netns exec "$SRV_NS" ip6tables-nft-restore
+    # Resolve the neighbours both ways now, so the first SYN is not held up by it.
+    for a in "$DOCKER_HOST4" "$DOCKER_HOST6"; do ip netns exec "$CTR_NS" nc -z -w 1 "$a" 9 >/dev/null 2>&1 || true; done
+    for a in "$DOCKER_CTR4" "$DOCKER_CTR6"; do ip netns exec "$SRV_NS" nc -z -w 1 "$a" 9 >/dev/null 2>&1 || true; done
+    [ "$scenario" != docker-ctr-stopped ] || return 0
+    sed -e "s|^PidFile .*|PidFile $STATE/ctr_sshd.pid|" "$STATE/sshd_config" >"$STATE/ctr_sshd_config"
+    ip netns exec "$CTR_NS" "$SSHD" -f "$STATE/ctr_sshd_config" -E "$STATE/ctr_sshd.log" </dev/null >/dev/null
+    for i in $(seq 1 50); do
+        [ "$(ip netns exec "$CTR_NS" ss -Hltn "sport = :$SSH_PORT" | grep -c .)" -lt 2 ] || return 0
+        sleep 0.1
+    done
+    fail "the container's sshd did not start listening"
 }
 
 # Proves the client reaches the server over FAMILY before any scenario is applied. There is no
@@ -671,6 +763,10 @@ cmd_up() {
         UP_STEP="starting sshd"
         start_sshd 2222
         ;;
+    docker-*)
+        UP_STEP="building the Docker-like host"
+        build_docker_host "$scenario"
+        ;;
     container-unpublished | container-published)
         # The host runs no sshd; a "container" (its own netns, as docker would make it) does.
         # Unpublished: nothing maps a host port to it. Published: like `docker run -p 2222:22`, a
@@ -754,9 +850,12 @@ cmd_target() {
     fi
 }
 
-# The port the client connects to: the published one for container-published.
+# The port the client connects to: the published one where a container's sshd is published.
 client_port() {
-    if [ "$(current_scenario 2>/dev/null)" = container-published ]; then echo 2222; else echo "$SSH_PORT"; fi
+    case $(current_scenario 2>/dev/null) in
+    container-published | docker-published | docker-user-drop | docker-ctr-stopped) echo "$DOCKER_PUBLISHED" ;;
+    *) echo "$SSH_PORT" ;;
+    esac
 }
 
 cmd_connect() {

@@ -524,6 +524,88 @@ TEST(Diagnose, HandshakeBehindDnatJoinsTheFlowByItsClientEnd) {
     EXPECT_EQ(codes(d2), std::vector<std::string>{"unanswered"});
 }
 
+// A published port (host :2222 -> container 198.51.100.2:22) seen from the host: the events
+// behind the DNAT carry the new destination; they are one flow with the client's.
+Event dnat_forward_drop(uint16_t sport) {
+    Event e = drop("192.0.2.1", sport, "192.0.2.2", "NETFILTER_DROP", "nft_do_chain+0x46f", 2222);
+    e.tcp_flags = 0x02;
+    e.nat_dst = ip("198.51.100.2");
+    e.nat_dport = 22;
+    return e;
+}
+
+Event docker_user_verdict(uint16_t sport, uint64_t ts) {
+    Event v = ev(EventKind::firewall_verdict, "192.0.2.1", sport, "198.51.100.2", 22, ts);  // as FORWARD saw it
+    FirewallRule r;
+    r.backend = "nftables";
+    r.family = "ip";
+    r.table = "filter";
+    r.chain = "DOCKER-USER";
+    r.path = {"FORWARD"};
+    r.handle = 12;
+    r.text = "iifname \"veth-srv\" ip saddr != 203.0.113.0/24 counter drop";
+    r.verdict = "drop";
+    v.rule = r;
+    return v;
+}
+
+TEST(Diagnose, DropInForwardAfterDnatIsThePublishedFlowsWithItsRule) {
+    // The trace verdict comes after the drop, or before it (then it made a flow of its own).
+    for (bool trace_first : {false, true}) {
+        std::vector<Event> events = {syn("192.0.2.1", 40000, "192.0.2.2", 2222)};
+        if (trace_first) events.push_back(docker_user_verdict(40000, 1000));
+        events.push_back(dnat_forward_drop(40000));
+        if (!trace_first) events.push_back(docker_user_verdict(40000, 1002));
+        auto d = run(events, host_with({}), {2222});
+        ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-drop"}) << trace_first;
+        ASSERT_EQ(d.flows.size(), 1u);
+        EXPECT_EQ(d.flows[0].dport, 2222);
+        ASSERT_TRUE(d.flows[0].nat_dst);
+        EXPECT_EQ(d.flows[0].nat_dst->str(), "198.51.100.2");
+        EXPECT_EQ(d.flows[0].nat_dport, 22);
+        ASSERT_TRUE(d.causes[0].rule);
+        EXPECT_EQ(d.causes[0].rule->chain, "DOCKER-USER");
+    }
+}
+
+TEST(Diagnose, RefusalInsideTheDnatTargetIsDnatRefusedNotTheHostsPort) {
+    Event refused = drop("192.0.2.1", 40000, "198.51.100.2", "NO_SOCKET", "tcp_v4_rcv+0x81");
+    refused.netns = kNetns + 7;  // the container's namespace
+    refused.tcp_flags = 0x02;
+    Event back = ev(EventKind::tx_rst, "192.0.2.1", 40000, "192.0.2.2", 2222, 1002);  // the RST leaving the host
+    HostSnapshot h = host_with({});
+    NetnsView view;
+    view.netns = kNetns + 7;
+    view.netns_name = "web";
+    view.container = "docker 3f2a1b9c0d4e";
+    view.listeners = {listener("0.0.0.0", 2200)};
+    h.dnat_targets = {view};
+    // The RST may leave before or after the target's drop is read.
+    for (bool rst_first : {false, true}) {
+        std::vector<Event> events = {syn("192.0.2.1", 40000, "192.0.2.2", 2222)};
+        if (rst_first) events.push_back(back);
+        events.push_back(refused);
+        if (!rst_first) events.push_back(back);
+        auto d = run(events, h, {2222});
+        ASSERT_EQ(codes(d), std::vector<std::string>{"dnat-refused"}) << rst_first;
+        ASSERT_EQ(d.flows.size(), 1u);
+        EXPECT_EQ(d.flows[0].nat_netns, kNetns + 7);
+        const Cause& c = d.causes[0];
+        EXPECT_NE(c.summary.find("nothing listens on 198.51.100.2:22 in netns web (docker 3f2a1b9c0d4e)"), std::string::npos)
+            << c.summary;
+        EXPECT_TRUE(any_contains(c.evidence, "listening there: sshd (pid 812) on 0.0.0.0:2200 (not :22)"));
+        EXPECT_EQ(c.fix[1], "see what listens there: ip netns exec web ss -ltnp");
+        EXPECT_TRUE(any_contains(c.fix, "docker logs 3f2a1b9c0d4e"));
+        // Never the host's own sshd to start: the host's port has no listener of its own by design.
+        EXPECT_FALSE(any_contains(c.fix, "systemctl"));
+    }
+    // Another client end's refusal inside the container does not join.
+    Event other = refused;
+    other.sport = 40001;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222), other}, h, {2222});
+    EXPECT_EQ(codes(d), std::vector<std::string>{"unanswered"});
+}
+
 TEST(Diagnose, FullConntrackTableIsAKernelDropNotARule) {
     HostSnapshot h = host_with({listener("0.0.0.0", 22)});
     h.conntrack_count = 65536;

@@ -177,6 +177,12 @@ int run_report(Session& s) {
         input.hosts = ctx.hosts;
         d = diagnose(input);
     }
+    // Refused behind a DNAT: what the target's namespace is and what listens there names the fix.
+    if (std::any_of(d.flows.begin(), d.flows.end(), [](const Flow& f) { return f.verdict == cause::dnat_refused; })) {
+        s.look_into_dnat_targets(d.flows);
+        input.hosts = ctx.hosts;
+        d = diagnose(input);
+    }
     if (o.json) {
         std::cout << json_text(report_json(d, ctx), 2) << std::endl;
     } else {

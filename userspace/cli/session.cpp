@@ -431,6 +431,17 @@ void Session::find_foreign_listeners() {
     if (!err.empty()) ctx.hosts.front().probe_errors.push_back(err);
 }
 
+void Session::look_into_dnat_targets(const std::vector<Flow>& flows) {
+    for (const Flow& f : flows) {
+        if (f.verdict != cause::dnat_refused || !f.nat_netns) continue;
+        HostSnapshot* host = const_cast<HostSnapshot*>(host_for(ctx.hosts, f.netns));
+        if (!host) continue;
+        auto& known = host->dnat_targets;
+        if (std::any_of(known.begin(), known.end(), [&](const NetnsView& v) { return v.netns == f.nat_netns; })) continue;
+        if (auto view = host::look_into_netns(f.nat_netns)) known.push_back(std::move(*view));
+    }
+}
+
 std::vector<firewall::LegacyRule> Session::read_legacy() const {
     std::vector<firewall::LegacyRule> all;
     if (options.all_netns) return all;

@@ -45,6 +45,8 @@ public:
     std::vector<HostSnapshot> take_snapshots(const std::set<uint32_t>& also = {});
     // Listeners on the watched ports in the other namespaces (other-netns), into ctx.hosts[0].
     void find_foreign_listeners();
+    // The namespaces flows were refused in behind a DNAT, looked into, into ctx.hosts[0].
+    void look_into_dnat_targets(const std::vector<Flow>& flows);
 
     // iptables-legacy: the counters at the last reading and now (each flow finds its rule in them).
     firewall::LegacyReadings legacy_readings_since_last();

@@ -17,6 +17,7 @@ int severity(const std::string& code) {
     static const std::vector<std::string> order = {
         cause::firewall_drop,   cause::firewall_reject, cause::no_listener,          cause::sshd_failing,
         cause::not_sshd,        cause::listening_elsewhere, cause::bound_other_address, cause::other_netns,
+        cause::dnat_refused,
         cause::reply_dropped,   cause::kernel_drop,     cause::listen_overflow,      cause::handshake_incomplete,
         cause::unanswered,      cause::not_arriving,    cause::accepted};
     auto it = std::find(order.begin(), order.end(), code);

@@ -28,6 +28,8 @@ inline constexpr const char* listen_overflow = "listen-overflow";
 inline constexpr const char* reply_dropped = "reply-dropped";
 inline constexpr const char* handshake_incomplete = "handshake-incomplete";
 inline constexpr const char* kernel_drop = "kernel-drop";
+// A published port's DNAT target (a container) refused the SYN: nothing listens there.
+inline constexpr const char* dnat_refused = "dnat-refused";
 // The handshake completed at systemd's socket for sshd, but every start of sshd's service fails.
 inline constexpr const char* sshd_failing = "sshd-failing";
 // The handshake completed at another program holding sshd's port: no SSH server answers.
@@ -66,10 +68,17 @@ struct FlowEvidence {
     std::optional<FirewallRule> outbound_rule;  // nft trace: the rule that dropped the reply
 
     std::string accepted_elsewhere;  // the handshake completed behind a DNAT: "198.51.100.2:22 in netns N"
+    // A DNAT sent the SYN on (a published port): where to (from a drop's conntrack tuple or the
+    // target's own events), and the target's netns when its kernel was seen (0: not seen there).
+    std::optional<IpAddr> nat_dst;
+    uint16_t nat_dport = 0;
+    uint32_t nat_netns = 0;
+    std::optional<Event> target_drop;  // the DNAT target's kernel dropped or refused the SYN
 
     void add(const Event& e);
     // Whether the flow's outcome is known (no later event can change the verdict of its SYN).
-    bool settled() const;
+    // count_wire_rst false: a RST seen leaving does not settle it (it may be a DNAT target's).
+    bool settled(bool count_wire_rst = true) const;
 };
 
 // Folds one event into the flow table and returns the flow it belongs to (nullptr for events

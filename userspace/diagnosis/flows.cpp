@@ -21,6 +21,10 @@ void FlowEvidence::add(const Event& e) {
         vlan_id = e.vlan_id;
     }
     if (ifname.empty() && !e.outbound) ifname = e.ifname;
+    if (e.nat_dst && !nat_dst) {
+        nat_dst = e.nat_dst;
+        nat_dport = e.nat_dport;
+    }
     switch (e.kind) {
     case EventKind::syn_rx: syns++; break;
     case EventKind::drop:
@@ -66,13 +70,59 @@ constexpr uint64_t syn_retry_span_ns = 75'000'000'000ULL;
 // child socket in another netns with another port): the most recent SYN from the same client
 // end that nothing has answered yet, sent before it and within TCP's retry span. A refused or
 // dropped flow keeps its verdict: with CGNAT the same client end is reused for other connections.
-FlowEvidence* dnat_origin(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, uint64_t established_ns) {
+// A RST that left on its way back (tx_rst) may be the target's own refusal: for a target's drop,
+// a flow settled by that RST alone is still open.
+FlowEvidence* dnat_origin(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, uint64_t established_ns,
+                          bool wire_rst_may_be_its_answer = false) {
     FlowEvidence* origin = nullptr;
     for (auto& [k, f] : flows) {
-        if (k.src != key.src || k.sport != key.sport || f.syns == 0 || f.settled()) continue;
+        bool open = !f.settled() || (wire_rst_may_be_its_answer && !f.settled(false));
+        if (k.src != key.src || k.sport != key.sport || f.syns == 0 || !open) continue;
         bool timed = established_ns && f.first_ns;  // fixtures may carry no clock
         if (timed && (f.first_ns > established_ns || established_ns - f.first_ns > syn_retry_span_ns)) continue;
         if (!origin || f.first_ns > origin->first_ns) origin = &f;
+    }
+    return origin;
+}
+
+// The flow whose SYN a DNAT sent to `key`'s destination: an nft trace verdict in FORWARD shows
+// the packet as it is there, with the new destination.
+FlowEvidence* nat_alias(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key) {
+    for (auto& [k, f] : flows)
+        if (k.netns == key.netns && k.src == key.src && k.sport == key.sport && f.nat_dst && *f.nat_dst == key.dst &&
+            f.nat_dport == key.dport)
+            return &f;
+    return nullptr;
+}
+
+// A trace verdict that came before the drop telling the DNAT made a flow of its own: it joins.
+void adopt_nat_orphan(std::map<FlowKey, FlowEvidence>& flows, FlowEvidence& f) {
+    FlowKey alias{f.key.netns, f.key.src, *f.nat_dst, f.key.sport, f.nat_dport};
+    auto orphan = flows.find(alias);
+    if (orphan == flows.end() || orphan->second.syns != 0 || &orphan->second == &f) return;
+    if (!f.inbound_rule) f.inbound_rule = orphan->second.inbound_rule;
+    if (!f.outbound_rule) f.outbound_rule = orphan->second.outbound_rule;
+    flows.erase(orphan);
+}
+
+// An event about the client's SYN somewhere else than where the flow's SYN arrived: the DNAT
+// target completed the handshake, or its kernel dropped the SYN (a container's sshd stopped).
+FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
+    const bool target_drop = e.kind == EventKind::drop && !e.outbound && !e.nat_dst && (e.tcp_flags & 0x02);
+    if (e.kind != EventKind::established && !target_drop) return nullptr;
+    FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns, target_drop);
+    if (!origin || (origin->key.dst == key.dst && origin->key.dport == key.dport)) return nullptr;
+    if (!origin->nat_dst) {
+        origin->nat_dst = key.dst;
+        origin->nat_dport = key.dport;
+    }
+    if (key.netns != origin->key.netns) origin->nat_netns = key.netns;
+    if (e.kind == EventKind::established) {
+        origin->add(e);
+        origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
+    } else {
+        if (!origin->target_drop) origin->target_drop = e;
+        origin->last_ns = std::max(origin->last_ns, e.ts_ns);
     }
     return origin;
 }
@@ -82,23 +132,28 @@ FlowEvidence* dnat_origin(std::map<FlowKey, FlowEvidence>& flows, const FlowKey&
 FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e) {
     if (e.kind == EventKind::listen_change || e.kind == EventKind::process_exit) return nullptr;
     FlowKey key = FlowKey::of(e);
-    if (e.kind == EventKind::established) {
-        auto exact = flows.find(key);
-        if (exact == flows.end() || exact->second.syns == 0)
-            if (FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns)) {
+    auto exact = flows.find(key);
+    if (exact == flows.end() || exact->second.syns == 0) {
+        if (FlowEvidence* origin = join_dnat_target(flows, key, e)) return origin;
+        if (e.kind == EventKind::firewall_verdict)
+            if (FlowEvidence* origin = nat_alias(flows, key)) {
                 origin->add(e);
-                origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
                 return origin;
             }
     }
     auto [it, inserted] = flows.try_emplace(key);
     if (inserted) it->second.key = key;
-    it->second.add(e);
-    return &it->second;
+    FlowEvidence& f = it->second;
+    f.add(e);
+    if (e.nat_dst) adopt_nat_orphan(flows, f);
+    return &f;
 }
 
-bool FlowEvidence::settled() const {
-    return established || inbound_drop || outbound_drop || rst_by_tcp || rst_on_wire || icmp || inbound_rule;
+bool FlowEvidence::settled(bool count_wire_rst) const {
+    const bool target_decided =
+        target_drop && (detail::is_no_socket(target_drop->reason) || is_netfilter_drop(*target_drop));
+    return established || inbound_drop || outbound_drop || rst_by_tcp || (count_wire_rst && rst_on_wire) || icmp ||
+           inbound_rule || target_decided;
 }
 
 const HostSnapshot* host_for(const std::vector<HostSnapshot>& hosts, uint32_t netns) {

@@ -69,6 +69,10 @@ struct Event {
     uint16_t vlan_id = 0;        // syn_rx: the 802.1Q VLAN it came in on (ifindex: the lower device)
     IpAddr src, dst;
     uint16_t sport = 0, dport = 0;
+    // drop of a DNATed SYN: where the DNAT sent it (src/dst above are the client's view, from
+    // conntrack's original tuple)
+    std::optional<IpAddr> nat_dst;
+    uint16_t nat_dport = 0;
     bool outbound = false;       // the packet was going out (reply direction)
     uint8_t tcp_flags = 0;
     std::string reason;          // drop or reset reason name ("NO_SOCKET", "NETFILTER_DROP", ...)
@@ -193,6 +197,16 @@ struct ForeignListener {
     Listener listener;
 };
 
+// A namespace a published port's DNAT leads to, looked into after the fact: what it is called,
+// a process in it, the container that process belongs to, and everything listening there.
+struct NetnsView {
+    uint32_t netns = 0;
+    std::string netns_name;   // under /run/netns, if named there
+    int pid = 0;              // a process running in it, 0 when none
+    std::string container;    // "docker 3f2a1b9c0d4e" from that process's cgroup, if a runtime made it
+    std::vector<Listener> listeners;  // TCP listeners on any port
+};
+
 // The other-netns search enters a bounded number of namespaces; when it could not enter them all,
 // probe_errors holds "N of M" followed by this, and a refusal's evidence repeats that line.
 inline constexpr std::string_view other_netns_not_searched = " other network namespaces not searched";
@@ -228,6 +242,7 @@ struct HostSnapshot {
     // "the mount namespace of pid 4242" (a container's own /etc and systemd).
     std::string mount_view;
     std::vector<FirewallManager> firewall_managers;
+    std::vector<NetnsView> dnat_targets;     // the namespaces DNATed flows were refused in (report)
     std::vector<Ban> bans;
     std::vector<NetProgram> net_programs;
     bool iptables_legacy_present = false;   // ip_tables / ip6_tables have rules in this netns
@@ -275,6 +290,11 @@ struct Flow {
     std::string bridge;     // the bridge whose port that is, "" for none
     uint16_t vlan_id = 0;   // the VLAN it was tagged with, 0 for none
     std::string ip_ifname;  // the interface IP received it on (the VLAN's, the bridge's, or ifname)
+    // A DNAT sent the SYN on (a published port): to where, and the namespace whose kernel was
+    // seen handling it there (0: not seen past this host's netfilter)
+    std::optional<IpAddr> nat_dst;
+    uint16_t nat_dport = 0;
+    uint32_t nat_netns = 0;
     uint64_t first_ns = 0, last_ns = 0;
     uint32_t syns = 0;
     std::string verdict;   // a cause code

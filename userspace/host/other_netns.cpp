@@ -67,6 +67,40 @@ std::map<uint32_t, NetnsEntry> list_network_namespaces(bool with_processes) {
     return namespaces;
 }
 
+namespace {
+
+// The TCP listeners of the namespace at path, read by a short-lived thread that enters it (setns
+// is per thread for the network namespace).
+std::vector<Listener> listeners_in(const std::string& path) {
+    std::vector<Listener> listeners;
+    std::thread t([&] {
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return;
+        if (setns(fd, CLONE_NEWNET) == 0) {
+            std::string err;
+            listeners = list_tcp_listeners(err);
+        }
+        close(fd);
+    });
+    t.join();
+    return listeners;
+}
+
+}  // namespace
+
+std::optional<NetnsView> look_into_netns(uint32_t netns) {
+    auto namespaces = list_network_namespaces(true);
+    auto it = namespaces.find(netns);
+    if (it == namespaces.end()) return std::nullopt;
+    NetnsView view{netns, it->second.name, it->second.pid, "", listeners_in(it->second.path)};
+    attach_socket_owners(view.listeners);
+    if (!view.pid)  // a named namespace: a process of it, if one runs there
+        for (const auto& [ino, pid] : namespaces_of_processes())
+            if (ino == netns) view.pid = pid;
+    if (view.pid) view.container = container_from_cgroup(procfs::read_file(fmt::format("/proc/{}/cgroup", view.pid)).value_or(""));
+    return view;
+}
+
 std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
                                                            size_t max_namespaces, std::string& error) {
     // The named namespaces and those of processes, without the caller's own.
@@ -93,18 +127,7 @@ std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uin
     for (const auto& [ino, entry] : order) {
         if (visited++ >= max_namespaces) break;
         const NetnsEntry& where = *entry;
-        // setns is per thread for the network namespace: a short-lived thread enters it.
-        std::vector<Listener> listeners;
-        std::thread t([&, path = where.path] {
-            int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) return;
-            if (setns(fd, CLONE_NEWNET) == 0) {
-                std::string err;
-                listeners = list_tcp_listeners(err);
-            }
-            close(fd);
-        });
-        t.join();
+        std::vector<Listener> listeners = listeners_in(where.path);
         listeners.erase(std::remove_if(listeners.begin(), listeners.end(),
                                        [&](const Listener& l) {
                                            return std::find(ports.begin(), ports.end(), l.port) == ports.end();

@@ -61,6 +61,9 @@ std::map<uint32_t, NetnsEntry> list_network_namespaces(bool with_processes);
 // those of processes, deduplicated by inode; at most max_namespaces are entered).
 std::vector<ForeignListener> find_listeners_in_other_netns(const std::vector<uint16_t>& ports, uint32_t own_netns,
                                                            size_t max_namespaces, std::string& error);
+// The network namespace of that inode (named under /run/netns or a process's), entered to list
+// its TCP listeners; nullopt when no name or process leads to it.
+std::optional<NetnsView> look_into_netns(uint32_t netns);
 // "docker 3f2a1b9c0d4e", "podman …", "containerd …" from /proc/PID/cgroup text; "" when none.
 std::string container_from_cgroup(const std::string& cgroup_text);
 

@@ -48,6 +48,7 @@ JournalEntry flow_journal_entry(const Flow& flow, const std::string& message, co
     if (!flow.ifname.empty()) add("SYNWHY_IFNAME", flow.ifname);
     if (!flow.bridge.empty()) add("SYNWHY_BRIDGE", flow.bridge);
     if (flow.vlan_id) add("SYNWHY_VLAN", std::to_string(flow.vlan_id));
+    if (flow.nat_dst) add("SYNWHY_DNAT", endpoint(*flow.nat_dst, flow.nat_dport));
     if (flow.rule) {
         add("SYNWHY_RULE", describe_rule(*flow.rule));
         if (!flow.rule->text.empty()) add("SYNWHY_RULE_TEXT", flow.rule->text);

@@ -35,6 +35,11 @@ nlohmann::json flow_json(const Flow& f) {
     j["ip_ifname"] = f.ip_ifname;
     if (!f.bridge.empty()) j["bridge"] = f.bridge;
     if (f.vlan_id) j["vlan_id"] = f.vlan_id;
+    if (f.nat_dst) {  // both tuples: the client's (above) and where a DNAT sent it
+        j["dnat_dst"] = f.nat_dst->str();
+        j["dnat_dport"] = f.nat_dport;
+        if (f.nat_netns) j["dnat_netns"] = f.nat_netns;
+    }
     if (f.rule) j["rule"] = rule_json(*f.rule);
     return j;
 }

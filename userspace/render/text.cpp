@@ -230,6 +230,10 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx, const Text
             out += wrap(printable(f.detail), "      ", "      ", w);
             if (std::string via = describe_arrival(f); !via.empty())
                 out += wrap("arrived on " + printable(via), "      ", "      ", w);
+            if (f.nat_dst)
+                out += wrap(fmt::format("DNAT to {}{}", endpoint(*f.nat_dst, f.nat_dport),
+                                        f.nat_netns ? fmt::format(" (netns {})", f.nat_netns) : ""),
+                            "      ", "      ", w);
         }
     }
     // When detail was lost (a flood), the kernel's exact totals say what the sample stands for.

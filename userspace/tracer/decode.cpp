@@ -56,6 +56,10 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     e.dst = make_addr(r.family, r.daddr);
     e.sport = r.sport;
     e.dport = r.dport;
+    if (r.nat_dport) {
+        e.nat_dst = make_addr(r.family, r.nat_daddr);
+        e.nat_dport = r.nat_dport;
+    }
     e.tcp_flags = r.tcp_flags;
     e.icmp_type = r.icmp_type;
     e.icmp_code = r.icmp_code;

@@ -58,6 +58,7 @@ const std::map<std::string_view, CauseBuilder>& cause_builders() {
         {cause::listening_elsewhere, build_listening_elsewhere},
         {cause::bound_other_address, build_bound_other_address},
         {cause::other_netns, build_other_netns},
+        {cause::dnat_refused, build_dnat_refused},
         {cause::firewall_drop, build_firewall_block},
         {cause::firewall_reject, build_firewall_block},
         {cause::reply_dropped, build_reply_dropped},

@@ -47,6 +47,7 @@ Cause build_no_listener(const CauseContext& ctx);
 Cause build_listening_elsewhere(const CauseContext& ctx);
 Cause build_bound_other_address(const CauseContext& ctx);
 Cause build_other_netns(const CauseContext& ctx);
+Cause build_dnat_refused(const CauseContext& ctx);  // causes/nat.cpp
 Cause build_firewall_block(const CauseContext& ctx);  // firewall-drop and firewall-reject
 Cause build_reply_dropped(const CauseContext& ctx);
 Cause build_not_arriving(const CauseContext& ctx);
