@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
-# Runs the lab's core end-to-end scenarios with the synwhy built on this host, on Debian 12's stock
-# 6.1 kernel, in a QEMU guest (TCG: no KVM needed).
+# Runs the lab's core end-to-end scenarios with the synwhy built on this host, on a stock Debian
+# kernel (Debian 12's 6.1 by default; Debian 11's 5.10 or 6.12 with --kernel), in a QEMU guest
+# (TCG: no KVM needed).
 #
-# The guest boots the kernel of Debian's linux-image-6.1.*-amd64-unsigned package (downloaded with
+# The guest boots the kernel of a Debian linux-image-*-amd64-unsigned package (downloaded with
 # `apt-get download` and unpacked into the cache, never installed on the host) with a small
 # initramfs (busybox-static, also only unpacked) that mounts this host's root filesystem as the
 # guest's root: shared by QEMU read-only over 9p (virtio), under a tmpfs overlay, with fresh /run,
 # /tmp and /root. So the guest runs this host's userland, its sshd, nft and ssh, and the very same
-# build/synwhy, against the 6.1 kernel; nothing it does can write to the host. Inside, the guest
-# script (scripts/vmtest-guest.sh) runs each test as ctest would, prints synwhy --version and the
-# kernel signals synwhy found (missing_signals), and powers off. This script reads the guest's
-# result lines and exits 0 only when every test passed.
+# build/synwhy, against that kernel; nothing it does can write to the host. Inside, the guest
+# script (scripts/vmtest-guest.sh) runs each test as ctest would, prints synwhy --version,
+# synwhy doctor and the kernel signals synwhy found (missing_signals), and powers off. This script
+# reads the guest's result lines and exits 0 only when every test passed.
 #
-# Usage: scripts/vmtest.sh [-h]
+# Usage: scripts/vmtest.sh [-h] [--kernel 5.10|6.1|6.12]
+#   --kernel 6.1   Debian 12 bookworm's newest linux-image-6.1.0-N-amd64-unsigned (the default),
+#                  from this machine's own apt lists
+#   --kernel 5.10  Debian 11 bullseye's newest linux-image-5.10.0-N-amd64-unsigned
+#   --kernel 6.12  the newest linux-image-6.12.*-amd64-unsigned of bookworm-backports (of trixie
+#                  when backports has none)
+#   5.10 and 6.12 come through a private apt configuration in the cache (build/vmtest/apt/SUITE/:
+#   its own sources list, lists and state, Debian's archive keyring, the mirror this machine's
+#   apt uses); the machine's own apt sources and lists are never touched for them.
 # Environment:
 #   VMTEST_SCENARIOS  lab scenarios to test in both families (default: the core ones, below)
 #   VMTEST_VLAN_SCENARIOS  of them, also over the lab's VLAN topology (default: healthy nft-drop)
@@ -20,13 +29,15 @@
 #   VMTEST_TIMEOUT    seconds for the whole guest run, boot included (default 1200)
 #   VMTEST_TIMEOUT_SCALE  multiplies each test's ctest TIMEOUT (default 2: emulation is slow)
 #   VMTEST_SMP, VMTEST_MEM  guest CPUs (default 1) and MiB (default 2048)
-#   VMTEST_KERNEL     the kernel package (default: the newest linux-image-6.1.0-N-amd64-unsigned
-#                     apt knows, else the newest already in the cache)
+#   VMTEST_KERNEL     the exact kernel package (default: the newest of the --kernel series that
+#                     apt knows, else the newest of that series already in the cache)
 #   VMTEST_QUIET=1    do not stream the guest console (it is saved in build/vmtest/console.log)
 #   SYNWHY            the binary to test (default build/synwhy); BUILD dir: VMTEST_BUILD
-# Cache: build/vmtest/ (debs, the unpacked kernel, tools); delete it to start over.
-# Exit status: 0 all tests passed; 1 a test failed; 3 the guest could not be prepared, booted or
-# finished in time.
+# Cache: build/vmtest/ (debs, one unpacked tree per kernel package, tools, private apt lists);
+# delete it to start over. The last run's console and results are also kept per series
+# (console-SERIES.log, results-SERIES.txt).
+# Exit status: 0 all tests passed; 1 a test failed; 2 bad usage; 3 the guest could not be
+# prepared, booted or finished in time.
 set -euo pipefail
 
 PROG=vmtest.sh
@@ -41,16 +52,52 @@ TOTAL_TIMEOUT=${VMTEST_TIMEOUT:-1200}
 TIMEOUT_SCALE=${VMTEST_TIMEOUT_SCALE:-2}
 SMP=${VMTEST_SMP:-1}
 MEM=${VMTEST_MEM:-2048}
-KPKG_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
 
-case ${1:-} in
--h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-    exit 0
+usage() { echo "usage: $PROG [-h] [--kernel 5.10|6.1|6.12]   (settings are environment variables: $PROG -h)" >&2; }
+SERIES="" SERIES_GIVEN=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    --kernel)
+        if [ $# -lt 2 ]; then
+            echo "$PROG: --kernel needs a value: 5.10, 6.1 or 6.12" >&2
+            exit 2
+        fi
+        SERIES=$2 SERIES_GIVEN=1
+        shift 2
+        ;;
+    --kernel=*)
+        SERIES=${1#--kernel=} SERIES_GIVEN=1
+        shift
+        ;;
+    *)
+        usage
+        exit 2
+        ;;
+    esac
+done
+# Per series: the package names to pick the newest from (version sort), and the apt
+# configurations to look in, in order ("host" is this machine's own apt, as before the matrix).
+# 6.12 excludes the -cloud and -rt flavours: the version part must be digits then +SUFFIX
+# (6.12.N+deb12, +bpo) or -0.debN.M.
+case ${SERIES:=6.1} in
+5.10)
+    KPKG_RE='^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$'
+    APT_SETS="bullseye"
     ;;
-"") ;;
+6.1)
+    KPKG_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
+    APT_SETS="host"
+    ;;
+6.12)
+    KPKG_RE='^linux-image-6\.12\.[0-9]+(\+[a-z0-9]+|-[0-9][0-9a-z.]*)-amd64-unsigned$'
+    APT_SETS="bookworm-backports trixie"
+    ;;
 *)
-    echo "usage: $PROG [-h]   (settings are environment variables: $PROG -h)" >&2
+    echo "$PROG: --kernel takes 5.10, 6.1 or 6.12, not '$SERIES'" >&2
     exit 2
     ;;
 esac
@@ -74,6 +121,12 @@ ok_number "$TIMEOUT_SCALE" || die "bad VMTEST_TIMEOUT_SCALE '$TIMEOUT_SCALE'"
 for p in "$ROOT" "$BUILD" "$SYNWHY"; do
     [[ $p =~ ^/[A-Za-z0-9_./+-]+$ ]] || die "path '$p' has characters this script does not pass to the guest"
 done
+
+# An explicit --kernel and an explicit package must agree (6.1 must not match 6.12).
+series_re="^linux-image-${SERIES//./\\.}[.-]"
+if [ "$SERIES_GIVEN" -eq 1 ] && [ -n "${VMTEST_KERNEL:-}" ] && ! [[ $VMTEST_KERNEL =~ $series_re ]]; then
+    die "VMTEST_KERNEL=$VMTEST_KERNEL is not a $SERIES kernel (--kernel $SERIES)"
+fi
 
 if [ -n "${VMTEST_TESTS:-}" ]; then
     TESTS=$VMTEST_TESTS
@@ -106,25 +159,133 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # The kernel, busybox and kmod, as packages downloaded into the cache and unpacked there.
+# busybox and kmod (the initramfs' shell, the guest's modprobe) always come from this machine's own
+# apt; the kernel from its series' apt configuration (APT_SETS).
+
+# This machine's Debian mirrors as its own apt uses them (the archive that serves its release, the
+# one that serves a -security suite): the private configurations fetch from the same hosts.
+MIRROR="" SECURITY_MIRROR=""
+host_mirrors() {
+    local codename uri rel
+    # shellcheck disable=SC2016 # (apt's own $(FIELD) format, not the shell's)
+    local fmt='$(REPO_URI) $(RELEASE)'
+    # shellcheck source=/dev/null
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    while read -r uri rel; do
+        case $rel in
+        *-security) [ -n "$SECURITY_MIRROR" ] || SECURITY_MIRROR=$uri ;;
+        "$codename" | "$codename-updates") [ -n "$MIRROR" ] || MIRROR=$uri ;;
+        esac
+    done < <(apt-get indextargets --format "$fmt" 2>/dev/null | sort -u)
+    : "${MIRROR:=http://deb.debian.org/debian/}" "${SECURITY_MIRROR:=http://deb.debian.org/debian-security/}"
+    for uri in "$MIRROR" "$SECURITY_MIRROR"; do
+        [[ $uri =~ ^https?://[A-Za-z0-9._:/~+-]+$ ]] || die "unexpected mirror URI '$uri' in this machine's apt sources"
+    done
+}
+
+apt_dir() { echo "$CACHE/apt/$1"; }
+
+# Writes the private apt configuration of SET (a Debian suite, with its -updates and -security
+# suites for a release) under the cache. It is passed as APT_CONFIG, which apt reads before
+# anything else: it points apt.conf and apt.conf.d away from the machine's (their hooks, e.g.
+# AppStream's refresh after an update, are for the machine's lists) and every directory and file
+# apt reads state from or writes to into the set's own, so the machine's sources, lists, caches and
+# dpkg status are neither read nor changed. Only suites signed by Debian's archive keyring.
+apt_setup() {
+    local set=$1 d key=/usr/share/keyrings/debian-archive-keyring.gpg
+    d=$(apt_dir "$set")
+    [ -n "$MIRROR" ] || host_mirrors
+    [ -r "$key" ] || die "no $key (package debian-archive-keyring): it signs the $set suites"
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/apt.conf.d"
+    [ -f "$d/status" ] || : >"$d/status"
+    {
+        case $set in
+        bullseye | trixie)
+            echo "deb [arch=amd64 signed-by=$key] $MIRROR $set main"
+            echo "deb [arch=amd64 signed-by=$key] $MIRROR $set-updates main"
+            echo "deb [arch=amd64 signed-by=$key] $SECURITY_MIRROR $set-security main"
+            ;;
+        bookworm-backports) echo "deb [arch=amd64 signed-by=$key] $MIRROR $set main" ;;
+        *) die "no apt configuration for suite '$set'" ;;
+        esac
+    } >"$d/sources.list"
+    cat >"$d/apt.conf" <<EOF
+// Written by scripts/vmtest.sh: the private apt configuration for the $set kernel packages.
+Dir::Etc::main "/dev/null";
+Dir::Etc::parts "$d/apt.conf.d";
+Dir::Etc::SourceList "$d/sources.list";
+Dir::Etc::SourceParts "/dev/null";
+Dir::Etc::preferences "/dev/null";
+Dir::Etc::PreferencesParts "/dev/null";
+Dir::State "$d";
+Dir::State::Lists "$d/lists";
+Dir::State::status "$d/status";
+Dir::Cache "$d/cache";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT::Architecture "amd64";
+APT::Architectures { "amd64"; };
+Acquire::Languages { "none"; };
+Acquire::GzipIndexes "true";
+APT::Sandbox::User "root";
+EOF
+    # snapshot.debian.org's Release files are past their Valid-Until by design.
+    if [[ $MIRROR == *snapshot.debian.org* ]]; then echo 'Acquire::Check-Valid-Until "false";' >>"$d/apt.conf"; fi
+}
+
+# Runs an apt command with SET's configuration ("host": the machine's own).
+apt_run() {
+    local set=$1
+    shift
+    if [ "$set" = host ]; then "$@"; else APT_CONFIG=$(apt_dir "$set")/apt.conf "$@"; fi
+}
+
+# Refreshes SET's lists (at most once a run: lists_fresh).
+declare -A lists_fresh=()
+apt_update() {
+    local set=$1 t
+    t=$(now)
+    if [ "$set" = host ]; then
+        apt-get update -qq >&2 || return 1
+    else
+        apt_setup "$set"
+        apt_run "$set" apt-get -qq update >&2 || return 1
+        touch "$(apt_dir "$set")/.updated"
+        echo "$PROG: apt lists of $set (private, $(apt_dir "$set")) updated in $(since "$t") s" >&2
+    fi
+    lists_fresh[$set]=1
+}
+
+# Makes SET's private lists usable: fetched the first time, refreshed when older than a week (a
+# suite's newest kernel moves on; the machine's own lists are kept fresh by whoever owns them).
+# Offline, lists already there are used as they are.
+apt_prepare() {
+    local set=$1 stamp
+    stamp=$(apt_dir "$set")/.updated
+    apt_setup "$set"
+    if [ -f "$stamp" ] && [ -z "$(find "$stamp" -mtime +6)" ]; then return 0; fi
+    apt_update "$set" && return 0
+    [ -f "$stamp" ] || return 1
+    echo "$PROG: could not refresh the apt lists of $set: using those of $(date -r "$stamp" +%F)" >&2
+}
 
 # apt-get download into the cache, reusing a .deb already there. Prints the .deb's path.
-apt_lists_fresh=0
 fetch_deb() {
-    local pkg=$1 deb
+    local pkg=$1 set=${2:-host} deb
     deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" 2>/dev/null | sort -V | tail -n1)
     if [ -n "$deb" ]; then
         echo "$deb"
         return 0
     fi
     mkdir -p "$CACHE/debs"
+    [ "$set" = host ] || apt_setup "$set"
     # As root, apt's sandbox user could not write here: download as root (the file is verified
     # against the signed lists like any other).
-    if ! (cd "$CACHE/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
-        [ "$apt_lists_fresh" -eq 0 ] || return 1
+    if ! (cd "$CACHE/debs" && apt_run "$set" apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
+        [ "${lists_fresh[$set]:-0}" -eq 0 ] || return 1
         # Lists too old for the mirror (a vanished version): refresh them once and retry.
-        apt-get update -qq >&2 || return 1
-        apt_lists_fresh=1
-        (cd "$CACHE/debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) || return 1
+        apt_update "$set" || return 1
+        (cd "$CACHE/debs" && apt_run "$set" apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2) || return 1
     fi
     find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1
 }
@@ -140,27 +301,60 @@ unpack_deb() {
     mv "$dir.tmp" "$dir"
 }
 
+# Sets KPKG, the kernel package, and KSET, the apt configuration to download it with.
 pick_kernel_package() {
-    local pkg
+    local set pass pkg
+    KSET=${APT_SETS%% *}
     if [ -n "${VMTEST_KERNEL:-}" ]; then
-        echo "$VMTEST_KERNEL"
+        KPKG=$VMTEST_KERNEL
+        # A .deb already in the cache needs no apt; else the first configuration that knows it.
+        [ -z "$(find "$CACHE/debs" -maxdepth 1 -name "${KPKG}_*.deb" 2>/dev/null)" ] || return 0
+        for set in $APT_SETS; do
+            [ "$set" != host ] || return 0
+            apt_prepare "$set" || continue
+            if apt_run "$set" apt-cache show "$KPKG" >/dev/null 2>&1; then
+                KSET=$set
+                return 0
+            fi
+        done
         return 0
     fi
-    pkg=$(apt-cache search --names-only "$KPKG_RE" 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
-    if [ -z "$pkg" ]; then
-        # Nothing in apt's lists: the newest kernel already in the cache, else refresh the lists.
-        pkg=$(find "$CACHE/debs" -maxdepth 1 -name 'linux-image-6.1.0-*-amd64-unsigned_*.deb' 2>/dev/null |
-            sed 's|.*/||; s|_.*||' | sort -V | tail -n1)
-        if [ -z "$pkg" ]; then
-            apt-get update -qq >&2 || return 1
-            apt_lists_fresh=1
-            pkg=$(apt-cache search --names-only "$KPKG_RE" | awk '{print $1}' | sort -V | tail -n1)
+    # The newest the lists know, in the first configuration that has one. The machine's own lists
+    # are not refreshed for this (only below, when nothing at all can be found).
+    for set in $APT_SETS; do
+        if [ "$set" != host ]; then apt_prepare "$set" || continue; fi
+        pkg=$(apt_run "$set" apt-cache search --names-only "$KPKG_RE" 2>/dev/null | awk '{print $1}' | sort -V | tail -n1)
+        if [ -n "$pkg" ]; then
+            KPKG=$pkg KSET=$set
+            return 0
         fi
-    fi
-    [ -n "$pkg" ] && echo "$pkg"
+    done
+    for pass in cache refresh; do
+        if [ "$pass" = cache ]; then
+            # Nothing in apt's lists: the newest of the series already in the cache.
+            pkg=$(find "$CACHE/debs" -maxdepth 1 -name 'linux-image-*.deb' 2>/dev/null |
+                sed 's|.*/||; s|_.*||' | grep -E "$KPKG_RE" | sort -V | tail -n1) || true
+            if [ -n "$pkg" ]; then
+                KPKG=$pkg
+                return 0
+            fi
+            continue
+        fi
+        # Else refresh the lists (those not refreshed yet in this run) and look again.
+        for set in $APT_SETS; do
+            [ "${lists_fresh[$set]:-0}" -eq 1 ] || apt_update "$set" || continue
+            pkg=$(apt_run "$set" apt-cache search --names-only "$KPKG_RE" | awk '{print $1}' | sort -V | tail -n1)
+            if [ -n "$pkg" ]; then
+                KPKG=$pkg KSET=$set
+                return 0
+            fi
+        done
+    done
+    return 1
 }
 
-KPKG=$(pick_kernel_package) || die "no package matching $KPKG_RE in apt's lists"
+KPKG="" KSET=""
+pick_kernel_package || die "no package matching $KPKG_RE in the apt lists of: $APT_SETS (nor in $CACHE/debs)"
 [[ $KPKG =~ ^linux-image-([0-9][A-Za-z0-9.+-]*)-unsigned$ ]] || die "bad kernel package name '$KPKG'"
 KVER=${BASH_REMATCH[1]}
 fresh=0
@@ -168,7 +362,7 @@ fresh=0
     [ -f "$CACHE/tools/kmod/.unpacked" ] && [ -f "$CACHE/kernel/$KPKG/.depmod" ] || fresh=1
 
 t=$(now)
-kdeb=$(fetch_deb "$KPKG") || die "apt-get download $KPKG failed"
+kdeb=$(fetch_deb "$KPKG" "$KSET") || die "apt-get download $KPKG ($KSET) failed"
 bdeb=$(fetch_deb busybox-static) || die "apt-get download busybox-static failed"
 mdeb=$(fetch_deb kmod) || die "apt-get download kmod failed"
 t_download=$(since "$t")
@@ -236,7 +430,7 @@ SYNWHY_SHA256=$(sha256sum "$SYNWHY" | cut -d' ' -f1)
     die "cannot build the initramfs"
 t_initramfs=$(since "$t")
 
-echo "$PROG: kernel $KPKG ($(basename "$kdeb")), modules for 9p: $(tr '\n' ' ' <"$RUN/initramfs/modules/order")"
+echo "$PROG: kernel $SERIES: $KPKG ($(basename "$kdeb"), apt: $KSET), modules for 9p: $(tr '\n' ' ' <"$RUN/initramfs/modules/order")"
 echo "$PROG: download ${t_download} s, unpack+depmod ${t_unpack} s ($cache_state), initramfs ${t_initramfs} s"
 echo "$PROG: synwhy $SYNWHY sha256 $SYNWHY_SHA256"
 echo "$PROG: tests: $TESTS"
@@ -304,7 +498,7 @@ if [ -z "$boot_s" ] && grep -q '^START ' "$RUN/results.clean"; then boot_s="?"; 
 # Report.
 
 echo
-echo "=== vmtest summary ($KPKG, guest $SMP CPU, $MEM MiB, TCG)"
+echo "=== vmtest summary (--kernel $SERIES: $KPKG, guest $SMP CPU, $MEM MiB, TCG)"
 status=0
 field() { sed -n "s/^$1 //p" "$RUN/results.clean"; }
 if grep -q '^INIT-FAILED ' "$RUN/results.clean"; then
@@ -356,7 +550,10 @@ if [ "$status" -eq 0 ] && [ "$npass" -eq 0 ]; then
     echo "FAIL: no test ran"
     status=1
 fi
-echo "console log: $CONSOLE; results: $CACHE/results.txt"
+# Kept per series too: a matrix run (5.10, 6.1, 6.12 one after the other) keeps each one's logs.
+cp "$CONSOLE" "$CACHE/console-$SERIES.log"
+cp "$RUN/results.clean" "$CACHE/results-$SERIES.txt"
+echo "console log: $CONSOLE ($CACHE/console-$SERIES.log); results: $CACHE/results.txt ($CACHE/results-$SERIES.txt)"
 if [ "$status" -eq 0 ]; then
     echo "PASS: $npass tests passed on $KVER"
 else
