@@ -66,6 +66,15 @@ struct {
 	__type(value, __u8);
 } pending_clients SEC(".maps");
 
+/* The watched namespace's own addresses (set by userspace): a SYN seen on a macvlan's lower
+ * device in another namespace counts when it goes to one of them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct synwhy_addr_key);
+	__type(value, __u8);
+} watched_addrs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -586,14 +595,37 @@ static __always_inline bool is_bridge_device(struct net_device *dev)
 	return flags & bpf_core_enum_value(enum netdev_priv_flags, IFF_EBRIDGE);
 }
 
+/* The lower device of macvlans: a frame for a macvlan is handed to it by the lower device's
+ * rx_handler within the same receive, so a SYN to a macvlan in the watched netns (a container's)
+ * passes this tracepoint only here, in the lower device's namespace. */
+static __always_inline bool is_macvlan_lower(struct net_device *dev)
+{
+	__u64 flags = BPF_CORE_READ_BITFIELD(dev, priv_flags);
+	return flags & bpf_core_enum_value(enum netdev_priv_flags, IFF_MACVLAN_PORT);
+}
+
+/* Whether a SYN seen on a macvlan lower device in another namespace goes to the watched one:
+ * its destination is one of the watched namespace's addresses (userspace keeps them here). */
+static __always_inline bool to_watched_address(const struct pkt *p)
+{
+	struct synwhy_addr_key k = {.family = p->family};
+	__builtin_memcpy(k.addr, p->daddr, 16);
+	return bpf_map_lookup_elem(&watched_addrs, &k) != NULL;
+}
+
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(syn_rx, struct sk_buff *skb)
 {
 	if (skb->len > MAX_HANDSHAKE_BYTES || !skb->dev || is_bridge_device(skb->dev))
 		return 0;
 	__u32 netns = skb_netns(skb);
-	if (!netns_watched(netns))
-		return 0;
+	bool via_macvlan_lower = false;
+	if (!netns_watched(netns)) {
+		if (!watch_netns || !is_macvlan_lower(skb->dev))
+			return 0;
+		via_macvlan_lower = true; /* confirmed below by the destination address */
+		netns = watch_netns;
+	}
 	/* At this tracepoint the network header is not reset yet; skb->data points at it (or at
 	 * the VLAN tags before it). */
 	const unsigned char *l3 = skb->data;
@@ -607,6 +639,8 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 		return 0;
 	struct pkt p = {};
 	if (parse_l3(l3, proto, &p, false))
+		return 0;
+	if (via_macvlan_lower && !to_watched_address(&p))
 		return 0;
 	p.vlan_id = vlan_id;
 	if (!port_watched(p.dport)) {

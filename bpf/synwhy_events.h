@@ -65,6 +65,13 @@ struct synwhy_event {
 	__u8 packet[SYNWHY_PACKET_BYTES]; /* SYN_RX, TX with copy_packets: from the IP header on */
 };
 
+/* One address of the watched netns (map watched_addrs), IPv4 in the first 4 bytes. */
+struct synwhy_addr_key {
+	__u8 addr[16];
+	__u16 family; /* AF_INET / AF_INET6 */
+	__u16 pad;
+};
+
 /* Exact per-(netns, port) totals kept in the kernel (map `counts`). kind is the event kind of the
  * packet (SYN_RX, DROP, RST_SENT, ICMP_SENT, TX), or STATE for a handshake completed (what = 1);
  * what is the packet's TCP flags byte; reason is the drop or reset reason as in struct

@@ -21,7 +21,9 @@
 # state dir /run/synwhy-lab/PREFIX/ (sshd_config, host key, pid file, log, scenario name).
 # LAB_TOPOLOGY puts the server's addresses on something else than its veth: `bridge` (a Linux
 # bridge br-lab whose port is the veth, as on a KVM or Docker host) or `vlan` (802.1Q VLAN 100 on
-# both veth ends, tagged in the packet: no VLAN offload); `plain` (default) is the bare veth.
+# both veth ends, tagged in the packet: no VLAN offload) or `macvlan` (a macvlan in the server's
+# namespace whose lower device, the veth, is in a third namespace PREFIX-low, as a macvlan
+# container's is in its host's); `plain` (default) is the bare veth.
 set -euo pipefail
 
 PROG=lab.sh
@@ -35,6 +37,7 @@ fi
 SRV_NS="${PREFIX}-srv"
 CLI_NS="${PREFIX}-cli"
 CTR_NS="${PREFIX}-ctr" # a "container": a third namespace with its own sshd (container-unpublished)
+LOWER_NS="${PREFIX}-low" # LAB_TOPOLOGY=macvlan: the namespace of the macvlan's lower device
 STATE_ROOT=/run/synwhy-lab
 STATE="$STATE_ROOT/$PREFIX"
 # The veth ends have fixed names: each lives only inside its own namespace (it is created there
@@ -43,9 +46,9 @@ SRV_IF=veth-srv
 CLI_IF=veth-cli
 TOPOLOGY=${LAB_TOPOLOGY:-plain}
 case $TOPOLOGY in
-plain | bridge | vlan) ;;
+plain | bridge | vlan | macvlan) ;;
 *)
-    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge or vlan" >&2
+    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan or macvlan" >&2
     exit 2
     ;;
 esac
@@ -56,6 +59,7 @@ SRV_DEV=$SRV_IF
 CLI_DEV=$CLI_IF
 case $TOPOLOGY in
 bridge) SRV_DEV=$LAB_BRIDGE ;;
+macvlan) SRV_DEV=mv-srv ;;
 vlan)
     SRV_DEV=$SRV_IF.$LAB_VLAN
     CLI_DEV=$CLI_IF.$LAB_VLAN
@@ -247,7 +251,7 @@ teardown() {
         fi
     fi
     # Everything else living in our namespaces (sshd sessions, leftover `srv`/`cli` commands).
-    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS"; do
+    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS" "$LOWER_NS"; do
         while read -r pid; do
             [ -n "$pid" ] && pids+=("$pid")
         done < <(ns_pids "$ns")
@@ -263,7 +267,7 @@ teardown() {
 
     # Deleting a namespace destroys its veth end (and with it the peer), its nft tables and its
     # iptables-legacy rules: nothing of the lab lives in the root namespace.
-    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS"; do
+    for ns in "$SRV_NS" "$CLI_NS" "$CTR_NS" "$LOWER_NS"; do
         if ns_exists "$ns"; then
             ip netns del "$ns" 2>/dev/null || true
         fi
@@ -287,15 +291,29 @@ fail() {
 }
 
 build_network() {
+    # The server's veth end is in its own namespace, except under a macvlan (in the lower one).
+    local veth_ns=$SRV_NS
     ip netns add "$SRV_NS"
     ip netns add "$CLI_NS"
+    if [ "$TOPOLOGY" = macvlan ]; then
+        ip netns add "$LOWER_NS"
+        ip -n "$LOWER_NS" link set lo up
+        veth_ns=$LOWER_NS
+    fi
     # Create the pair with each end already inside its namespace (see SRV_IF above).
-    ip link add "$SRV_IF" netns "$SRV_NS" type veth peer name "$CLI_IF" netns "$CLI_NS"
+    ip link add "$SRV_IF" netns "$veth_ns" type veth peer name "$CLI_IF" netns "$CLI_NS"
     ip -n "$SRV_NS" link set lo up
     ip -n "$CLI_NS" link set lo up
-    ip -n "$SRV_NS" link set "$SRV_IF" up
+    ip -n "$veth_ns" link set "$SRV_IF" up
     ip -n "$CLI_NS" link set "$CLI_IF" up
     case $TOPOLOGY in
+    macvlan)
+        # Made next to its lower device, then moved into the server's namespace, as a container
+        # runtime does.
+        ip -n "$LOWER_NS" link add "$SRV_DEV" link "$SRV_IF" type macvlan mode bridge
+        ip -n "$LOWER_NS" link set "$SRV_DEV" netns "$SRV_NS"
+        ip -n "$SRV_NS" link set "$SRV_DEV" up
+        ;;
     bridge)
         # No STP: the port forwards at once.
         ip -n "$SRV_NS" link add "$LAB_BRIDGE" type bridge stp_state 0

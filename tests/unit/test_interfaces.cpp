@@ -54,6 +54,14 @@ TEST(Arrival, AnUnknownDeviceKeepsTheKernelsName) {
     EXPECT_EQ(arrival_of(links(), 42, "gone0", 0).ip_ifname, "gone0");
 }
 
+TEST(Arrival, AnotherNamespacesDeviceWithTheSameIndexIsNotThisOnes) {
+    // A macvlan container's SYN is seen on the lower device in the host's namespace: index 5
+    // there is not this namespace's bridge port 5.
+    Arrival a = arrival_of(links(), 5, "veth-low", 0);
+    EXPECT_EQ(a.bridge, "");
+    EXPECT_EQ(a.ip_ifname, "veth-low");
+}
+
 TEST(Arrival, DescribedOnlyWhenItIsNotAPlainInterface) {
     Flow f;
     f.ifname = "eth0";

@@ -395,6 +395,9 @@ std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also
         snaps.push_back(host::take_snapshot(snapshot_options));
         snaps.back().netns_name = own_name;
         apply_mount_view(snaps.back(), view);
+        // A macvlan container's SYNs are seen on the lower device's namespace: the kernel side
+        // knows them by this namespace's addresses, kept as current as the snapshot.
+        if (tracer_) tracer_->set_watched_addresses(snaps.back().addresses);
         return snaps;
     }
     // Synwhy's own namespace first, then every named one, then (bounded) the unnamed ones that

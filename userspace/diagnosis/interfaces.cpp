@@ -24,7 +24,9 @@ Arrival arrival_of(const std::vector<Interface>& links, uint32_t ifindex, const 
     Arrival a;
     a.ip_ifname = ifname;
     const Interface* dev = by_index(links, ifindex);
-    if (!dev) return a;
+    // Indexes are per namespace: a macvlan container's SYN is seen on its lower device, in
+    // another namespace, whose index may be one of this namespace's too.
+    if (!dev || (!ifname.empty() && dev->name != ifname)) return a;
     // A bridge port's frames reach IP on the bridge (and a tagged one on the bridge's VLAN).
     const Interface* master = dev->master ? by_index(links, dev->master) : nullptr;
     const Interface* base = dev;

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -214,6 +215,19 @@ std::vector<OtherPortSyns> Tracer::other_port_syns() const {
 void Tracer::watch_process(uint32_t pid) {
     uint8_t one = 1;
     bpf_map_update_elem(bpf_map__fd(skel_->maps.listener_pids), &pid, &one, BPF_ANY);
+}
+
+void Tracer::set_watched_addresses(const std::vector<IpAddr>& addresses) {
+    int fd = bpf_map__fd(skel_->maps.watched_addrs);
+    synwhy_addr_key key{}, next{};
+    while (bpf_map_get_next_key(fd, nullptr, &next) == 0) bpf_map_delete_elem(fd, &next);  // from the first each time
+    for (const IpAddr& a : addresses) {
+        key = {};
+        key.family = a.family == Family::ipv4 ? AF_INET : AF_INET6;
+        std::memcpy(key.addr, a.bytes.data(), a.family == Family::ipv4 ? 4 : 16);
+        uint8_t one = 1;
+        bpf_map_update_elem(fd, &key, &one, BPF_ANY);  // a full map (256) keeps the first ones
+    }
 }
 
 TracerStats Tracer::stats() const {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "diagnosis/model.h"
 #include "kernel/btf_names.h"
 #include "kernel/signal_fallbacks.h"
 #include "tracer/port_set.h"
@@ -87,6 +88,9 @@ public:
     std::vector<OtherPortSyns> other_port_syns() const;
     // Reports this process's exit (it owns a listener on a watched port).
     void watch_process(uint32_t pid);
+    // The watched netns's addresses: SYNs to them seen on a macvlan lower device in another
+    // netns (a macvlan container's) count as arriving in the watched one. Replaces the last set.
+    void set_watched_addresses(const std::vector<IpAddr>& addresses);
 
 private:
     Tracer() = default;
