@@ -5,6 +5,7 @@
 
 #include "diagnosis/describe.h"
 #include "diagnosis/diagnose.h"
+#include "diagnosis/drop_fallback.h"
 #include "diagnosis/interfaces.h"
 
 namespace synwhy {
@@ -177,7 +178,7 @@ bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
 }
 
 void attach_legacy_rule(FlowEvidence& f, const firewall::LegacyReadings& legacy, const HostSnapshot* host) {
-    if (f.inbound_rule || !f.inbound_drop || !is_netfilter_drop(*f.inbound_drop)) return;
+    if (f.inbound_rule || !f.inbound_drop || drop_meaning(f, *f.inbound_drop).reason != drop_reason::netfilter) return;
     // A drop inside nft_do_chain is nftables'; anywhere else the legacy rule that fits this flow
     // and whose counter grew during the capture is the proof.
     if (firewall_backend(*f.inbound_drop) == "nftables") return;

@@ -387,7 +387,7 @@ std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16
     std::string p = ports_expr(ports);
     std::string cmd = fmt::format(
         "table inet {t} {{\n"
-        "  flags owner\n"
+        "{owner}"
         "  chain syn_in {{\n"
         "    type filter hook prerouting priority -400; policy accept;\n"
         "    tcp dport {p} tcp flags & (syn|ack) == syn limit rate 500/second burst 500 packets meta nftrace set 1\n"
@@ -398,16 +398,49 @@ std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16
         "    tcp sport {p} tcp flags & rst == rst limit rate 500/second burst 500 packets meta nftrace set 1\n"
         "  }}\n"
         "}}\n",
-        fmt::arg("t", s->table_), fmt::arg("p", p));
-    if (nft_run_cmd_from_buffer(s->owner_, cmd.c_str()) != 0) {
-        error = "nft trace: cannot add the trace table: " + first_line(nft_ctx_get_error_buffer(s->owner_));
-        return nullptr;
+        fmt::arg("t", s->table_), fmt::arg("p", p), fmt::arg("owner", "{owner}"));
+    auto with_owner = [&](bool owned) {
+        std::string text = cmd;
+        text.replace(text.find("{owner}"), 7, owned ? "  flags owner\n" : "");
+        return text;
+    };
+    if (nft_run_cmd_from_buffer(s->owner_, with_owner(true).c_str()) != 0) {
+        std::string owned_error = first_line(nft_ctx_get_error_buffer(s->owner_));
+        // Before 5.12 the kernel knows no table owner: the table is synwhy's to remove.
+        s->remove_orphan_tables();
+        if (nft_run_cmd_from_buffer(s->owner_, with_owner(false).c_str()) != 0) {
+            error = "nft trace: cannot add the trace table: " + owned_error;
+            return nullptr;
+        }
+        s->kernel_removes_table_ = false;
     }
     return s;
 }
 
+// Trace tables of synwhy processes that are gone (killed before they could remove theirs, on a
+// kernel without table owners): they only mark packets, but nothing else removes them.
+void NftTraceSession::remove_orphan_tables() {
+    if (nft_run_cmd_from_buffer(lister_, "list tables inet") != 0) return;
+    std::string out = nft_ctx_get_output_buffer(lister_);
+    size_t pos = 0;
+    const std::string prefix = "table inet synwhy_trace_";
+    while ((pos = out.find(prefix, pos)) != std::string::npos) {
+        pos += prefix.size();
+        size_t end = out.find_first_not_of("0123456789", pos);
+        std::string pid = out.substr(pos, end - pos);
+        if (pid.empty() || pid.size() > 9 || access(fmt::format("/proc/{}", pid).c_str(), F_OK) == 0) continue;
+        std::string del = fmt::format("delete table inet synwhy_trace_{}", pid);
+        nft_run_cmd_from_buffer(owner_, del.c_str());
+    }
+}
+
 NftTraceSession::~NftTraceSession() {
     // Freeing the owner context closes the socket that owns the table: the kernel removes it.
+    // Without owners (before 5.12) synwhy deletes it.
+    if (owner_ && !kernel_removes_table_) {
+        std::string del = fmt::format("delete table inet {}", table_);
+        nft_run_cmd_from_buffer(owner_, del.c_str());
+    }
     if (owner_) nft_ctx_free(owner_);
     if (lister_) nft_ctx_free(lister_);
     if (trace_sock_) mnl_socket_close(trace_sock_);

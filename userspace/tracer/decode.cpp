@@ -142,9 +142,12 @@ std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& coun
         std::string segment = rst ? "RST" : syn && ack ? "SYN-ACK" : syn ? "SYN" : ack ? "ACK" : "segment";
         switch (c.kind) {
         case SYNWHY_EV_SYN_RX: what = "SYN arrived"; break;
-        case SYNWHY_EV_DROP:
-            what = fmt::format("{} dropped: {}", segment, kernel::drop_reason_name(names.drop_reasons, c.reason));
+        case SYNWHY_EV_DROP: {
+            std::string reason = kernel::drop_reason_name(names.drop_reasons, c.reason);
+            what = reason.empty() ? segment + " dropped (no reason on this kernel)"
+                                  : fmt::format("{} dropped: {}", segment, reason);
             break;
+        }
         case SYNWHY_EV_RST_SENT: {
             std::string reason = reset_reason_name(names, c.reason);
             what = reason.empty() ? "answered with RST by TCP" : "answered with RST by TCP (" + reason + ")";
