@@ -148,7 +148,7 @@ TEST(Render, FlowSeriesAreDeclaredAtZeroSoTheFirstRefusalIsAnIncrease) {
     EXPECT_EQ((m.syns[{22, "no-listener", ""}]), 2u);  // a count already there is kept
     EXPECT_EQ((m.syns.count({22, "accepted", ""})), 1u);
     EXPECT_EQ((m.syns[{2222, "listen-overflow", "ctr1"}]), 0u);
-    EXPECT_EQ(m.syns.size(), 28u);  // 14 flow verdicts x 2 (port, netns)
+    EXPECT_EQ(m.syns.size(), 30u);  // 15 flow verdicts x 2 (port, netns)
     m.events_rate_limited = 65412;
     std::string t = prometheus_text(m);
     EXPECT_NE(t.find("synwhy_syns_total{port=\"22\",verdict=\"accepted\",netns=\"\"} 0\n"), std::string::npos) << t;

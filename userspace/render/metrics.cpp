@@ -29,7 +29,7 @@ std::string label_value(const std::string& v) {
 void declare_flow_series(WatchMetrics& m, uint16_t port, const std::string& netns) {
     for (const char* verdict :
          {cause::accepted, cause::no_listener, cause::listening_elsewhere, cause::bound_other_address,
-          cause::firewall_drop, cause::firewall_reject, cause::other_netns, cause::listen_overflow,
+          cause::firewall_drop, cause::firewall_reject, cause::other_netns, cause::dnat_refused, cause::listen_overflow,
           cause::reply_dropped, cause::handshake_incomplete, cause::kernel_drop, cause::sshd_failing,
           cause::not_sshd, cause::unanswered})
         m.syns.try_emplace({port, verdict, netns}, 0);
