@@ -373,7 +373,7 @@ docker_rules() {
     echo "-A FORWARD -i $DOCKER_BRIDGE -o $DOCKER_BRIDGE -j ACCEPT"
     [ -z "$published" ] || echo "-A DOCKER -d $ctr ! -i $DOCKER_BRIDGE -o $DOCKER_BRIDGE -p tcp -m tcp --dport 22 -j ACCEPT"
     # As Docker's documentation suggests: only the admin range may reach the containers.
-    [ "$UP_SCENARIO" != docker-user-drop ] || echo "-A DOCKER-USER -i $SRV_IF ! -s $admin -j DROP"
+    [ "$UP_SCENARIO" != docker-user-drop ] || echo "-A DOCKER-USER -i $SRV_DEV ! -s $admin -j DROP"
     echo "-A DOCKER-USER -j RETURN"
     echo "COMMIT"
 }

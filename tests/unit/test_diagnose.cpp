@@ -606,6 +606,43 @@ TEST(Diagnose, RefusalInsideTheDnatTargetIsDnatRefusedNotTheHostsPort) {
     EXPECT_EQ(codes(d), std::vector<std::string>{"unanswered"});
 }
 
+TEST(Diagnose, ADropElsewhereJoinsOnlyTheSynItFollowsAtOnce) {
+    // The same client end refused in some container 2 s after the flow's SYN: another connection
+    // (CGNAT reuses client ends), not this flow's DNAT target.
+    Event late = drop("192.0.2.1", 40000, "172.17.0.5", "NO_SOCKET", "tcp_v4_rcv+0x81", 8080);
+    late.netns = kNetns + 9;
+    late.tcp_flags = 0x02;
+    late.ts_ns = 1000 + 2'000'000'000ULL;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222, 1000), late}, host_with({}), {2222});
+    EXPECT_EQ(codes(d), std::vector<std::string>{"unanswered"});
+}
+
+TEST(Diagnose, ARedirectHereToAPortNothingListensOnIsDnatRefused) {
+    // PREROUTING REDIRECT :22 -> :2222 (a honeypot that is down), sshd on :22: the port the
+    // client chose has its listener; the refusal is at :2222.
+    Event refused = drop("192.0.2.1", 40000, "192.0.2.2", "NO_SOCKET", "tcp_v4_rcv+0x81", 22);
+    refused.tcp_flags = 0x02;
+    refused.nat_dst = ip("192.0.2.2");
+    refused.nat_dport = 2222;
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), refused}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"dnat-refused"});
+    const Cause& c = d.causes[0];
+    EXPECT_NE(c.summary.find("nothing listens on 192.0.2.2:2222 in this namespace"), std::string::npos) << c.summary;
+    EXPECT_TRUE(any_contains(c.evidence, "listening there: sshd (pid 812) on 0.0.0.0:22 (not :2222)"));
+    EXPECT_EQ(c.fix[1], "see what listens here: ss -ltnp");
+}
+
+TEST(Diagnose, ARefusalBehindDnatOnAKernelWithoutDropReasons) {
+    // 5.10: the container's drop has no reason; its place and the RST leaving the host tell.
+    Event refused = drop("192.0.2.1", 40000, "198.51.100.2", "", "tcp_v4_rcv+0x81");
+    refused.netns = kNetns + 7;
+    refused.tcp_flags = 0x02;
+    Event back = ev(EventKind::tx_rst, "192.0.2.1", 40000, "192.0.2.2", 2222, 1002);
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2", 2222), refused, back}, host_with({}), {2222});
+    ASSERT_EQ(codes(d), std::vector<std::string>{"dnat-refused"});
+    EXPECT_NE(d.flows[0].detail.find("inferred NO_SOCKET"), std::string::npos) << d.flows[0].detail;
+}
+
 TEST(Diagnose, FullConntrackTableIsAKernelDropNotARule) {
     HostSnapshot h = host_with({listener("0.0.0.0", 22)});
     h.conntrack_count = 65536;

@@ -261,7 +261,8 @@ private:
             auto it = flows_.find(key);
             if (it == flows_.end()) continue;
             FlowEvidence& f = it->second;
-            const bool new_syns = f.syns > printed_[key];
+            auto already = printed_.find(key);  // no entry made: an orphan flow may be erased (adopted)
+            const bool new_syns = f.syns > (already != printed_.end() ? already->second : 0);
             if (!new_syns && !verdict_printed_.count(key)) continue;
             if (s_.legacy_present() && f.inbound_drop && !f.inbound_rule && !legacy_read) {
                 legacy = s_.legacy_readings_since_last();

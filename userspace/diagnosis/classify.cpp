@@ -121,24 +121,6 @@ bool judge_netfilter(const FlowEvidence& f, const HostSnapshot* host, Flow& out)
     return true;
 }
 
-// A DNAT sent the SYN on and the target's own kernel dropped it (a container whose sshd is
-// stopped refuses it): the cause is at the target, not at this host's port, which has no listener
-// of its own to blame.
-bool judge_dnat_target(const FlowEvidence& f, Flow& out) {
-    if (!f.target_drop || !f.nat_dst) return false;
-    const Event& d = *f.target_drop;
-    const std::string target = fmt::format("{} in netns {}", endpoint(*f.nat_dst, f.nat_dport), d.netns);
-    if (is_no_socket(d.reason)) {
-        out.verdict = cause::dnat_refused;
-        out.detail = fmt::format("sent by DNAT to {}, refused there: nothing listens on it", target);
-    } else {
-        out.verdict = cause::kernel_drop;
-        out.detail = fmt::format("sent by DNAT to {}, dropped there by the kernel: reason {} at {}", target, d.reason,
-                                 d.location);
-    }
-    return true;
-}
-
 // The TCP stack refused the SYN: why nothing took it, from the listeners the host has.
 void judge_refusal(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
                    const std::string& to, Flow& out) {
@@ -186,6 +168,31 @@ bool judge_refused(const FlowEvidence& f, const HostSnapshot* host, const std::v
 std::string reason_and_location(const Event& drop) {
     if (drop.reason.empty()) return fmt::format("at {} (this kernel gives no drop reason)", drop.location);
     return fmt::format("reason {} at {}", drop.reason, drop.location);
+}
+
+// A DNAT sent the SYN on and its target refused or dropped it: a container whose sshd is stopped
+// (the drop in the container's netns), or a REDIRECT here to a port nothing listens on (the drop
+// here carries the new destination). The cause is at the target, not at the port the client
+// chose, whose own listeners are beside the point.
+bool judge_dnat_target(const FlowEvidence& f, Flow& out) {
+    const bool redirected_here = !f.target_drop && f.inbound_drop && f.inbound_drop->nat_dst;
+    const Event* drop = f.target_drop ? &*f.target_drop : redirected_here ? &*f.inbound_drop : nullptr;
+    if (!drop || !f.nat_dst) return false;
+    DropMeaning meaning = drop_meaning(f, *drop);
+    const bool refused = meaning.reason == drop_reason::no_socket;
+    if (redirected_here && !refused) return false;  // netfilter's was judged before; others are kernel drops
+    const std::string target = redirected_here
+                                   ? fmt::format("{} in this namespace", endpoint(*f.nat_dst, f.nat_dport))
+                                   : fmt::format("{} in netns {}", endpoint(*f.nat_dst, f.nat_dport), drop->netns);
+    if (refused) {
+        out.verdict = cause::dnat_refused;
+        out.detail = fmt::format("sent by DNAT to {}, refused there: nothing listens on it", target);
+    } else {
+        out.verdict = cause::kernel_drop;
+        out.detail = fmt::format("sent by DNAT to {}, dropped there by the kernel: {}", target, reason_and_location(*drop));
+    }
+    add_inference(out, meaning);
+    return true;
 }
 
 bool judge_kernel_drop(const FlowEvidence& f, Flow& out) {

@@ -55,6 +55,7 @@ struct FlowEvidence {
     uint16_t vlan_id = 0;
     uint32_t syns = 0;
     uint64_t first_ns = 0, last_ns = 0;
+    uint64_t last_syn_ns = 0;      // when its latest SYN arrived
     bool established = false;
     bool rst_by_tcp = false;       // tcp_send_reset fired for it
     std::string rst_reason;

@@ -27,7 +27,10 @@ void FlowEvidence::add(const Event& e) {
         nat_dport = e.nat_dport;
     }
     switch (e.kind) {
-    case EventKind::syn_rx: syns++; break;
+    case EventKind::syn_rx:
+        syns++;
+        last_syn_ns = std::max(last_syn_ns, e.ts_ns);
+        break;
     case EventKind::drop:
         if (e.outbound) {
             if (!outbound_drop) outbound_drop = e;
@@ -106,13 +109,23 @@ void adopt_nat_orphan(std::map<FlowKey, FlowEvidence>& flows, FlowEvidence& f) {
     flows.erase(orphan);
 }
 
+// A forwarded SYN reaches its DNAT target within microseconds of its arrival here: a SYN of the
+// same client end dropped elsewhere later than this is another connection (CGNAT reuses ends).
+constexpr uint64_t forward_span_ns = 1'000'000'000ULL;
+
 // An event about the client's SYN somewhere else than where the flow's SYN arrived: the DNAT
 // target completed the handshake, or its kernel dropped the SYN (a container's sshd stopped).
+// Not when the flow already knows another DNAT target (from conntrack), nor for a drop long
+// after the flow's last SYN.
 FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
     const bool target_drop = e.kind == EventKind::drop && !e.outbound && !e.nat_dst && (e.tcp_flags & 0x02);
     if (e.kind != EventKind::established && !target_drop) return nullptr;
     FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns, target_drop);
     if (!origin || (origin->key.dst == key.dst && origin->key.dport == key.dport)) return nullptr;
+    if (origin->nat_dst && (*origin->nat_dst != key.dst || origin->nat_dport != key.dport)) return nullptr;
+    const bool timed = e.ts_ns && origin->last_syn_ns;  // fixtures may carry no clock
+    if (target_drop && timed && (e.ts_ns < origin->last_syn_ns || e.ts_ns - origin->last_syn_ns > forward_span_ns))
+        return nullptr;
     if (!origin->nat_dst) {
         origin->nat_dst = key.dst;
         origin->nat_dport = key.dport;
@@ -151,8 +164,8 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
 }
 
 bool FlowEvidence::settled(bool count_wire_rst) const {
-    const bool target_decided =
-        target_drop && (detail::is_no_socket(target_drop->reason) || is_netfilter_drop(*target_drop));
+    const std::string target_reason = target_drop ? drop_meaning(*this, *target_drop).reason : "";
+    const bool target_decided = target_reason == drop_reason::no_socket || target_reason == drop_reason::netfilter;
     return established || inbound_drop || outbound_drop || rst_by_tcp || (count_wire_rst && rst_on_wire) || icmp ||
            inbound_rule || target_decided;
 }

@@ -405,33 +405,16 @@ std::unique_ptr<NftTraceSession> NftTraceSession::start(const std::vector<uint16
         return text;
     };
     if (nft_run_cmd_from_buffer(s->owner_, with_owner(true).c_str()) != 0) {
-        std::string owned_error = first_line(nft_ctx_get_error_buffer(s->owner_));
-        // Before 5.12 the kernel knows no table owner: the table is synwhy's to remove.
-        s->remove_orphan_tables();
+        // Before 5.12 the kernel knows no table owner: the table is synwhy's to remove. (One that
+        // a killed synwhy left is not removed by another: its pid may be of another pid
+        // namespace, a live synwhy's. It only marks packets for tracing.)
         if (nft_run_cmd_from_buffer(s->owner_, with_owner(false).c_str()) != 0) {
-            error = "nft trace: cannot add the trace table: " + owned_error;
+            error = "nft trace: cannot add the trace table: " + first_line(nft_ctx_get_error_buffer(s->owner_));
             return nullptr;
         }
         s->kernel_removes_table_ = false;
     }
     return s;
-}
-
-// Trace tables of synwhy processes that are gone (killed before they could remove theirs, on a
-// kernel without table owners): they only mark packets, but nothing else removes them.
-void NftTraceSession::remove_orphan_tables() {
-    if (nft_run_cmd_from_buffer(lister_, "list tables inet") != 0) return;
-    std::string out = nft_ctx_get_output_buffer(lister_);
-    size_t pos = 0;
-    const std::string prefix = "table inet synwhy_trace_";
-    while ((pos = out.find(prefix, pos)) != std::string::npos) {
-        pos += prefix.size();
-        size_t end = out.find_first_not_of("0123456789", pos);
-        std::string pid = out.substr(pos, end - pos);
-        if (pid.empty() || pid.size() > 9 || access(fmt::format("/proc/{}", pid).c_str(), F_OK) == 0) continue;
-        std::string del = fmt::format("delete table inet synwhy_trace_{}", pid);
-        nft_run_cmd_from_buffer(owner_, del.c_str());
-    }
 }
 
 NftTraceSession::~NftTraceSession() {

@@ -131,15 +131,13 @@ private:
     std::optional<std::string> read_rule_text(const FirewallRule& rule, const std::string& key, uint32_t generation);
     RuleTextCache::Texts list_chain(const FirewallRule& rule);
     std::optional<uint32_t> read_generation();
-    void remove_orphan_tables();
 
     std::vector<uint16_t> ports_;
     uint32_t netns_ = 0;
     int64_t monotonic_to_realtime_ns_ = 0;
     std::string table_;
     struct nft_ctx* owner_ = nullptr;   // holds the socket that owns the table
-    // Before 5.12 a table cannot be owned (flags owner): synwhy deletes it itself at the end,
-    // and at start deletes those a killed synwhy left (their pid is gone).
+    // Before 5.12 a table cannot be owned (flags owner): synwhy deletes it itself at the end.
     bool kernel_removes_table_ = true;
     struct nft_ctx* lister_ = nullptr;  // for reading rule text
     struct mnl_socket* trace_sock_ = nullptr;

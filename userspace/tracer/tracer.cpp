@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -217,17 +218,33 @@ void Tracer::watch_process(uint32_t pid) {
     bpf_map_update_elem(bpf_map__fd(skel_->maps.listener_pids), &pid, &one, BPF_ANY);
 }
 
+namespace {
+synwhy_addr_key addr_key(const IpAddr& a) {
+    synwhy_addr_key key{};
+    key.family = a.family == Family::ipv4 ? AF_INET : AF_INET6;
+    std::memcpy(key.addr, a.bytes.data(), a.family == Family::ipv4 ? 4 : 16);
+    return key;
+}
+}  // namespace
+
 void Tracer::set_watched_addresses(const std::vector<IpAddr>& addresses) {
     int fd = bpf_map__fd(skel_->maps.watched_addrs);
-    synwhy_addr_key key{}, next{};
-    while (bpf_map_get_next_key(fd, nullptr, &next) == 0) bpf_map_delete_elem(fd, &next);  // from the first each time
+    // The new ones first, then the stale ones out: an address kept is never missing meanwhile.
+    std::vector<synwhy_addr_key> keep;
     for (const IpAddr& a : addresses) {
-        key = {};
-        key.family = a.family == Family::ipv4 ? AF_INET : AF_INET6;
-        std::memcpy(key.addr, a.bytes.data(), a.family == Family::ipv4 ? 4 : 16);
+        keep.push_back(addr_key(a));
         uint8_t one = 1;
-        bpf_map_update_elem(fd, &key, &one, BPF_ANY);  // a full map (256) keeps the first ones
+        bpf_map_update_elem(fd, &keep.back(), &one, BPF_ANY);  // a full map (256) keeps the first ones
     }
+    std::vector<synwhy_addr_key> stale;
+    synwhy_addr_key key{}, next{};
+    for (int err = bpf_map_get_next_key(fd, nullptr, &next); err == 0; err = bpf_map_get_next_key(fd, &key, &next)) {
+        key = next;
+        bool kept = std::any_of(keep.begin(), keep.end(),
+                                [&](const synwhy_addr_key& k) { return std::memcmp(&k, &key, sizeof key) == 0; });
+        if (!kept) stale.push_back(key);
+    }
+    for (const auto& k : stale) bpf_map_delete_elem(fd, &k);
 }
 
 TracerStats Tracer::stats() const {

@@ -22,14 +22,17 @@ const NetnsView* target_view(const HostSnapshot* host, uint32_t netns) {
     return it != host->dnat_targets.end() ? &*it : nullptr;
 }
 
-// "netns ctr (docker 3f2a1b9c0d4e)", or by inode when nothing names it.
+// "netns ctr (docker 3f2a1b9c0d4e)", or by inode when nothing names it; netns 0: the DNAT (a
+// REDIRECT) stayed in the flow's own namespace.
 std::string netns_label(const NetnsView* view, uint32_t netns) {
+    if (!netns) return "this namespace";
     std::string label = view && !view->netns_name.empty() ? "netns " + view->netns_name : fmt::format("netns {}", netns);
     if (view && !view->container.empty()) label += " (" + view->container + ")";
     return label;
 }
 
 std::string look_inside_command(const NetnsView* view, uint32_t netns) {
+    if (!netns) return "see what listens here: ss -ltnp";
     if (view && !view->netns_name.empty())
         return fmt::format("see what listens there: ip netns exec {} ss -ltnp", view->netns_name);
     if (view && view->pid) return fmt::format("see what listens there: nsenter -t {} -n ss -ltnp", view->pid);
@@ -38,15 +41,17 @@ std::string look_inside_command(const NetnsView* view, uint32_t netns) {
 }
 
 // Where the target's namespace does listen: the SSH server on another port is the likely story.
-void add_target_listeners(Cause& c, const NetnsView* view, uint16_t target_port) {
-    if (!view) return;
-    if (view->listeners.empty()) {
+void add_target_listeners(Cause& c, const std::vector<Listener>& listeners, const IpAddr& target_addr,
+                          uint16_t target_port) {
+    if (listeners.empty()) {
         c.evidence.push_back("nothing listens on any TCP port in that namespace");
         return;
     }
-    for (const Listener& l : view->listeners) {
+    for (const Listener& l : listeners) {
         std::string who = l.comm.empty() ? std::string("a socket") : fmt::format("{} (pid {})", l.comm, l.pid);
-        c.evidence.push_back(fmt::format("listening there: {} on {} (not :{})", who, endpoint(l.addr, l.port), target_port));
+        std::string unlike = l.port != target_port ? fmt::format("not :{}", target_port)
+                                                   : fmt::format("not on {}", target_addr.str());
+        c.evidence.push_back(fmt::format("listening there: {} on {} ({})", who, endpoint(l.addr, l.port), unlike));
     }
 }
 
@@ -63,18 +68,27 @@ Cause build_dnat_refused(const CauseContext& ctx) {
     c.summary = fmt::format("connections to {} are refused behind its DNAT: nothing listens on {} in {}", published,
                             target, where);
     ctx.add_details(c);
-    c.evidence.push_back(fmt::format("the port is published: a DNAT sends {} to {}; the refusal came from there, "
-                                     "not from this namespace's TCP stack",
-                                     published, target));
-    add_target_listeners(c, view, f ? f->nat_dport : 0);
+    if (netns)
+        c.evidence.push_back(fmt::format("the port is published: a DNAT sends {} to {}; the refusal came from there, "
+                                         "not from this namespace's TCP stack",
+                                         published, target));
+    else
+        c.evidence.push_back(fmt::format("a DNAT or REDIRECT in this namespace sends {} to {}, where nothing listens",
+                                         published, target));
+    if (f && f->nat_dst) {
+        if (view)
+            add_target_listeners(c, view->listeners, *f->nat_dst, f->nat_dport);
+        else if (!netns && ctx.host)
+            add_target_listeners(c, ctx.host->listeners, *f->nat_dst, f->nat_dport);
+    }
     c.fix.push_back(fmt::format("start the SSH server behind the published port, in {} (nothing listens on {}), or "
                                 "point the DNAT at the port it listens on",
                                 where, target));
     c.fix.push_back(look_inside_command(view, netns));
-    if (view && view->container.starts_with("docker ") && f)
+    if (netns && view && view->container.starts_with("docker ") && f)
         c.fix.push_back(fmt::format("Docker publishes it: docker logs {} tells why its SSH server is not running",
                                     view->container.substr(7)));
-    else if (has_manager(ctx.host, "docker") && f)
+    else if (netns && has_manager(ctx.host, "docker") && f)
         c.fix.push_back(fmt::format("if Docker publishes it: docker ps --filter publish={} names the container; docker "
                                     "logs CONTAINER tells why its SSH server is not running",
                                     f->dport));
