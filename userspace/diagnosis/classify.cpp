@@ -198,7 +198,7 @@ bool judge_dnat_target(const FlowEvidence& f, Flow& out) {
 bool judge_kernel_drop(const FlowEvidence& f, Flow& out) {
     // Once a SYN-ACK went out, a retransmitted SYN is answered again and then discarded by
     // tcp_v4_rcv/tcp_v6_rcv (NOT_SPECIFIED, or no reason before 5.17): the stack at work, not the cause.
-    bool duplicate_syn_discarded = f.inbound_drop && f.synack_sent && (f.inbound_drop->tcp_flags & 0x02) &&
+    bool duplicate_syn_discarded = f.inbound_drop && f.synack_sent && (f.inbound_drop->tcp_flags & tcp_syn) &&
                                    !has_usable_reason(*f.inbound_drop);
     if (!f.inbound_drop || duplicate_syn_discarded) return false;
     out.verdict = cause::kernel_drop;

@@ -12,7 +12,9 @@
 
 namespace synwhy::detail {
 
+inline constexpr uint8_t tcp_syn = 0x02;
 inline constexpr uint8_t tcp_rst = 0x04;
+inline constexpr uint8_t tcp_ack = 0x10;
 
 inline bool is_netfilter_drop(const Event& e) { return e.reason == "NETFILTER_DROP"; }
 inline bool is_no_socket(const std::string& reason) { return reason == "NO_SOCKET"; }

@@ -4,11 +4,14 @@
 
 #include <fmt/format.h>
 
+#include "diagnosis/describe.h"
+
 namespace synwhy {
 
 namespace {
 
-constexpr uint8_t tcp_syn = 0x02, tcp_ack = 0x10;
+using detail::tcp_ack;
+using detail::tcp_syn;
 
 // "tcp_v4_rcv+0x1a" -> "tcp_v4_rcv"; a compiler's part of it ("nf_hook_slow.cold") is the same
 // function. An address kallsyms could not name ("0xffff...") matches no row.

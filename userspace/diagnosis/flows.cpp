@@ -118,7 +118,7 @@ constexpr uint64_t forward_span_ns = 1'000'000'000ULL;
 // Not when the flow already knows another DNAT target (from conntrack), nor for a drop long
 // after the flow's last SYN.
 FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
-    const bool target_drop = e.kind == EventKind::drop && !e.outbound && !e.nat_dst && (e.tcp_flags & 0x02);
+    const bool target_drop = e.kind == EventKind::drop && !e.outbound && !e.nat_dst && (e.tcp_flags & detail::tcp_syn);
     if (e.kind != EventKind::established && !target_drop) return nullptr;
     FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns, target_drop);
     if (!origin || (origin->key.dst == key.dst && origin->key.dport == key.dport)) return nullptr;

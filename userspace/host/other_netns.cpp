@@ -89,14 +89,19 @@ std::vector<Listener> listeners_in(const std::string& path) {
 }  // namespace
 
 std::optional<NetnsView> look_into_netns(uint32_t netns) {
-    auto namespaces = list_network_namespaces(true);
-    auto it = namespaces.find(netns);
-    if (it == namespaces.end()) return std::nullopt;
-    NetnsView view{netns, it->second.name, it->second.pid, "", listeners_in(it->second.path)};
+    // Entered by its name when it has one, else through a process of it; /proc is scanned once
+    // for that process, which also names its container.
+    const auto named = list_network_namespaces(false);
+    const auto with_processes = namespaces_of_processes();
+    auto by_name = named.find(netns);
+    auto by_process = with_processes.find(netns);
+    if (by_name == named.end() && by_process == with_processes.end()) return std::nullopt;
+    NetnsView view;
+    view.netns = netns;
+    view.pid = by_process != with_processes.end() ? by_process->second : 0;
+    view.netns_name = by_name != named.end() ? by_name->second.name : "";
+    view.listeners = listeners_in(by_name != named.end() ? by_name->second.path : fmt::format("/proc/{}/ns/net", view.pid));
     attach_socket_owners(view.listeners);
-    if (!view.pid)  // a named namespace: a process of it, if one runs there
-        for (const auto& [ino, pid] : namespaces_of_processes())
-            if (ino == netns) view.pid = pid;
     if (view.pid) view.container = container_from_cgroup(procfs::read_file(fmt::format("/proc/{}/cgroup", view.pid)).value_or(""));
     return view;
 }
