@@ -86,8 +86,10 @@ if [ -n "$matrix_pid" ]; then
     matrix_pid=""
     for k in $kernels; do
         echo "--- kernel $k"
-        grep -E '^(vmtest\.sh: kernel |e2e\.[^ ]+ +(PASS|FAIL) |(PASS|FAIL): |download .*tests\+boot)' "build/vmtest-$k.log" ||
+        grep -E '^(vmtest\.sh: kernel |e2e\.[^ ]+ +(PASS|FAIL) |(PASS|FAIL): |download .*tests\+boot|matrix: )' "build/vmtest-$k.log" ||
             tail -n 20 "build/vmtest-$k.log"
+        # What synwhy found in that kernel (its signals and fallbacks), from the guest's console.
+        sed -n '/^=== synwhy doctor/,/^synwhy can/p' "build/vmtest/console-$k.log" 2>/dev/null || true
     done
     [ "$matrix_rc" -eq 0 ] || { echo "=== kernel matrix: a guest failed (build/vmtest-*.log)"; exit 1; }
 fi
