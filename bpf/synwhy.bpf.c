@@ -66,8 +66,11 @@ struct {
 	__type(value, __u8);
 } pending_clients SEC(".maps");
 
-/* The watched namespace's own addresses (set by userspace): a SYN seen on a macvlan's lower
- * device in another namespace counts when it goes to one of them. */
+/* The watched namespace's own addresses (set by userspace before attaching, at each snapshot and
+ * on rtnetlink address changes): a SYN to a watched port arriving there to another address is one
+ * the namespace only forwards (counted apart, never detailed), and a SYN seen on a macvlan's lower
+ * device in another namespace counts when it goes to one of them. The all-zero key says the set
+ * is known (see struct synwhy_addr_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
@@ -283,6 +286,33 @@ static __always_inline int peek_l4(const unsigned char *l3, __u16 proto, struct 
 static __always_inline bool netns_watched(__u32 inum)
 {
 	return watch_netns == 0 || inum == watch_netns;
+}
+
+/* Whether addr is the watched namespace's own (one of its addresses, or loopback): a packet to or
+ * from another address passes through it (to a container or VM behind a bridge, a router's other
+ * side). Tested with one watched namespace only: with --all-netns (watch_netns 0) the map holds no
+ * namespace's set and every address counts as local (userspace tells forwarded SYNs apart from its
+ * snapshots there), as it does before the set is known. addr is zero-padded past an IPv4 address. */
+static __always_inline bool addr_local(__u16 family, const __u8 *addr)
+{
+	if (!watch_netns)
+		return true;
+	if (family == AF_INET && addr[0] == 127)
+		return true;
+	if (family == AF_INET6 && addr[15] == 1) {
+		bool low_zero = true;
+#pragma unroll
+		for (int i = 0; i < 15; i++)
+			low_zero = low_zero && addr[i] == 0;
+		if (low_zero)
+			return true; /* ::1 */
+	}
+	struct synwhy_addr_key k = {};
+	if (!bpf_map_lookup_elem(&watched_addrs, &k))
+		return true; /* the set is not known: nothing is taken for forwarded */
+	k.family = family;
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&watched_addrs, &k) != NULL;
 }
 
 /* Parse the IP and TCP headers starting at l3 (one probe read for the common case). For an
@@ -657,6 +687,14 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 		}
 		return 0;
 	}
+	/* To an address that is not the namespace's own: it only passes through (a container's or VM's
+	 * SYN on a bridge port or routed; a published port's SYN is still to this host's address here,
+	 * before its DNAT). Counted apart, and neither detailed nor charged to the detail budget. */
+	if (!via_macvlan_lower && !addr_local(p.family, p.daddr)) {
+		count(SYNWHY_STAT_SYN_FORWARDED);
+		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
+		return 0;
+	}
 	count(SYNWHY_STAT_SYN_RX);
 	emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, 0, 0, l3);
 	return 0;
@@ -732,11 +770,18 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 		return 0;
 	/* A SYN is judged by the destination its client chose: before a DNAT (host :2222 -> a
 	 * container's :22), whose flow it belongs to. */
-	if (syn && here && nat_original_dst(skb, &p)) {
+	bool nat = syn && here && nat_original_dst(skb, &p);
+	if (nat) {
 		inbound = port_watched(p.dport);
 	} else if (syn && !here) {
 		inbound = from_followed_client(&p);
 		p.elsewhere = true;
+	}
+	/* A segment this namespace only forwards (to or from an address not its own, no DNAT from
+	 * one of its own) is not of its flows: neither counted in its totals nor detailed. */
+	if (here && !nat) {
+		inbound = inbound && addr_local(p.family, p.daddr);
+		reply = reply && addr_local(p.family, p.saddr);
 	}
 	if (!inbound && !reply)
 		return 0;
@@ -803,7 +848,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	if (!netns_watched(netns))
 		return 0;
 	struct pkt p = {};
-	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport))
+	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport) || !addr_local(p.family, p.daddr))
 		return 0;
 	p.icmp_type = type;
 	p.icmp_code = code;
@@ -836,6 +881,10 @@ int BPF_PROG(tx, struct sk_buff *skb)
 	}
 	struct pkt p = {};
 	if (parse_l3(l3, skb->protocol, &p, true) || (p.icmp_type && !port_watched(p.dport)))
+		return 0;
+	/* The server end must be this namespace's own: a container's SYN-ACK (or an error about a SYN
+	 * to it) that the namespace only forwards is not its answer. */
+	if (!addr_local(p.family, p.icmp_type ? p.daddr : p.saddr))
 		return 0;
 	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, l3);
 	return 0;
