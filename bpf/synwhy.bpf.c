@@ -36,6 +36,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 port_bitmap[SYNWHY_PORT_WORDS] = {};
 const volatile __u32 watch_netns = 0; /* 0: every namespace */
 const volatile bool copy_packets = false; /* --pcap */
+/* Set by userspace while attached (the ipvlan module may load later): the address of the ipvlan
+ * module's ipvlan_handle_frame, the rx_handler that marks an ipvlan lower device; 0: unknown. */
+volatile __u64 ipvlan_rx_handler = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,7 +76,7 @@ struct {
  * is known (see struct synwhy_addr_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 1024);
 	__type(key, struct synwhy_addr_key);
 	__type(value, __u8);
 } watched_addrs SEC(".maps");
@@ -634,6 +637,16 @@ static __always_inline bool is_macvlan_lower(struct net_device *dev)
 	return flags & bpf_core_enum_value(enum netdev_priv_flags, IFF_MACVLAN_PORT);
 }
 
+/* The lower device of ipvlans: its rx_handler is ipvlan_handle_frame (6.x has no priv flag for
+ * it); like a macvlan's, a frame for an ipvlan in the watched netns passes this tracepoint only on
+ * the lower device, in the lower device's namespace (the handler hands it on with
+ * RX_HANDLER_ANOTHER, within the same receive). */
+static __always_inline bool is_ipvlan_lower(struct net_device *dev)
+{
+	__u64 handler = ipvlan_rx_handler;
+	return handler && (__u64)BPF_CORE_READ(dev, rx_handler) == handler;
+}
+
 /* Whether a SYN seen on a macvlan lower device in another namespace goes to the watched one:
  * its destination is one of the watched namespace's addresses (userspace keeps them here). */
 static __always_inline bool to_watched_address(const struct pkt *p)
@@ -649,11 +662,11 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (skb->len > MAX_HANDSHAKE_BYTES || !skb->dev || is_bridge_device(skb->dev))
 		return 0;
 	__u32 netns = skb_netns(skb);
-	bool via_macvlan_lower = false;
+	bool via_lower_device = false;
 	if (!netns_watched(netns)) {
-		if (!watch_netns || !is_macvlan_lower(skb->dev))
+		if (!watch_netns || !(is_macvlan_lower(skb->dev) || is_ipvlan_lower(skb->dev)))
 			return 0;
-		via_macvlan_lower = true; /* confirmed below by the destination address */
+		via_lower_device = true; /* confirmed below by the destination address */
 		netns = watch_netns;
 	}
 	/* At this tracepoint the network header is not reset yet; skb->data points at it (or at
@@ -670,7 +683,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	struct pkt p = {};
 	if (parse_l3(l3, proto, &p, false))
 		return 0;
-	if (via_macvlan_lower && !to_watched_address(&p))
+	if (via_lower_device && !to_watched_address(&p))
 		return 0;
 	p.vlan_id = vlan_id;
 	if (!port_watched(p.dport)) {
@@ -690,7 +703,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	/* To an address that is not the namespace's own: it only passes through (a container's or VM's
 	 * SYN on a bridge port or routed; a published port's SYN is still to this host's address here,
 	 * before its DNAT). Counted apart, and neither detailed nor charged to the detail budget. */
-	if (!via_macvlan_lower && !addr_local(p.family, p.daddr)) {
+	if (!via_lower_device && !addr_local(p.family, p.daddr)) {
 		count(SYNWHY_STAT_SYN_FORWARDED);
 		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
 		return 0;

@@ -147,10 +147,10 @@ private:
         const uint32_t already = printed_[f.key];
         printed_[f.key] = f.syns;
         const HostSnapshot* host = host_of(f.key.netns);
-        // Passing through to another host: not ours to judge. With one watched namespace the kernel
-        // counted those apart already, by addresses it follows as they change (the snapshot here
-        // may predate one); with --all-netns the snapshot tells.
-        if (o_.all_netns && !addressed_here(f, host)) {
+        // Passing through to another host: not ours to judge. When the kernel knows the namespace's
+        // addresses it counted those apart already, by addresses it follows as they change (the
+        // snapshot here may predate one); else (--all-netns) the snapshot tells.
+        if (!s_.kernel_tells_forwarded() && !addressed_here(f, host)) {
             forwarded_by_address_ += f.syns - already;  // a flow comes here again per retransmitted SYN
             return;
         }

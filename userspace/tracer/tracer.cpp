@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdarg>
 #include <cstring>
 
@@ -64,6 +66,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
     PortSet ports(options.ports);
     std::memcpy(t->skel_->rodata->port_bitmap, ports.words().data(), sizeof t->skel_->rodata->port_bitmap);
     t->skel_->rodata->watch_netns = options.netns;
+    t->watch_netns_ = options.netns;
     t->skel_->rodata->copy_packets = options.copy_packets;
 
     // Kernel drift, in one place: each tracepoint's argument list as it changed upstream.
@@ -124,6 +127,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
             error = fmt::format("cannot load BPF programs: {}{}{}", strerror(-err), log.empty() ? "" : ": ", log);
         return nullptr;
     }
+    t->refresh_ipvlan_handler();
     // The watched namespace's addresses before anything is attached: with the map empty, no SYN
     // is taken for a forwarded one, but none should be counted as the host's for want of them
     // either. Followed from now on (rtnetlink), and at each snapshot.
@@ -278,7 +282,41 @@ synwhy_addr_key addr_key(const IpAddr& a) {
 }
 }  // namespace
 
+namespace {
+// The address of a kernel text symbol (a module's too), streamed from /proc/kallsyms; 0 when it is
+// not there or the addresses are hidden (no CAP_SYSLOG, kptr_restrict).
+uint64_t kernel_text_symbol(const char* wanted) {
+    FILE* f = fopen("/proc/kallsyms", "re");
+    if (!f) return 0;
+    char line[512];
+    const size_t wanted_len = strlen(wanted);
+    uint64_t found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char* end = nullptr;
+        uint64_t a = std::strtoull(line, &end, 16);
+        if (!end || end[0] != ' ' || (end[1] != 'T' && end[1] != 't') || end[2] != ' ') continue;
+        const char* name = end + 3;
+        if (std::strncmp(name, wanted, wanted_len) == 0 && std::strchr(" \t\n", name[wanted_len]) && name[wanted_len])
+            found = a;
+    }
+    fclose(f);
+    return found;
+}
+}  // namespace
+
+// ipvlan lower devices are known by their rx_handler (see is_ipvlan_lower in the BPF side). Looked
+// up while unknown: at start, and with each address set (each snapshot), in case the module
+// loaded since. (A module unloaded and loaded again at another address while synwhy runs is not
+// noticed: its SYNs are then not seen on the lower device.)
+void Tracer::refresh_ipvlan_handler() {
+    if (!watch_netns_ || !skel_->bss || skel_->bss->ipvlan_rx_handler) return;
+    if (ipvlan_looked_up_ && access("/sys/module/ipvlan", F_OK) != 0) return;
+    ipvlan_looked_up_ = true;
+    skel_->bss->ipvlan_rx_handler = kernel_text_symbol("ipvlan_handle_frame");
+}
+
 void Tracer::set_watched_addresses(const std::vector<IpAddr>& addresses) {
+    refresh_ipvlan_handler();
     int fd = bpf_map__fd(skel_->maps.watched_addrs);
     const synwhy_addr_key known{};  // the all-zero key: the set is known
     uint8_t one = 1;
@@ -291,14 +329,13 @@ void Tracer::set_watched_addresses(const std::vector<IpAddr>& addresses) {
         keep.push_back(addr_key(a));
         if (bpf_map_update_elem(fd, &keep.back(), &one, BPF_ANY) != 0) full = true;
     }
-    // A set the map could not hold whole (more than 255 addresses) is not known: SYNs to the ones
+    // A set the map could not hold whole (more than 1023 addresses) is not known: SYNs to the ones
     // left out would be taken for forwarded ones.
-    if (!addresses.empty() && !full) {
+    addresses_known_ = !addresses.empty() && !full && bpf_map_update_elem(fd, &known, &one, BPF_ANY) == 0;
+    if (addresses_known_)
         keep.push_back(known);
-        bpf_map_update_elem(fd, &known, &one, BPF_ANY);
-    } else {
+    else
         bpf_map_delete_elem(fd, &known);
-    }
     std::vector<synwhy_addr_key> stale;
     synwhy_addr_key key{}, next{};
     for (int err = bpf_map_get_next_key(fd, nullptr, &next); err == 0; err = bpf_map_get_next_key(fd, &key, &next)) {

@@ -98,6 +98,9 @@ public:
     // macvlan container's) count as arriving in the watched one. Replaces the last set; an empty
     // set (addresses unreadable) makes the kernel take no SYN for a forwarded one.
     void set_watched_addresses(const std::vector<IpAddr>& addresses);
+    // Whether the kernel holds the whole set, and so sends up only the watched namespace's own
+    // SYNs (false with --all-netns, or when the addresses could not be read or did not fit).
+    bool addresses_known() const { return addresses_known_; }
 
 private:
     Tracer() = default;
@@ -110,6 +113,10 @@ private:
     // rtnetlink address notifications of the watched netns (-1: not followed), drained at each
     // consume()/poll(): an address added or removed is in the kernel's set within a poll interval.
     int addr_events_fd_ = -1;
+    bool addresses_known_ = false;
+    uint32_t watch_netns_ = 0;
+    bool ipvlan_looked_up_ = false;  // /proc/kallsyms read once: again only when the module is there
+    void refresh_ipvlan_handler();
     std::function<std::vector<IpAddr>(std::string& error)> read_addresses_;
     void refresh_addresses_if_changed();
     const RawHandler* handler_ = nullptr;  // valid during poll() only
