@@ -36,6 +36,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u64 port_bitmap[SYNWHY_PORT_WORDS] = {};
 const volatile __u32 watch_netns = 0; /* 0: every namespace */
 const volatile bool copy_packets = false; /* --pcap */
+/* Set by userspace while attached (the ipvlan module may load later): the address of the ipvlan
+ * module's ipvlan_handle_frame, the rx_handler that marks an ipvlan lower device; 0: unknown. */
+volatile __u64 ipvlan_rx_handler = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -66,11 +69,14 @@ struct {
 	__type(value, __u8);
 } pending_clients SEC(".maps");
 
-/* The watched namespace's own addresses (set by userspace): a SYN seen on a macvlan's lower
- * device in another namespace counts when it goes to one of them. */
+/* The watched namespace's own addresses (set by userspace before attaching, at each snapshot and
+ * on rtnetlink address changes): a SYN to a watched port arriving there to another address is one
+ * the namespace only forwards (counted apart, never detailed), and a SYN seen on a macvlan's lower
+ * device in another namespace counts when it goes to one of them. The all-zero key says the set
+ * is known (see struct synwhy_addr_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, 1024);
 	__type(key, struct synwhy_addr_key);
 	__type(value, __u8);
 } watched_addrs SEC(".maps");
@@ -283,6 +289,33 @@ static __always_inline int peek_l4(const unsigned char *l3, __u16 proto, struct 
 static __always_inline bool netns_watched(__u32 inum)
 {
 	return watch_netns == 0 || inum == watch_netns;
+}
+
+/* Whether addr is the watched namespace's own (one of its addresses, or loopback): a packet to or
+ * from another address passes through it (to a container or VM behind a bridge, a router's other
+ * side). Tested with one watched namespace only: with --all-netns (watch_netns 0) the map holds no
+ * namespace's set and every address counts as local (userspace tells forwarded SYNs apart from its
+ * snapshots there), as it does before the set is known. addr is zero-padded past an IPv4 address. */
+static __always_inline bool addr_local(__u16 family, const __u8 *addr)
+{
+	if (!watch_netns)
+		return true;
+	if (family == AF_INET && addr[0] == 127)
+		return true;
+	if (family == AF_INET6 && addr[15] == 1) {
+		bool low_zero = true;
+#pragma unroll
+		for (int i = 0; i < 15; i++)
+			low_zero = low_zero && addr[i] == 0;
+		if (low_zero)
+			return true; /* ::1 */
+	}
+	struct synwhy_addr_key k = {};
+	if (!bpf_map_lookup_elem(&watched_addrs, &k))
+		return true; /* the set is not known: nothing is taken for forwarded */
+	k.family = family;
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&watched_addrs, &k) != NULL;
 }
 
 /* Parse the IP and TCP headers starting at l3 (one probe read for the common case). For an
@@ -604,6 +637,16 @@ static __always_inline bool is_macvlan_lower(struct net_device *dev)
 	return flags & bpf_core_enum_value(enum netdev_priv_flags, IFF_MACVLAN_PORT);
 }
 
+/* The lower device of ipvlans: its rx_handler is ipvlan_handle_frame (6.x has no priv flag for
+ * it); like a macvlan's, a frame for an ipvlan in the watched netns passes this tracepoint only on
+ * the lower device, in the lower device's namespace (the handler hands it on with
+ * RX_HANDLER_ANOTHER, within the same receive). */
+static __always_inline bool is_ipvlan_lower(struct net_device *dev)
+{
+	__u64 handler = ipvlan_rx_handler;
+	return handler && (__u64)BPF_CORE_READ(dev, rx_handler) == handler;
+}
+
 /* Whether a SYN seen on a macvlan lower device in another namespace goes to the watched one:
  * its destination is one of the watched namespace's addresses (userspace keeps them here). */
 static __always_inline bool to_watched_address(const struct pkt *p)
@@ -619,11 +662,11 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (skb->len > MAX_HANDSHAKE_BYTES || !skb->dev || is_bridge_device(skb->dev))
 		return 0;
 	__u32 netns = skb_netns(skb);
-	bool via_macvlan_lower = false;
+	bool via_lower_device = false;
 	if (!netns_watched(netns)) {
-		if (!watch_netns || !is_macvlan_lower(skb->dev))
+		if (!watch_netns || !(is_macvlan_lower(skb->dev) || is_ipvlan_lower(skb->dev)))
 			return 0;
-		via_macvlan_lower = true; /* confirmed below by the destination address */
+		via_lower_device = true; /* confirmed below by the destination address */
 		netns = watch_netns;
 	}
 	/* At this tracepoint the network header is not reset yet; skb->data points at it (or at
@@ -640,7 +683,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	struct pkt p = {};
 	if (parse_l3(l3, proto, &p, false))
 		return 0;
-	if (via_macvlan_lower && !to_watched_address(&p))
+	if (via_lower_device && !to_watched_address(&p))
 		return 0;
 	p.vlan_id = vlan_id;
 	if (!port_watched(p.dport)) {
@@ -655,6 +698,14 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 			__u64 one = 1;
 			bpf_map_update_elem(&other_port_syns, &k, &one, BPF_NOEXIST);
 		}
+		return 0;
+	}
+	/* To an address that is not the namespace's own: it only passes through (a container's or VM's
+	 * SYN on a bridge port or routed; a published port's SYN is still to this host's address here,
+	 * before its DNAT). Counted apart, and neither detailed nor charged to the detail budget. */
+	if (!via_lower_device && !addr_local(p.family, p.daddr)) {
+		count(SYNWHY_STAT_SYN_FORWARDED);
+		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
 		return 0;
 	}
 	count(SYNWHY_STAT_SYN_RX);
@@ -732,11 +783,18 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 		return 0;
 	/* A SYN is judged by the destination its client chose: before a DNAT (host :2222 -> a
 	 * container's :22), whose flow it belongs to. */
-	if (syn && here && nat_original_dst(skb, &p)) {
+	bool nat = syn && here && nat_original_dst(skb, &p);
+	if (nat) {
 		inbound = port_watched(p.dport);
 	} else if (syn && !here) {
 		inbound = from_followed_client(&p);
 		p.elsewhere = true;
+	}
+	/* A segment this namespace only forwards (to or from an address not its own, no DNAT from
+	 * one of its own) is not of its flows: neither counted in its totals nor detailed. */
+	if (here && !nat) {
+		inbound = inbound && addr_local(p.family, p.daddr);
+		reply = reply && addr_local(p.family, p.saddr);
 	}
 	if (!inbound && !reply)
 		return 0;
@@ -803,7 +861,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	if (!netns_watched(netns))
 		return 0;
 	struct pkt p = {};
-	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport))
+	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport) || !addr_local(p.family, p.daddr))
 		return 0;
 	p.icmp_type = type;
 	p.icmp_code = code;
@@ -836,6 +894,10 @@ int BPF_PROG(tx, struct sk_buff *skb)
 	}
 	struct pkt p = {};
 	if (parse_l3(l3, skb->protocol, &p, true) || (p.icmp_type && !port_watched(p.dport)))
+		return 0;
+	/* The server end must be this namespace's own: a container's SYN-ACK (or an error about a SYN
+	 * to it) that the namespace only forwards is not its answer. */
+	if (!addr_local(p.family, p.icmp_type ? p.daddr : p.saddr))
 		return 0;
 	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, l3);
 	return 0;

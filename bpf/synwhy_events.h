@@ -1,10 +1,11 @@
 /* The records the kernel side sends to userspace, shared by bpf/ and userspace/.
  * Plain fixed-width fields, largest first, addresses as 16 bytes for both families.
- * Bump SYNWHY_EVENT_VERSION whenever the layout changes. */
+ * Bump SYNWHY_EVENT_VERSION whenever the layout changes, or what a record, a stat or a map key
+ * means (6: SYN_RX and its stat are the namespace's own SYNs; forwarded ones are counted apart). */
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 5
+#define SYNWHY_EVENT_VERSION 6
 
 /* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
  * error with the headers it quotes). */
@@ -22,6 +23,9 @@ enum synwhy_event_kind {
 	SYNWHY_EV_STATE = 6,	      /* inet_sock_set_state on a watched port */
 	SYNWHY_EV_SYNACK_RETRANS = 7, /* tcp_retransmit_synack */
 	SYNWHY_EV_EXIT = 8,	      /* sched_process_exit of a process that listened on a watched port */
+	/* Never an event, a kind of the `counts` map only: a SYN to a watched port that the namespace
+	 * it arrived in only forwards (its destination is none of that namespace's addresses). */
+	SYNWHY_COUNT_SYN_FORWARDED = 9,
 };
 
 /* Which optional kernel signals the loaded programs read; reported by userspace. */
@@ -29,7 +33,9 @@ enum synwhy_stat {
 	SYNWHY_STAT_RINGBUF_FULL = 0, /* events the ring buffer had no room for */
 	SYNWHY_STAT_SYN_RX = 1,	      /* inbound SYNs to watched ports, whether detailed or not */
 	SYNWHY_STAT_RATE_LIMITED = 2, /* packet events held back by the detail rate bound */
-	SYNWHY_STAT_MAX = 3,
+	SYNWHY_STAT_SYN_FORWARDED = 3, /* inbound SYNs to watched ports that the namespace only forwards
+					* (not in SYN_RX, never detailed, no detail budget spent) */
+	SYNWHY_STAT_MAX = 4,
 };
 
 /* Addresses and ports are as on the wire for the packet or socket concerned:
@@ -65,7 +71,9 @@ struct synwhy_event {
 	__u8 packet[SYNWHY_PACKET_BYTES]; /* SYN_RX, TX with copy_packets: from the IP header on */
 };
 
-/* One address of the watched netns (map watched_addrs), IPv4 in the first 4 bytes. */
+/* One address of the watched netns (map watched_addrs), IPv4 in the first 4 bytes. The all-zero
+ * key (family 0) says that the set is known: without it (before userspace read the addresses, or
+ * when it could not) no SYN is taken for a forwarded one. */
 struct synwhy_addr_key {
 	__u8 addr[16];
 	__u16 family; /* AF_INET / AF_INET6 */

@@ -16,6 +16,7 @@
 #   lab.sh connect 4|6 [TIMEOUT]   one real ssh attempt from the client; prints ssh's error line
 #   lab.sh srv CMD... / cli CMD... run CMD in the server / client namespace
 #   lab.sh can-vlan                exit 0 when this kernel makes 802.1Q VLAN interfaces
+#   lab.sh can-ipvlan              exit 0 when this kernel makes ipvlan interfaces
 #
 # Environment: LAB_PREFIX (default synwhy) names the namespaces (PREFIX-srv, PREFIX-cli) and the
 # state dir /run/synwhy-lab/PREFIX/ (sshd_config, host key, pid file, log, scenario name).
@@ -23,7 +24,8 @@
 # bridge br-lab whose port is the veth, as on a KVM or Docker host) or `vlan` (802.1Q VLAN 100 on
 # both veth ends, tagged in the packet: no VLAN offload) or `macvlan` (a macvlan in the server's
 # namespace whose lower device, the veth, is in a third namespace PREFIX-low, as a macvlan
-# container's is in its host's); `plain` (default) is the bare veth.
+# container's is in its host's) or `ipvlan` (the same with an ipvlan, L2 mode: the kernel's ipvlan
+# module, which not every kernel has; see `lab.sh can-ipvlan`); `plain` (default) is the bare veth.
 set -euo pipefail
 
 PROG=lab.sh
@@ -37,7 +39,7 @@ fi
 SRV_NS="${PREFIX}-srv"
 CLI_NS="${PREFIX}-cli"
 CTR_NS="${PREFIX}-ctr" # a "container": a third namespace with its own sshd (container-unpublished)
-LOWER_NS="${PREFIX}-low" # LAB_TOPOLOGY=macvlan: the namespace of the macvlan's lower device
+LOWER_NS="${PREFIX}-low" # LAB_TOPOLOGY=macvlan/ipvlan: the namespace of the lower device
 STATE_ROOT=/run/synwhy-lab
 STATE="$STATE_ROOT/$PREFIX"
 # The veth ends have fixed names: each lives only inside its own namespace (it is created there
@@ -46,9 +48,9 @@ SRV_IF=veth-srv
 CLI_IF=veth-cli
 TOPOLOGY=${LAB_TOPOLOGY:-plain}
 case $TOPOLOGY in
-plain | bridge | vlan | macvlan) ;;
+plain | bridge | vlan | macvlan | ipvlan) ;;
 *)
-    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan or macvlan" >&2
+    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan, macvlan or ipvlan" >&2
     exit 2
     ;;
 esac
@@ -60,6 +62,7 @@ CLI_DEV=$CLI_IF
 case $TOPOLOGY in
 bridge) SRV_DEV=$LAB_BRIDGE ;;
 macvlan) SRV_DEV=mv-srv ;;
+ipvlan) SRV_DEV=iv-srv ;;
 vlan)
     SRV_DEV=$SRV_IF.$LAB_VLAN
     CLI_DEV=$CLI_IF.$LAB_VLAN
@@ -291,11 +294,11 @@ fail() {
 }
 
 build_network() {
-    # The server's veth end is in its own namespace, except under a macvlan (in the lower one).
+    # The server's veth end is in its own namespace, except under a macvlan/ipvlan (in the lower one).
     local veth_ns=$SRV_NS
     ip netns add "$SRV_NS"
     ip netns add "$CLI_NS"
-    if [ "$TOPOLOGY" = macvlan ]; then
+    if [ "$TOPOLOGY" = macvlan ] || [ "$TOPOLOGY" = ipvlan ]; then
         ip netns add "$LOWER_NS"
         ip -n "$LOWER_NS" link set lo up
         veth_ns=$LOWER_NS
@@ -311,6 +314,12 @@ build_network() {
         # Made next to its lower device, then moved into the server's namespace, as a container
         # runtime does.
         ip -n "$LOWER_NS" link add "$SRV_DEV" link "$SRV_IF" type macvlan mode bridge
+        ip -n "$LOWER_NS" link set "$SRV_DEV" netns "$SRV_NS"
+        ip -n "$SRV_NS" link set "$SRV_DEV" up
+        ;;
+    ipvlan)
+        # L2 mode: the ipvlan answers ARP and ND itself, with its lower device's MAC address.
+        ip -n "$LOWER_NS" link add "$SRV_DEV" link "$SRV_IF" type ipvlan mode l2
         ip -n "$LOWER_NS" link set "$SRV_DEV" netns "$SRV_NS"
         ip -n "$SRV_NS" link set "$SRV_DEV" up
         ;;
@@ -960,6 +969,15 @@ main() {
         ip netns add "$probe_ns" 2>/dev/null || exit 1
         ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null &&
             ip -n "$probe_ns" link add link vp0 name vp0.5 type vlan id 5 2>/dev/null && ok=0
+        ip netns del "$probe_ns" 2>/dev/null || true
+        exit "$ok"
+        ;;
+    can-ipvlan)
+        # Whether this kernel makes ipvlan interfaces (LAB_TOPOLOGY=ipvlan), tried the same way.
+        local probe_ns="${PREFIX}-ipvlanprobe" ok=1
+        ip netns add "$probe_ns" 2>/dev/null || exit 1
+        ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null &&
+            ip -n "$probe_ns" link add link vp0 name iv0 type ipvlan mode l2 2>/dev/null && ok=0
         ip netns del "$probe_ns" 2>/dev/null || true
         exit "$ok"
         ;;

@@ -21,6 +21,11 @@ if ! scripts/lab.sh can-vlan; then
     echo "=== this kernel cannot make 802.1Q VLAN interfaces: the e2e.vlan.* scenarios run in the guest (vm.debian-6.1)"
     skip_labels="needs-8021q"
 fi
+# Likewise the ipvlan topology (CONFIG_IPVLAN): the guest's Debian kernel has the module.
+if ! scripts/lab.sh can-ipvlan; then
+    echo "=== this kernel cannot make ipvlan interfaces: the e2e.ipvlan.* scenarios run in the guest (vm.debian-6.1)"
+    skip_labels="${skip_labels:+$skip_labels|}needs-ipvlan"  # one -LE regex
+fi
 with_skips() { # LABELS...: -LE for them and skip_labels, if any
     local re
     re=$(printf '%s\n' "$skip_labels" "$@" | { grep -v '^$' || true; } | paste -sd'|')

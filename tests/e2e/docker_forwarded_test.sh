@@ -21,20 +21,32 @@ reach() {
 reach 198.51.100.2
 reach 2001:db8:1::2
 
+# SYNs the client's kernel sent: connections opened plus SYNs retransmitted.
+client_syns() {
+    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
+}
 start_synwhy report "$SYNWHY" report --json --netns "$SRV" --port 22 --count 1 --duration 5s
+before=$(client_syns)
 for addr in 198.51.100.2 2001:db8:1::2; do
     "$LAB" cli nc -z -w 1 "$addr" 22 >/dev/null 2>&1 || fail "the connection to the container at $addr failed"
 done
+sent=$(($(client_syns) - before))
 wait_synwhy 30
 
 r="$WORK/report.out"
 jq_check "$r" '[.causes[].code] == ["not-arriving"]' "cause is not only not-arriving"
 jq_check "$r" '.syns_seen == 0 and (.flows | length) == 0' "forwarded SYNs counted as this host's own"
-jq_check "$r" '.syns_forwarded >= 2' "the SYNs forwarded to the container were not counted apart"
+jq_check "$r" "$sent >= 2 and .syns_forwarded == $sent" "syns_forwarded is not the $sent SYNs the client sent"
+# Counted apart in the kernel: nothing of the host's (no SYN arrived, no container's SYN-ACK
+# leaving), 'SYN forwarded' as many as sent.
+jq_check "$r" '[.kernel_counts[] | select(.what | startswith("SYN forwarded") | not)] | length == 0' \
+    "the forwarded handshakes are in the host's kernel totals"
+jq_check "$r" "[.kernel_counts[] | select(.port == 22 and (.what | startswith(\"SYN forwarded\"))) | .count] | add == $sent" \
+    "the kernel's 'SYN forwarded' is not the $sent SYNs the client sent"
 jq_check "$r" '.capture_seconds >= 4' "--count 1 ended the capture on a forwarded SYN"
 for who in 198.51.100.2 2001:db8:1::2 192.0.2.1 2001:db8::1; do
     jq_check "$r" "[.causes[0].evidence[], .causes[0].fix[]] | map(select(startswith(\"this host's addresses\") | not)
         | contains(\"$who\")) | any | not" "not-arriving names $who"
 done
-echo "ok: docker forwarded: $(jq -c '{syns_seen, syns_forwarded, capture_seconds, causes: [.causes[].code]}' "$r")"
+echo "ok: docker forwarded: client sent $sent SYNs; $(jq -c '{syns_seen, syns_forwarded, kernel_counts: [.kernel_counts[] | "\(.what): \(.count)"], capture_seconds, causes: [.causes[].code]}' "$r")"
 echo "first line: $(jq -r '.causes[0].summary' "$r")"

@@ -153,6 +153,7 @@ TEST(Decode, KernelTotalsAreNamedAndMerged) {
         {7, 22, SYNWHY_EV_TX, 0x04, 0, 1},            // RST left: the same fact
         {7, 22, SYNWHY_EV_TX, 0x12, 0, 10},           // SYN-ACK left
         {7, 22, SYNWHY_EV_TX, 3, 3 + 1, 5},           // ICMP error (type 3, code 3) left
+        {7, 22, SYNWHY_COUNT_SYN_FORWARDED, 0x02, 0, 30},  // passing through: its own total
         {7, 22, 99, 0, 0, 1},                         // unknown kind: ignored
     };
     auto totals = name_kernel_counts(raw_counts, fake_names());
@@ -167,5 +168,6 @@ TEST(Decode, KernelTotalsAreNamedAndMerged) {
     EXPECT_EQ(find("RST left"), 40000u);
     EXPECT_EQ(find("SYN-ACK left"), 10u);
     EXPECT_EQ(find("ICMP error left"), 5u);
-    EXPECT_EQ(totals.size(), 6u);
+    EXPECT_EQ(find("SYN forwarded (to an address not this namespace's)"), 30u);
+    EXPECT_EQ(totals.size(), 7u);
 }

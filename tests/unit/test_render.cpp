@@ -107,6 +107,18 @@ TEST(Render, JsonContract) {
     auto j = report_json(sample(), ctx);
     EXPECT_EQ(j["ports"], nlohmann::json::array({22}));
     EXPECT_EQ(j["syns_seen"], 1);
+    EXPECT_EQ(j["syns_forwarded"], 0);
+    // Forwarded SYNs counted apart in the kernel, plus those told apart by address (--all-netns).
+    ctx.syns_forwarded_kernel = 5;
+    Diagnosis with_forwarded = sample();
+    with_forwarded.syns_forwarded = 2;
+    ctx.syns_counted = 3;  // the kernel's own SYNs, with --all-netns the 2 forwarded among them
+    auto jf = report_json(with_forwarded, ctx);
+    EXPECT_EQ(jf["syns_forwarded"], 7);
+    EXPECT_EQ(jf["syns_seen"], 1);
+    EXPECT_NE(report_text(with_forwarded, ctx).find("7 more passed through to other hosts"), std::string::npos);
+    ctx.syns_forwarded_kernel = 0;
+    ctx.syns_counted = 0;
     const auto& f = j["flows"][0];
     for (const char* k : {"src", "sport", "dst", "dport", "family", "syns", "verdict", "detail", "ts", "netns"})
         EXPECT_TRUE(f.contains(k)) << k;

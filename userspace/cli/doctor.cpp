@@ -82,7 +82,7 @@ int run_doctor(const CaptureOptions& o) {
     std::string error;
     bool can_trace = false;
     {
-        auto tracer = Tracer::start({{22}, 0, false}, error);
+        auto tracer = Tracer::start({{22}, 0, false, {}}, error);
         can_trace = tracer != nullptr;
         nlohmann::json tps = nlohmann::json::array();
         if (tracer)

@@ -79,9 +79,12 @@ private:
 };
 
 // Whether a SYN came to the watched namespace itself: --count counts only those, never SYNs it
-// forwards to other hosts (containers, VMs, a router's clients), which are not judged.
-bool syn_for_this_host(const Event& e, const std::vector<HostSnapshot>& hosts) {
-    return address_of_host(e.dst, host_for(hosts, e.netns));
+// forwards to other hosts (containers, VMs, a router's clients), which are not judged. When the
+// kernel knows the namespace's addresses (one watched namespace) it sent up only those, by the
+// addresses it follows as they change (a start-up snapshot would miss one added since); else
+// (--all-netns) the snapshots tell.
+bool syn_for_this_host(const Event& e, const std::vector<HostSnapshot>& hosts, bool kernel_told) {
+    return kernel_told || address_of_host(e.dst, host_for(hosts, e.netns));
 }
 
 }  // namespace
@@ -100,7 +103,7 @@ int run_report(Session& s) {
     std::set<std::pair<IpAddr, uint16_t>> clients;  // the attempts being kept, by client end
     auto keep = [&](std::vector<Event>& events) {
         for (auto& e : events) {
-            if (e.kind == EventKind::syn_rx && syn_for_this_host(e, s.ctx.hosts)) syns++;
+            if (e.kind == EventKind::syn_rx && syn_for_this_host(e, s.ctx.hosts, s.kernel_tells_forwarded())) syns++;
             bool about_a_flow = e.kind != EventKind::listen_change && e.kind != EventKind::process_exit;
             bool known = !about_a_flow || clients.count({e.src, e.sport});
             if (!known && clients.size() < max_report_flows) {
@@ -154,6 +157,7 @@ int run_report(Session& s) {
             }
     TracerStats stats = s.stats();
     ctx.syns_counted = stats.syns_seen;
+    ctx.syns_forwarded_kernel = stats.syns_forwarded;
     ctx.events_lost = stats.ringbuf_full;
     ctx.events_not_kept = not_kept;
     ctx.rate_limited = stats.rate_limited;

@@ -243,7 +243,8 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
 
     install_signal_handlers();
     std::string error;
-    s->tracer_ = Tracer::start({o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty()}, error);
+    s->tracer_ = Tracer::start({o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty(), host::list_local_addresses},
+                               error);
     if (!s->tracer_) {
         std::cerr << "synwhy: " << error << "\n";
         status = exit_cannot_trace;
@@ -395,8 +396,9 @@ std::vector<HostSnapshot> Session::take_snapshots(const std::set<uint32_t>& also
         snaps.push_back(host::take_snapshot(snapshot_options));
         snaps.back().netns_name = own_name;
         apply_mount_view(snaps.back(), view);
-        // A macvlan container's SYNs are seen on the lower device's namespace: the kernel side
-        // knows them by this namespace's addresses, kept as current as the snapshot.
+        // The kernel side tells this namespace's SYNs from those it forwards, and a macvlan
+        // container's (seen on the lower device's namespace), by these addresses (also followed
+        // through rtnetlink between snapshots).
         if (tracer_) tracer_->set_watched_addresses(snaps.back().addresses);
         return snaps;
     }

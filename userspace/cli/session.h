@@ -53,6 +53,9 @@ public:
     bool legacy_present() const { return !legacy_before_.empty(); }
 
     TracerStats stats() const { return tracer_->stats(); }
+    // Whether the kernel sends up only SYNs to the watched namespace's own addresses (it counts the
+    // ones it forwards apart); else the snapshots' addresses tell them (--all-netns).
+    bool kernel_tells_forwarded() const { return tracer_ && tracer_->addresses_known(); }
     std::vector<KernelTotal> kernel_totals() const {
         return tracer_ ? name_kernel_counts(tracer_->kernel_counts(), names_) : std::vector<KernelTotal>{};
     }

@@ -147,8 +147,11 @@ private:
         const uint32_t already = printed_[f.key];
         printed_[f.key] = f.syns;
         const HostSnapshot* host = host_of(f.key.netns);
-        if (!addressed_here(f, host)) {  // passing through to another host: not ours to judge
-            metrics_.syns_forwarded += f.syns - already;  // a flow comes here again per retransmitted SYN
+        // Passing through to another host: not ours to judge. When the kernel knows the namespace's
+        // addresses it counted those apart already, by addresses it follows as they change (the
+        // snapshot here may predate one); else (--all-netns) the snapshot tells.
+        if (!s_.kernel_tells_forwarded() && !addressed_here(f, host)) {
+            forwarded_by_address_ += f.syns - already;  // a flow comes here again per retransmitted SYN
             return;
         }
         Flow flow = classify(f, host, o_.ports);
@@ -356,6 +359,7 @@ private:
                 {"ts", format_time(s_.event_clock_ns())},
                 {"final", final},
                 {"syns_seen", st.syns_seen},
+                {"syns_forwarded", st.syns_forwarded + forwarded_by_address_},
                 {"syns_with_line", syns_with_line_},
                 {"events_rate_limited", st.rate_limited},
                 {"events_lost", st.ringbuf_full},
@@ -365,6 +369,7 @@ private:
     bool write_metrics() {
         TracerStats st = s_.stats();
         metrics_.syns_seen_kernel = st.syns_seen;
+        metrics_.syns_forwarded = st.syns_forwarded + forwarded_by_address_;
         metrics_.events_lost = st.ringbuf_full;
         metrics_.events_rate_limited = st.rate_limited;
         metrics_.updated_unix_seconds = unix_seconds();
@@ -397,6 +402,9 @@ private:
     bool to_journal_ = false;  // each line also a structured journal entry
     bool to_stdout_ = true;    // false when stdout is the journal: the entries say it all
     uint64_t syns_with_line_ = 0;  // SYNs the lines so far were about
+    // Forwarded SYNs the kernel sent up (--all-netns: it does not tell them there), told apart
+    // by the snapshots' addresses; the kernel's own count of them is added in the metrics.
+    uint64_t forwarded_by_address_ = 0;
     TracerStats lost_told_;        // the loss counters as the last detail-lost line gave them
     uint64_t lost_told_at_ = 0;
     WatchMetrics metrics_;

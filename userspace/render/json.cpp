@@ -153,10 +153,11 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
         {"version", SYNWHY_VERSION},
         {"ports", ctx.ports},
         {"capture_seconds", ctx.capture_seconds},
-        // The kernel counts every SYN to a watched port, those it forwards too (told apart here).
+        // The kernel counts forwarded SYNs apart with one watched namespace; with --all-netns it
+        // counts them with the namespace's own, and they are told apart here from the snapshots.
         {"syns_seen", std::max<uint64_t>(d.syns_seen, ctx.syns_counted - std::min(ctx.syns_counted, d.syns_forwarded))},
         {"syns_detailed", d.syns_seen},
-        {"syns_forwarded", d.syns_forwarded},
+        {"syns_forwarded", ctx.syns_forwarded_kernel + d.syns_forwarded},
         {"events_lost", ctx.events_lost},
         {"events_rate_limited", ctx.rate_limited},
         {"events_not_kept", ctx.events_not_kept},

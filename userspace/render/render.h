@@ -16,6 +16,10 @@ struct ReportContext {
     std::vector<HostSnapshot> hosts;
     double capture_seconds = 0;
     uint64_t syns_counted = 0;      // by the kernel, including any not detailed
+    // SYNs to watched ports that the kernel found the watched namespace only forwards (to an
+    // address not its own; not in syns_counted). With --all-netns the kernel does not tell them:
+    // Diagnosis::syns_forwarded has those it sent up, told apart by the snapshots' addresses.
+    uint64_t syns_forwarded_kernel = 0;
     uint64_t events_lost = 0;       // ring buffer full
     uint64_t events_not_kept = 0;   // beyond the report's memory bound (a flood)
     uint64_t rate_limited = 0;      // held back in the kernel by the detail rate bound

@@ -202,8 +202,8 @@ std::string report_text(const Diagnosis& d, const ReportContext& ctx, const Text
     std::string seen = fmt::format("{} to port {} in {:.1f} s{}", counted,
                                    ports, ctx.capture_seconds,
                                    host && !host->netns_name.empty() ? fmt::format(", netns {}", printable(host->netns_name)) : "");
-    if (d.syns_forwarded)
-        seen += fmt::format("; {} more passed through to other hosts (not judged)", d.syns_forwarded);
+    if (uint64_t forwarded = ctx.syns_forwarded_kernel + d.syns_forwarded)
+        seen += fmt::format("; {} more passed through to other hosts (not judged)", forwarded);
     out += wrap("(" + seen + ")", "", " ", w);
 
     for (size_t i = 0; i < d.causes.size(); i++) {

@@ -142,6 +142,7 @@ std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& coun
         std::string segment = rst ? "RST" : syn && ack ? "SYN-ACK" : syn ? "SYN" : ack ? "ACK" : "segment";
         switch (c.kind) {
         case SYNWHY_EV_SYN_RX: what = "SYN arrived"; break;
+        case SYNWHY_COUNT_SYN_FORWARDED: what = "SYN forwarded (to an address not this namespace's)"; break;
         case SYNWHY_EV_DROP: {
             std::string reason = kernel::drop_reason_name(names.drop_reasons, c.reason);
             what = reason.empty() ? segment + " dropped (no reason on this kernel)"

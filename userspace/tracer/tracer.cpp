@@ -3,11 +3,16 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdarg>
 #include <cstring>
 
@@ -61,6 +66,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
     PortSet ports(options.ports);
     std::memcpy(t->skel_->rodata->port_bitmap, ports.words().data(), sizeof t->skel_->rodata->port_bitmap);
     t->skel_->rodata->watch_netns = options.netns;
+    t->watch_netns_ = options.netns;
     t->skel_->rodata->copy_packets = options.copy_packets;
 
     // Kernel drift, in one place: each tracepoint's argument list as it changed upstream.
@@ -121,6 +127,32 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
             error = fmt::format("cannot load BPF programs: {}{}{}", strerror(-err), log.empty() ? "" : ": ", log);
         return nullptr;
     }
+    t->refresh_ipvlan_handler();
+    // The watched namespace's addresses before anything is attached: with the map empty, no SYN
+    // is taken for a forwarded one, but none should be counted as the host's for want of them
+    // either. Followed from now on (rtnetlink), and at each snapshot.
+    if (options.netns && options.read_addresses) {
+        t->read_addresses_ = options.read_addresses;
+        t->addr_events_fd_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+        int socket_errno = errno;
+        if (t->addr_events_fd_ >= 0) {
+            struct sockaddr_nl sa {};
+            sa.nl_family = AF_NETLINK;
+            sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+            if (bind(t->addr_events_fd_, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
+                socket_errno = errno;
+                close(t->addr_events_fd_);
+                t->addr_events_fd_ = -1;
+            }
+        }
+        std::string addr_error;
+        t->set_watched_addresses(t->read_addresses_(addr_error));
+        if (t->addr_events_fd_ < 0)
+            t->capabilities_.push_back({"address changes (rtnetlink)", false,
+                                        fmt::format("cannot follow them ({}): forwarded SYNs are told by the "
+                                                    "addresses of the last snapshot",
+                                                    strerror(socket_errno))});
+    }
     if (int err = synwhy_bpf__attach(t->skel_); err) {
         error = fmt::format("cannot attach BPF programs: {}", strerror(-err));
         return nullptr;
@@ -134,6 +166,7 @@ std::unique_ptr<Tracer> Tracer::start(const TracerOptions& options, std::string&
 }
 
 Tracer::~Tracer() {
+    if (addr_events_fd_ >= 0) close(addr_events_fd_);
     if (ringbuf_) ring_buffer__free(ringbuf_);
     if (skel_) synwhy_bpf__destroy(skel_);
     if (btf_) btf__free(btf_);
@@ -150,7 +183,28 @@ int Tracer::on_sample(void* ctx, void* data, size_t size) {
     return ++self->batch_records_ >= max_records_per_batch ? batch_full : 0;
 }
 
+// Any address notification (or an overflow of them, ENOBUFS) makes the set be read again whole:
+// simpler and exact, where applying each message would have to know which interfaces still hold
+// an address removed from one.
+void Tracer::refresh_addresses_if_changed() {
+    if (addr_events_fd_ < 0) return;
+    bool changed = false;
+    char buf[8192];
+    for (int i = 0; i < 64; i++) {  // bounded: a storm of changes is read again at the next call
+        ssize_t n = recv(addr_events_fd_, buf, sizeof buf, 0);
+        if (n > 0 || (n < 0 && errno == ENOBUFS)) {
+            changed = true;
+            continue;
+        }
+        break;
+    }
+    if (!changed) return;
+    std::string error;
+    set_watched_addresses(read_addresses_(error));
+}
+
 bool Tracer::poll(std::chrono::milliseconds timeout, const RawHandler& handler) {
+    refresh_addresses_if_changed();
     handler_ = &handler;
     batch_records_ = 0;
     int n = ring_buffer__poll(ringbuf_, static_cast<int>(timeout.count()));
@@ -161,6 +215,7 @@ bool Tracer::poll(std::chrono::milliseconds timeout, const RawHandler& handler) 
 int Tracer::ready_fd() const { return ring_buffer__epoll_fd(ringbuf_); }
 
 bool Tracer::consume(const RawHandler& handler) {
+    refresh_addresses_if_changed();
     handler_ = &handler;
     batch_records_ = 0;
     int n = ring_buffer__consume(ringbuf_);
@@ -227,15 +282,60 @@ synwhy_addr_key addr_key(const IpAddr& a) {
 }
 }  // namespace
 
+namespace {
+// The address of a kernel text symbol (a module's too), streamed from /proc/kallsyms; 0 when it is
+// not there or the addresses are hidden (no CAP_SYSLOG, kptr_restrict).
+uint64_t kernel_text_symbol(const char* wanted) {
+    FILE* f = fopen("/proc/kallsyms", "re");
+    if (!f) return 0;
+    char line[512];
+    const size_t wanted_len = strlen(wanted);
+    uint64_t found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char* end = nullptr;
+        uint64_t a = std::strtoull(line, &end, 16);
+        if (!end || end[0] != ' ' || (end[1] != 'T' && end[1] != 't') || end[2] != ' ') continue;
+        const char* name = end + 3;
+        if (std::strncmp(name, wanted, wanted_len) == 0 && std::strchr(" \t\n", name[wanted_len]) && name[wanted_len])
+            found = a;
+    }
+    fclose(f);
+    return found;
+}
+}  // namespace
+
+// ipvlan lower devices are known by their rx_handler (see is_ipvlan_lower in the BPF side). Looked
+// up while unknown: at start, and with each address set (each snapshot), in case the module
+// loaded since. (A module unloaded and loaded again at another address while synwhy runs is not
+// noticed: its SYNs are then not seen on the lower device.)
+void Tracer::refresh_ipvlan_handler() {
+    if (!watch_netns_ || !skel_->bss || skel_->bss->ipvlan_rx_handler) return;
+    if (ipvlan_looked_up_ && access("/sys/module/ipvlan", F_OK) != 0) return;
+    ipvlan_looked_up_ = true;
+    skel_->bss->ipvlan_rx_handler = kernel_text_symbol("ipvlan_handle_frame");
+}
+
 void Tracer::set_watched_addresses(const std::vector<IpAddr>& addresses) {
+    refresh_ipvlan_handler();
     int fd = bpf_map__fd(skel_->maps.watched_addrs);
+    const synwhy_addr_key known{};  // the all-zero key: the set is known
+    uint8_t one = 1;
+    // No address read (an error): the kernel takes no SYN for a forwarded one until a set is.
+    if (addresses.empty()) bpf_map_delete_elem(fd, &known);
     // The new ones first, then the stale ones out: an address kept is never missing meanwhile.
     std::vector<synwhy_addr_key> keep;
+    bool full = false;
     for (const IpAddr& a : addresses) {
         keep.push_back(addr_key(a));
-        uint8_t one = 1;
-        bpf_map_update_elem(fd, &keep.back(), &one, BPF_ANY);  // a full map (256) keeps the first ones
+        if (bpf_map_update_elem(fd, &keep.back(), &one, BPF_ANY) != 0) full = true;
     }
+    // A set the map could not hold whole (more than 1023 addresses) is not known: SYNs to the ones
+    // left out would be taken for forwarded ones.
+    addresses_known_ = !addresses.empty() && !full && bpf_map_update_elem(fd, &known, &one, BPF_ANY) == 0;
+    if (addresses_known_)
+        keep.push_back(known);
+    else
+        bpf_map_delete_elem(fd, &known);
     std::vector<synwhy_addr_key> stale;
     synwhy_addr_key key{}, next{};
     for (int err = bpf_map_get_next_key(fd, nullptr, &next); err == 0; err = bpf_map_get_next_key(fd, &key, &next)) {
@@ -258,6 +358,7 @@ TracerStats Tracer::stats() const {
     s.ringbuf_full = sum(SYNWHY_STAT_RINGBUF_FULL);
     s.syns_seen = sum(SYNWHY_STAT_SYN_RX);
     s.rate_limited = sum(SYNWHY_STAT_RATE_LIMITED);
+    s.syns_forwarded = sum(SYNWHY_STAT_SYN_FORWARDED);
     return s;
 }
 

@@ -32,6 +32,10 @@ struct TracerOptions {
     std::vector<uint16_t> ports;
     uint32_t netns = 0;  // netns inode to watch; 0 = every namespace
     bool copy_packets = false;  // --pcap: SYNs and replies carry their first bytes
+    // The watched netns's addresses, read in it (host::list_local_addresses): once before the
+    // programs are attached (no SYN is ever taken for a forwarded one for want of them), again on
+    // each rtnetlink address change. Unset, or with netns 0, no SYN is told forwarded in the kernel.
+    std::function<std::vector<IpAddr>(std::string& error)> read_addresses;
 };
 
 // SYNs that reached a port nobody watches, per source (see struct synwhy_other_port_key).
@@ -48,6 +52,7 @@ struct TracerStats {
     uint64_t ringbuf_full = 0;  // events the kernel could not hand over
     uint64_t syns_seen = 0;     // inbound SYNs to watched ports, counted in the kernel
     uint64_t rate_limited = 0;  // packet events held back by the kernel's detail rate bound
+    uint64_t syns_forwarded = 0;  // inbound SYNs to watched ports to an address not the namespace's
 };
 
 // An exact total kept in the kernel (see struct synwhy_count_key): raw, named by the caller.
@@ -88,9 +93,14 @@ public:
     std::vector<OtherPortSyns> other_port_syns() const;
     // Reports this process's exit (it owns a listener on a watched port).
     void watch_process(uint32_t pid);
-    // The watched netns's addresses: SYNs to them seen on a macvlan lower device in another
-    // netns (a macvlan container's) count as arriving in the watched one. Replaces the last set.
+    // The watched netns's addresses: a SYN to a watched port to another address is one it only
+    // forwards (counted apart); SYNs to them seen on a macvlan lower device in another netns (a
+    // macvlan container's) count as arriving in the watched one. Replaces the last set; an empty
+    // set (addresses unreadable) makes the kernel take no SYN for a forwarded one.
     void set_watched_addresses(const std::vector<IpAddr>& addresses);
+    // Whether the kernel holds the whole set, and so sends up only the watched namespace's own
+    // SYNs (false with --all-netns, or when the addresses could not be read or did not fit).
+    bool addresses_known() const { return addresses_known_; }
 
 private:
     Tracer() = default;
@@ -100,6 +110,15 @@ private:
     kernel::EnumNames drop_reasons_, reset_reasons_;
     std::vector<Capability> capabilities_;
     std::vector<kernel::SignalFallback> fallbacks_;
+    // rtnetlink address notifications of the watched netns (-1: not followed), drained at each
+    // consume()/poll(): an address added or removed is in the kernel's set within a poll interval.
+    int addr_events_fd_ = -1;
+    bool addresses_known_ = false;
+    uint32_t watch_netns_ = 0;
+    bool ipvlan_looked_up_ = false;  // /proc/kallsyms read once: again only when the module is there
+    void refresh_ipvlan_handler();
+    std::function<std::vector<IpAddr>(std::string& error)> read_addresses_;
+    void refresh_addresses_if_changed();
     const RawHandler* handler_ = nullptr;  // valid during poll() only
     uint32_t batch_records_ = 0;
     static int on_sample(void* ctx, void* data, size_t size);
