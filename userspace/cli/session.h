@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "capture/frame.h"
+#include "capture/packet_socket.h"
 #include "cli/options.h"
 #include "firewall/iptables_legacy.h"
 #include "firewall/nft_trace.h"
@@ -52,7 +54,10 @@ public:
     firewall::LegacyReadings legacy_readings_since_last();
     bool legacy_present() const { return !legacy_before_.empty(); }
 
-    TracerStats stats() const { return tracer_->stats(); }
+    // With the packet-socket capture: SYNs it saw, and frames the kernel dropped for synwhy (as lost).
+    TracerStats stats() const;
+    // Which capture runs: "bpf" or "packet-socket" (ctx.capture too).
+    bool bpf() const { return tracer_ != nullptr; }
     std::vector<KernelTotal> kernel_totals() const {
         return tracer_ ? name_kernel_counts(tracer_->kernel_counts(), names_) : std::vector<KernelTotal>{};
     }
@@ -72,6 +77,11 @@ private:
     std::vector<firewall::LegacyRule> read_legacy() const;
 
     std::unique_ptr<Tracer> tracer_;
+    // The capture without BPF: a packet socket in the watched netns and its frames' decoder.
+    std::unique_ptr<capture::PacketCapture> packets_;
+    std::unique_ptr<capture::FrameDecoder> frames_;
+    std::map<uint32_t, std::string> ifnames_;  // ifindex -> name, for the packet capture
+    bool read_packets(std::vector<Event>& batch);
     std::unique_ptr<firewall::NftTraceSession> nft_;
     KernelNames names_;
     std::map<uint64_t, std::string> symbols_;  // kernel text address -> "func+0xoff"
