@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Not enough privileges gives exit 3 and one line that names what is missing, and nothing is left
 # behind: no BPF program, no nft trace table, no ready file. (1) root without CAP_BPF and without
-# CAP_SYS_ADMIN (which also allows BPF), through capsh's bounding-set drop; (2) not root at all
-# (nobody, no groups). Both commands, report and watch.
+# CAP_SYS_ADMIN (which also allows BPF), and without CAP_NET_RAW (the packet socket synwhy falls
+# back to without BPF: with it, synwhy runs; see nobpf_fallback_test.sh), through capsh's
+# bounding-set drop; (2) not root at all (nobody, no groups). Both commands, report and watch.
 . "$(dirname "$0")/lib.sh"
 command -v capsh >/dev/null || fail "capsh is missing (Debian package libcap2-bin)"
 command -v setpriv >/dev/null || fail "setpriv is missing (Debian package util-linux)"
@@ -64,15 +65,15 @@ expect_refused() {
 
 for cmd in "report --count 1 --duration 2s" "watch"; do
     mode=${cmd%% *}
-    # 1. Root, but CAP_BPF and CAP_SYS_ADMIN dropped from the bounding set before exec: the exec'd
-    # synwhy is root without them. Proof that the drop took: the shell's CapEff lacks both bits.
-    capsh --drop=cap_bpf,cap_sys_admin -- -c 'grep "^CapEff:" /proc/self/status' >"$WORK/capeff.txt" 2>&1 ||
+    # 1. Root, but CAP_BPF, CAP_SYS_ADMIN and CAP_NET_RAW dropped from the bounding set before exec:
+    # the exec'd synwhy is root without them. Proof that the drop took: the shell's CapEff lacks the bits.
+    capsh --drop=cap_bpf,cap_sys_admin,cap_net_raw -- -c 'grep "^CapEff:" /proc/self/status' >"$WORK/capeff.txt" 2>&1 ||
         fail "capsh cannot drop capabilities: $(cat "$WORK/capeff.txt")"
     eff=$((16#$(awk '{print $2}' "$WORK/capeff.txt")))
-    [ $(((eff >> 39) & 1)) -eq 0 ] && [ $(((eff >> 21) & 1)) -eq 0 ] ||
-        fail "capsh did not drop CAP_BPF/CAP_SYS_ADMIN: $(cat "$WORK/capeff.txt")"
-    expect_refused "$mode-no-cap-bpf" 'CAP_BPF' \
-        capsh --drop=cap_bpf,cap_sys_admin -- -c "exec \"\$0\" $cmd --ready-file \"\$1\"" "$SYNWHY" "$WORK/ready"
+    [ $(((eff >> 39) & 1)) -eq 0 ] && [ $(((eff >> 21) & 1)) -eq 0 ] && [ $(((eff >> 13) & 1)) -eq 0 ] ||
+        fail "capsh did not drop CAP_BPF/CAP_SYS_ADMIN/CAP_NET_RAW: $(cat "$WORK/capeff.txt")"
+    expect_refused "$mode-no-cap-bpf" 'CAP_BPF.*CAP_NET_RAW' \
+        capsh --drop=cap_bpf,cap_sys_admin,cap_net_raw -- -c "exec \"\$0\" $cmd --ready-file \"\$1\"" "$SYNWHY" "$WORK/ready"
     # The line names only what is missing: CAP_PERFMON and CAP_NET_ADMIN are still there.
     if grep -Eq 'CAP_PERFMON|CAP_NET_ADMIN' "$WORK/$mode-no-cap-bpf.err"; then
         fail "$mode without CAP_BPF names privileges it has: $(cat "$WORK/$mode-no-cap-bpf.err")"
@@ -81,7 +82,7 @@ for cmd in "report --count 1 --duration 2s" "watch"; do
     # 2. Not root: nobody, no supplementary groups; every capability is missing. The ready file's
     # directory is root's: synwhy must fail before it ever tries to write it.
     # shellcheck disable=SC2086
-    expect_refused "$mode-not-root" 'root.*CAP_BPF' \
+    expect_refused "$mode-not-root" 'root.*CAP_BPF.*CAP_NET_RAW' \
         setpriv --reuid=65534 --regid=65534 --clear-groups "$SYNWHY" $cmd --ready-file "$WORK/ready"
 done
 
@@ -96,4 +97,4 @@ wait_synwhy 30
 jq -e . "$WORK/control.out" >/dev/null 2>&1 || fail "control: no JSON report"
 if programs_left; then fail "control: BPF programs left after the run: $(orphan_programs | tr '\n' ' ')"; fi
 [ -z "$(orphan_tables)" ] || fail "control: nft trace table left: $(orphan_tables)"
-echo "ok: privileges (root without CAP_BPF/CAP_SYS_ADMIN, and not root): exit 3, one line, nothing left"
+echo "ok: privileges (root without CAP_BPF/CAP_SYS_ADMIN/CAP_NET_RAW, and not root): exit 3, one line, nothing left"

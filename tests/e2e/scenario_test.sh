@@ -5,6 +5,8 @@
 # Each JQ_FILTER runs on the report and must print true. With LAB_TOPOLOGY (bridge, vlan) the
 # lab's server sits behind that topology, and the SYNs synwhy counted (kernel and report) are
 # checked against the SYNs the client's kernel sent: one SYN is one SYN, whatever it crossed.
+# With SYNWHY_NO_BPF=1 synwhy runs with --no-bpf (the packet-socket capture) and the report must
+# say so (capture, capture_note); the verdicts expected are the same.
 SCENARIO=$1 FAMILY=$2 EXPECTED=$3
 shift 3
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +26,9 @@ client_syns() {
     "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
 }
 syns_before=$(client_syns)
-start_synwhy report "$SYNWHY" report --json --netns "${LAB_PREFIX}-srv" --port "$port" "${limit[@]}"
+capture=()
+[ "${SYNWHY_NO_BPF:-0}" = 1 ] && capture=(--no-bpf)
+start_synwhy report "$SYNWHY" report --json --netns "${LAB_PREFIX}-srv" --port "$port" "${limit[@]}" "${capture[@]}"
 "$LAB" connect "$FAMILY" 3 >"$WORK/client.out" 2>&1
 wait_synwhy 30
 syns_sent=$(($(client_syns) - syns_before))
@@ -39,6 +43,11 @@ jq_check "$report" '[.flows[] | has("src","sport","dst","dport","family","syns",
 jq_check "$report" '[.causes[] | has("code","flows","summary","evidence","fix")] | all' "a cause lacks contract fields"
 jq_check "$report" '[.host.listeners[] | has("addr","port","family","pid","comm")] | all' "a listener lacks fields"
 
+if [ "${SYNWHY_NO_BPF:-0}" = 1 ]; then
+    jq_check "$report" '.capture == "packet-socket" and .capture_note == "--no-bpf"' "the report does not say it used the packet socket"
+else
+    jq_check "$report" '.capture == "bpf"' "the report does not say it used BPF"
+fi
 primary=$(jq -r '.causes[0].code' "$report")
 [ "$primary" = "$EXPECTED" ] || fail "$SCENARIO/ipv$FAMILY: primary cause is '$primary', expected '$EXPECTED' (client: $(cat "$WORK/client.out"))"
 # The whole cause list: one connection attempt, one cause; a wrong secondary cause fails too.

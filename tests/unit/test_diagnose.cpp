@@ -820,3 +820,29 @@ TEST(Diagnose, ALegacyRuleNotSingledOutIsShownByItsChainAndNoRuleIsDeleted) {
         for (const char* unproven : {"-D INPUT 0", "-D INPUT 1", "-D INPUT 2"})
             EXPECT_EQ(line.find(unproven), std::string::npos) << line;
 }
+
+// The packet-socket capture (and kernels without tcp_send_reset for a socketless RST) sees only
+// the RST leaving: the refusal is read against the listeners like TCP's own.
+TEST(Diagnose, WireRstAloneIsReadAgainstTheListeners) {
+    auto wire_rst = [] {
+        Event e = ev(EventKind::tx_rst, "192.0.2.1", 40000, "192.0.2.2", 22, 1001);
+        e.outbound = true;
+        e.tcp_flags = 0x14;
+        return e;
+    };
+    auto d = run({syn("192.0.2.1", 40000, "192.0.2.2"), wire_rst()}, host_with({}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"no-listener"});
+    EXPECT_NE(d.flows[0].detail.find("nothing listens on 192.0.2.2:22"), std::string::npos) << d.flows[0].detail;
+    EXPECT_NE(d.flows[0].detail.find("inferred"), std::string::npos);
+
+    d = run({syn("192.0.2.1", 40000, "192.0.2.2"), wire_rst()}, host_with({listener("0.0.0.0", 2222)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"listening-elsewhere"});
+
+    d = run({syn("192.0.2.1", 40000, "192.0.2.2"), wire_rst()}, host_with({listener("127.0.0.1", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"bound-other-address"});
+
+    // A listener takes the SYN, yet a RST answered: not TCP's refusal, and never "nothing listens".
+    d = run({syn("192.0.2.1", 40000, "192.0.2.2"), wire_rst()}, host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"firewall-reject"});
+    EXPECT_NE(d.flows[0].detail.find("no rule was named"), std::string::npos) << d.flows[0].detail;
+}

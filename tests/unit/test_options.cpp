@@ -50,7 +50,7 @@ TEST(Options, BadInputIsUsageError) {
              {"report", "--count", "99999999999999999999"}, {"report", "--count", "100000001"}, {"report", "--netns", ""},
              {"report", "--hostname", ""}, {"report", "--ready-file", ""}, {"watch", "--pcap", ""},
              {"watch", "--metrics-file", ""}, {"watch", "--count", "1"}, {"report", "--metrics-file", "x"},
-             {"doctor", "--port", "22"}}) {
+             {"doctor", "--port", "22"}, {"report", "--no-bpf", "--all-netns"}, {"doctor", "--no-bpf"}}) {
         CaptureOptions o;
         EXPECT_EQ(parse(args, o), exit_usage) << (args.empty() ? "" : args[0]);
     }
@@ -70,4 +70,15 @@ TEST(Options, PortsKeepTheirOrder) {
     EXPECT_EQ(parse({"watch", "-p", "2222", "--port", "22"}, o), -1);
     EXPECT_EQ(o.ports, (std::vector<uint16_t>{2222, 22}));
     EXPECT_EQ(o.mode, Mode::watch);
+}
+
+TEST(Options, NoBpfForReportAndWatch) {
+    for (const char* mode : {"report", "watch"}) {
+        CaptureOptions o;
+        EXPECT_EQ(parse({mode, "--no-bpf", "--netns", "srv"}, o), -1) << mode;
+        EXPECT_TRUE(o.no_bpf);
+    }
+    CaptureOptions o;
+    EXPECT_EQ(parse({"report"}, o), -1);
+    EXPECT_FALSE(o.no_bpf);
 }

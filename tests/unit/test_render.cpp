@@ -166,3 +166,21 @@ TEST(Render, FlowSeriesAreDeclaredAtZeroSoTheFirstRefusalIsAnIncrease) {
     EXPECT_NE(t.find("synwhy_syns_total{port=\"22\",verdict=\"accepted\",netns=\"\"} 0\n"), std::string::npos) << t;
     EXPECT_NE(t.find("synwhy_events_rate_limited_total 65412\n"), std::string::npos) << t;
 }
+
+TEST(Render, PacketSocketCaptureIsSaidOnTheFirstLineAndInJson) {
+    ReportContext ctx;
+    ctx.ports = {22};
+    // BPF: the verdict stays the first line, and the JSON names the capture.
+    EXPECT_EQ(report_text(sample(), ctx).rfind("A firewall rule drops SYNs\n", 0), 0u);
+    EXPECT_EQ(report_json(sample(), ctx)["capture"], "bpf");
+    ctx.capture = "packet-socket";
+    ctx.capture_note = "BPF cannot load: not enough privileges, no CAP_BPF, CAP_PERFMON";
+    std::string text = report_text(sample(), ctx);
+    EXPECT_EQ(text.rfind("capture: packet socket (BPF cannot load: not enough privileges, no CAP_BPF, CAP_PERFMON)\n"
+                         "A firewall rule drops SYNs\n", 0),
+              0u)
+        << text;
+    auto j = report_json(sample(), ctx);
+    EXPECT_EQ(j["capture"], "packet-socket");
+    EXPECT_EQ(j["capture_note"], ctx.capture_note);
+}

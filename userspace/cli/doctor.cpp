@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "capture/packet_socket.h"
 #include "cli/options.h"
 #include "cli/privileges.h"
 #include "cli/session.h"
@@ -100,12 +101,20 @@ int run_doctor(const CaptureOptions& o) {
         j["nft_trace"] = nft ? "ok (table " + nft->table_name() + " added and removed)" : nft_error;
     }
     j["can_trace"] = can_trace;
+    // The capture without BPF (--no-bpf, and the fallback when BPF cannot load): a packet socket.
+    {
+        std::string packet_error;
+        auto packets = capture::PacketCapture::open({22}, packet_error);
+        j["packet_socket"] = packets ? std::string("ok (the capture without BPF: --no-bpf, and the fallback)") : packet_error;
+        j["can_capture"] = can_trace || packets != nullptr;
+        j["capture"] = can_trace ? "bpf" : packets ? "packet-socket" : "none";
+    }
 
     if (o.json) {
         std::cout << j.dump(2) << "\n";
     } else {
         std::cout << fmt::format("synwhy {}\n", SYNWHY_VERSION);
-        for (const char* k : {"kernel", "libbpf", "btf", "lockdown", "kptr_restrict", "kallsyms", "load_and_attach", "nft_trace"})
+        for (const char* k : {"kernel", "libbpf", "btf", "lockdown", "kptr_restrict", "kallsyms", "load_and_attach", "nft_trace", "packet_socket"})
             std::cout << fmt::format("{:<16} {}\n", k, j[k].is_string() ? j[k].get<std::string>() : j[k].dump());
         std::string caps;
         for (const auto& c : j["capabilities"]) caps += (caps.empty() ? "" : " ") + c.get<std::string>();
@@ -124,9 +133,15 @@ int run_doctor(const CaptureOptions& o) {
                                                  : "fallbacks in use on this kernel:\n");
         for (const auto& f : j["fallbacks"])
             std::cout << fmt::format("  no {} -> {}\n", f["missing"].get<std::string>(), f["stand_in"].get<std::string>());
-        std::cout << (can_trace ? "synwhy can trace here\n" : "synwhy cannot trace here: " + error + "\n");
+        if (can_trace)
+            std::cout << "synwhy can trace here (BPF; a packet socket is the fallback, --no-bpf)\n";
+        else if (j["can_capture"].get<bool>())
+            std::cout << "synwhy cannot trace here with BPF: " << error
+                      << "; it captures with a packet socket instead (less detail: no kernel drop reasons)\n";
+        else
+            std::cout << "synwhy cannot trace here: " << error << "; " << j["packet_socket"].get<std::string>() << "\n";
     }
-    return can_trace ? exit_ok : exit_cannot_trace;
+    return j["can_capture"].get<bool>() ? exit_ok : exit_cannot_trace;
 }
 
 }  // namespace synwhy::cli

@@ -216,6 +216,9 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
                       "add no nft trace table: the firewall is named by backend only, not by rule");
         sub->add_option("--pcap", o.pcap_file,
                         "write the SYNs and the RSTs / SYN-ACKs / ICMP errors sent for them to this pcap file");
+        sub->add_flag("--no-bpf", o.no_bpf,
+                      "capture with a packet socket instead of BPF (also chosen when BPF cannot load): sees "
+                      "SYNs, answers and handshakes, not where the kernel dropped a packet");
         sub->add_flag("-v,--verbose", o.verbose,
                       "say on stderr what synwhy does: ports, namespace, the capabilities it keeps");
     };
@@ -315,6 +318,10 @@ std::optional<int> parse_command_line(int argc, char** argv, CaptureOptions& o) 
     }
     if (o.all_netns && !o.netns.empty()) {
         std::cerr << "synwhy: --netns and --all-netns exclude each other\n";
+        return exit_usage;
+    }
+    if (o.all_netns && o.no_bpf) {
+        std::cerr << "synwhy: --all-netns needs BPF: a packet socket sees one network namespace (use --netns)\n";
         return exit_usage;
     }
     return std::nullopt;

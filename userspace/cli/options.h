@@ -38,6 +38,7 @@ struct CaptureOptions {
     bool all_netns = false;
     bool json = false;
     bool passive = false;       // no nft trace table: firewall attribution at table level only
+    bool no_bpf = false;        // packet-socket capture, no BPF (also the fallback when BPF cannot load)
     std::chrono::milliseconds duration{30000};  // report: how long to capture at most
     uint64_t count = 0;                          // report: stop after this many SYNs (0 = no limit)
     std::chrono::milliseconds settle{1000};      // report: time left to the last SYNs' fates

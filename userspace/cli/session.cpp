@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include "diagnosis/diagnose.h"
@@ -51,8 +52,8 @@ void install_signal_handlers() {
 
 namespace {
 
-// What synwhy needs to trace: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
-std::string missing_privileges() {
+// What synwhy needs to trace with BPF: BPF and perfmon (or SYS_ADMIN on older kernels), NET_ADMIN for netns.
+std::string missing_bpf_privileges() {
     if (has_capability(cap::sys_admin)) return "";
     std::vector<std::string> missing;
     for (int c : {cap::bpf, cap::perfmon, cap::net_admin})
@@ -194,8 +195,17 @@ uint64_t Session::monotonic_ns() {
 }
 
 std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
-    if (std::string missing = missing_privileges(); !missing.empty()) {
-        std::cerr << "synwhy: not enough privileges: run as root, or grant " << missing << "\n";
+    // BPF when it can load, else (or with --no-bpf) a packet socket, which needs CAP_NET_RAW only.
+    const std::string missing_bpf = o.no_bpf ? "" : missing_bpf_privileges();
+    const bool packet_socket_allowed = has_capability(cap::net_raw);
+    if (o.no_bpf && !packet_socket_allowed) {
+        std::cerr << "synwhy: not enough privileges for --no-bpf: run as root, or grant CAP_NET_RAW (packet socket)\n";
+        status = exit_cannot_trace;
+        return nullptr;
+    }
+    if (!missing_bpf.empty() && (!packet_socket_allowed || o.all_netns)) {
+        std::cerr << "synwhy: not enough privileges: run as root, or grant " << missing_bpf
+                  << (o.all_netns ? "" : " (BPF), or CAP_NET_RAW (packet socket)") << "\n";
         status = exit_cannot_trace;
         return nullptr;
     }
@@ -243,15 +253,39 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
 
     install_signal_handlers();
     std::string error;
-    s->tracer_ = Tracer::start({o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty(), host::list_local_addresses},
-                               error);
-    if (!s->tracer_) {
-        std::cerr << "synwhy: " << error << "\n";
-        status = exit_cannot_trace;
-        return nullptr;
+    // Why BPF is not used, "" when it is.
+    std::string no_bpf_why = o.no_bpf ? "--no-bpf" : "";
+    if (!missing_bpf.empty()) no_bpf_why = "BPF cannot load: not enough privileges, no " + missing_bpf;
+    if (no_bpf_why.empty()) {
+        s->tracer_ = Tracer::start(
+            {o.ports, o.all_netns ? 0u : s->own_netns, !o.pcap_file.empty(), host::list_local_addresses}, error);
+        if (!s->tracer_ && o.all_netns) {  // a packet socket sees one namespace only
+            std::cerr << "synwhy: " << error << "\n";
+            status = exit_cannot_trace;
+            return nullptr;
+        }
+        if (!s->tracer_) no_bpf_why = "BPF cannot load: " + error;
     }
-    s->names_.drop_reasons = s->tracer_->drop_reason_names();
-    s->names_.reset_reasons = s->tracer_->reset_reason_names();
+    if (!s->tracer_) {
+        // Opened here, after entering --netns: a packet socket sees its own namespace's devices.
+        std::string packet_error;
+        s->packets_ = capture::PacketCapture::open(o.ports, packet_error);
+        if (!s->packets_) {
+            std::cerr << "synwhy: cannot capture: " << (o.no_bpf ? "" : no_bpf_why + "; ") << packet_error << "\n";
+            status = exit_cannot_trace;
+            return nullptr;
+        }
+        s->frames_ = std::make_unique<capture::FrameDecoder>(o.ports, s->own_netns);
+        s->ctx.capture = "packet-socket";
+        s->ctx.capture_note = no_bpf_why;
+        // Said once, on stderr, when synwhy chose it: what BPF lacks here and what stands in.
+        if (!o.no_bpf)
+            std::cerr << "synwhy: " << no_bpf_why << "; capturing with a packet socket instead (less detail: "
+                      << "see --no-bpf in synwhy(8))\n";
+    } else {
+        s->names_.drop_reasons = s->tracer_->drop_reason_names();
+        s->names_.reset_reasons = s->tracer_->reset_reason_names();
+    }
     // kallsyms is large: each drop location is looked up once, by streaming it, and cached.
     Session* self = s.get();
     s->names_.symbolize = [self](uint64_t addr) {
@@ -265,15 +299,32 @@ std::unique_ptr<Session> Session::open(const CaptureOptions& o, int& status) {
     s->clock_offset_ = realtime_minus_monotonic();
 
     s->ctx.ports = o.ports;
-    for (const auto& c : s->tracer_->capabilities()) {
-        s->ctx.capabilities.emplace_back(c.name, c.available);
-        if (!c.available) s->ctx.missing_signals.push_back(fmt::format("this kernel lacks {}: {}", c.name, c.detail));
+    if (s->tracer_) {
+        for (const auto& c : s->tracer_->capabilities()) {
+            s->ctx.capabilities.emplace_back(c.name, c.available);
+            if (!c.available) s->ctx.missing_signals.push_back(fmt::format("this kernel lacks {}: {}", c.name, c.detail));
+        }
+    } else {
+        for (const char* seen : {"SYN arrived (packet socket)", "SYN-ACK, RST, ICMP error left (packet socket)",
+                                 "handshake completed: the client's ACK (packet socket)"})
+            s->ctx.capabilities.emplace_back(seen, true);
+        for (const char* not_seen : {"kfree_skb reason", "tcp_send_reset", "sock state changes", "process exit"})
+            s->ctx.capabilities.emplace_back(not_seen, false);
+        for (const char* line : {
+                 "packet-socket capture: the kernel's drops are not seen (no drop reason, no place): a drop outside "
+                 "a firewall rule nft trace names (tc, XDP, conntrack, rp_filter, iptables-legacy) leaves the SYN "
+                 "'unanswered'",
+                 "packet-socket capture: a full accept queue is told by the listener's queue and TcpExt "
+                 "ListenOverflows only, not per SYN",
+                 "packet-socket capture: a RST is TCP's refusal by inference (no listener takes the SYN); IPv6 SYNs "
+                 "with extension headers are not seen"})
+            s->ctx.missing_signals.push_back(line);
     }
     s->ctx.hosts = s->take_snapshots();
     // The processes that own a listener already: their exit is reported too (watch lifecycle).
     for (const auto& h : s->ctx.hosts)
         for (const auto& l : h.listeners)
-            if (l.pid && std::find(o.ports.begin(), o.ports.end(), l.port) != o.ports.end())
+            if (s->tracer_ && l.pid && std::find(o.ports.begin(), o.ports.end(), l.port) != o.ports.end())
                 s->tracer_->watch_process(static_cast<uint32_t>(l.pid));
 
     // Rule-level firewall attribution (nft trace) in the watched namespace.
@@ -349,15 +400,55 @@ Session::~Session() { detach(); }
 void Session::detach() {
     nft_.reset();     // the kernel removes the trace table with its owner socket
     tracer_.reset();  // nothing of synwhy stays in the kernel past this point
+    packets_.reset();
+}
+
+TracerStats Session::stats() const {
+    if (tracer_) return tracer_->stats();
+    TracerStats st;
+    if (frames_) st.syns_seen = frames_->syns_seen();
+    if (packets_) st.ringbuf_full = packets_->dropped();
+    return st;
+}
+
+bool Session::read_packets(std::vector<Event>& batch) {
+    // pcap stamps frames with CLOCK_REALTIME; events are on the monotonic clock plus the offset
+    // fixed at start (a wall clock that jumps moves neither).
+    const int64_t realtime_now_minus_mono = realtime_minus_monotonic();
+    return packets_->read([&](const uint8_t* data, size_t caplen, uint64_t realtime_ns) {
+        auto segment = capture::parse_frame(data, caplen, packets_->linktype());
+        if (!segment) return;
+        std::string ifname;
+        if (auto it = ifnames_.find(segment->ifindex); it != ifnames_.end()) {
+            ifname = it->second;
+        } else if (segment->ifindex) {
+            char buf[IF_NAMESIZE] = {};
+            if (if_indextoname(segment->ifindex, buf)) ifname = buf;
+            if (ifnames_.size() >= 1024) ifnames_.clear();  // bounded
+            ifnames_[segment->ifindex] = ifname;
+        }
+        uint64_t ts = uint64_t(int64_t(realtime_ns) - realtime_now_minus_mono + clock_offset_);
+        if (!pcap) segment->ip_packet.clear();  // the bytes are kept only for --pcap
+        frames_->decode(*segment, ts, ifname, batch);
+    });
 }
 
 bool Session::collect(std::chrono::milliseconds timeout, std::vector<Event>& batch) {
-    if (!tracer_) return false;
-    struct pollfd fds[2] = {{tracer_->ready_fd(), POLLIN, 0}, {nft_ ? nft_->fd() : -1, POLLIN, 0}};
+    if (!tracer_ && !packets_) return false;
+    struct pollfd fds[2] = {{tracer_ ? tracer_->ready_fd() : packets_->fd(), POLLIN, 0}, {nft_ ? nft_->fd() : -1, POLLIN, 0}};
     int n = ::poll(fds, nft_ ? 2 : 1, static_cast<int>(timeout.count()));
     if (n < 0 && errno != EINTR) return false;
     size_t first = batch.size();
-    bool ok = tracer_->consume([&](const void* data, size_t size) {
+    if (!tracer_) {
+        if (!read_packets(batch)) return false;
+        if (debug_events_)
+            for (size_t i = first; i < batch.size(); i++)
+                std::cerr << fmt::format("event kind={} netns={} {} -> {} flags={:#x} if={} out={}\n", int(batch[i].kind),
+                                         batch[i].netns, endpoint(batch[i].src, batch[i].sport),
+                                         endpoint(batch[i].dst, batch[i].dport), batch[i].tcp_flags, batch[i].ifname,
+                                         batch[i].outbound);
+    }
+    bool ok = !tracer_ || tracer_->consume([&](const void* data, size_t size) {
         Event e;
         if (!decode_event(data, size, ports_, names_, clock_offset_, e)) return;
         if (debug_events_)

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "capture/frame.h"
+#include "capture/packet_socket.h"
 #include "cli/options.h"
 #include "firewall/iptables_legacy.h"
 #include "firewall/nft_trace.h"
@@ -52,7 +54,10 @@ public:
     firewall::LegacyReadings legacy_readings_since_last();
     bool legacy_present() const { return !legacy_before_.empty(); }
 
-    TracerStats stats() const { return tracer_->stats(); }
+    // With the packet-socket capture: SYNs it saw, and frames the kernel dropped for synwhy (as lost).
+    TracerStats stats() const;
+    // Which capture runs: "bpf" or "packet-socket" (ctx.capture too).
+    bool bpf() const { return tracer_ != nullptr; }
     // Whether the kernel sends up only SYNs to the watched namespace's own addresses (it counts the
     // ones it forwards apart); else the snapshots' addresses tell them (--all-netns).
     bool kernel_tells_forwarded() const { return tracer_ && tracer_->addresses_known(); }
@@ -75,6 +80,11 @@ private:
     std::vector<firewall::LegacyRule> read_legacy() const;
 
     std::unique_ptr<Tracer> tracer_;
+    // The capture without BPF: a packet socket in the watched netns and its frames' decoder.
+    std::unique_ptr<capture::PacketCapture> packets_;
+    std::unique_ptr<capture::FrameDecoder> frames_;
+    std::map<uint32_t, std::string> ifnames_;  // ifindex -> name, for the packet capture
+    bool read_packets(std::vector<Event>& batch);
     std::unique_ptr<firewall::NftTraceSession> nft_;
     KernelNames names_;
     std::map<uint64_t, std::string> symbols_;  // kernel text address -> "func+0xoff"

@@ -83,6 +83,8 @@ public:
             s_.find_foreign_listeners();
             last_foreign_scan_ = Session::monotonic_ns();
         }
+        // Which capture: said first when it is not BPF (the JSON lines are events only).
+        if (std::string line = capture_line(s_.ctx); !line.empty() && !o_.json) emit(line);
         std::vector<Event> batch;
         while (!stop_requested() && output_ok_) {
             batch.clear();

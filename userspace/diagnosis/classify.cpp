@@ -221,16 +221,29 @@ bool judge_reply_dropped(const FlowEvidence& f, Flow& out) {
 }
 
 // An answer left with no drop or refusal to explain it: an ICMP error, a RST, a SYN-ACK.
-bool judge_answer_seen(const FlowEvidence& f, const std::string& to, Flow& out) {
+bool judge_answer_seen(const FlowEvidence& f, const HostSnapshot* host, const std::vector<uint16_t>& watched,
+                       const std::string& to, Flow& out) {
     if (f.icmp) {
         out.verdict = cause::firewall_reject;
         out.detail = fmt::format("answered with {}", icmp_name(*f.icmp));
         return true;
     }
     if (f.rst_on_wire) {
-        // A RST left without tcp_send_reset (a kernel without that tracepoint): refused by correlation.
-        out.verdict = cause::no_listener;
-        out.detail = fmt::format("refused: a RST answered the SYN to {}", to);
+        // A RST left with no reset event of TCP's and no rule named (a kernel without
+        // tcp_send_reset for it, the packet-socket capture): TCP's refusal when no listener takes
+        // the SYN, read against the listeners like one. When one does, TCP did not refuse it.
+        auto on_port = listeners_on(host, f.key.dport);
+        auto taker = std::find_if(on_port.begin(), on_port.end(),
+                                  [&](const Listener* l) { return listener_accepts(*l, f.key.dst); });
+        if (taker == on_port.end()) {
+            judge_refusal(f, host, watched, to, out);
+            out.detail += "; a RST left for the SYN (no TCP reset event: the refusal is inferred from it)";
+            return true;
+        }
+        out.verdict = cause::firewall_reject;
+        out.detail = fmt::format("answered with a TCP RST although {} takes it: not TCP's refusal; a firewall "
+                                 "reject rule is the likely sender (no rule was named)",
+                                 describe_listener(**taker));
         return true;
     }
     if (f.synack_sent) {
@@ -262,7 +275,7 @@ Flow classify(const FlowEvidence& f, const HostSnapshot* host, const std::vector
     const std::string to = endpoint(f.key.dst, f.key.dport);
     if (judge_accepted(f, host, at_start, to, out) || judge_netfilter(f, host, out) || judge_dnat_target(f, out) ||
         judge_refused(f, host, watched, to, out) ||
-        judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, to, out) ||
+        judge_kernel_drop(f, out) || judge_reply_dropped(f, out) || judge_answer_seen(f, host, watched, to, out) ||
         judge_queue_full(f, host, out))
         return out;
     out.verdict = cause::unanswered;

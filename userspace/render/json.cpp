@@ -151,6 +151,8 @@ nlohmann::json report_json(const Diagnosis& d, const ReportContext& ctx) {
     for (const auto& [name, ok] : ctx.capabilities) caps[name] = ok;
     nlohmann::json j = {
         {"version", SYNWHY_VERSION},
+        {"capture", ctx.capture},
+        {"capture_note", ctx.capture_note},
         {"ports", ctx.ports},
         {"capture_seconds", ctx.capture_seconds},
         // The kernel counts forwarded SYNs apart with one watched namespace; with --all-netns it

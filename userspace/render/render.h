@@ -29,7 +29,14 @@ struct ReportContext {
     std::string firewall_attribution;  // "nft trace", or why only the table level is known
     std::vector<std::string> capabilities_kept;  // after attaching (the rest were dropped)
     std::string privileges_note;                  // why they were not dropped, when not
+    // How the packets were seen: "bpf" (the tracer), or "packet-socket" (--no-bpf, or BPF could
+    // not load: then the text report's first line says so, and capture_note why).
+    std::string capture = "bpf";
+    std::string capture_note;
 };
+
+// The text report's first line when the capture was not BPF's, else "".
+std::string capture_line(const ReportContext& ctx);
 
 nlohmann::json flow_json(const Flow& flow);
 nlohmann::json rule_json(const FirewallRule& rule);

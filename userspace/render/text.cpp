@@ -185,8 +185,16 @@ std::string verdict_line(const Diagnosis& d, const ReportContext& ctx) {
     return s;
 }
 
+std::string capture_line(const ReportContext& ctx) {
+    if (ctx.capture == "bpf") return "";
+    return printable(fmt::format("capture: {}{}", ctx.capture == "packet-socket" ? "packet socket" : ctx.capture,
+                                 ctx.capture_note.empty() ? "" : " (" + ctx.capture_note + ")"));
+}
+
 std::string report_text(const Diagnosis& d, const ReportContext& ctx, const TextStyle& st) {
     std::string out;
+    // Which capture saw the packets, first, when it is not the BPF tracer (it sees less).
+    if (std::string line = capture_line(ctx); !line.empty()) out += line + "\n";
     const size_t w = st.width;
     std::string ports;
     for (size_t i = 0; i < ctx.ports.size(); i++) ports += (i ? "," : "") + std::to_string(ctx.ports[i]);
