@@ -57,7 +57,10 @@ fi
 echo "$PROG: packages ready in $(since "$t") s"
 
 t=$(now)
-cmake_args=(-S . -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE=scripts/toolchain-arm64.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+# CMAKE_SKIP_INSTALL_ALL_DEPENDENCY: cpack installs what the targets below built, without
+# building `all` first (the unit tests, unless CROSS_UNIT_TESTS=1).
+cmake_args=(-S . -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE=scripts/toolchain-arm64.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON)
 [ "$UNIT" != 1 ] || cmake_args+=(-DCMAKE_CROSSCOMPILING_EMULATOR=/usr/bin/qemu-aarch64-static)
 cmake "${cmake_args[@]}" >/dev/null
 targets=(--target synwhy synwhy_man)
