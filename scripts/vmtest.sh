@@ -27,7 +27,9 @@
 #                  configuration), testing the cross-built build-arm64/synwhy (scripts/cross-arm64.sh).
 #                  The host's x86 userland cannot run there: the guest's root is a Debian 12 arm64
 #                  one (scripts/vmtest/rootfs.sh: mmdebstrap, cached by its package list), with the
-#                  project's tree and build shared from the host at the same paths (9p, read-only).
+#                  project's tree and build shared from the host at the same paths (9p, read-only,
+#                  under tmpfs overlays). First run: the root takes minutes (mmdebstrap under
+#                  qemu-user; it mounts binfmt_misc and registers qemu-aarch64 when missing).
 #                  Console on ttyAMA0; results on a virtio console (hvc0). Defaults scaled for
 #                  emulating another architecture: VMTEST_TIMEOUT 3600, VMTEST_TIMEOUT_SCALE 4.
 # Environment:
