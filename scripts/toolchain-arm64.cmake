@@ -29,5 +29,5 @@ set(ENV{PKG_CONFIG_PATH} "")
 # packages (scripts/cross-arm64.sh does).
 set(SYNWHY_DEB_ARCH arm64)
 
-# The unit tests cannot run on the host; CMAKE_CROSSCOMPILING_EMULATOR would let ctest run them
-# under qemu-user (scripts/cross-arm64.sh sets it when qemu-aarch64-static is installed).
+# The unit tests cannot run natively here; CMAKE_CROSSCOMPILING_EMULATOR lets ctest run them
+# under qemu-user (scripts/cross-arm64.sh sets it with CROSS_UNIT_TESTS=1).
