@@ -71,8 +71,12 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from the libraries the binary links (dpkg-shlibdeps, from dpkg-dev).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS nftables)
+# The build machine's architecture, unless a cross toolchain file names the target's
+# (scripts/toolchain-arm64.cmake: arm64).
 find_program(DPKG_EXECUTABLE dpkg)
-if(DPKG_EXECUTABLE)
+if(DEFINED SYNWHY_DEB_ARCH)
+  set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${SYNWHY_DEB_ARCH})
+elseif(DPKG_EXECUTABLE)
   execute_process(COMMAND ${DPKG_EXECUTABLE} --print-architecture
     OUTPUT_VARIABLE SYNWHY_DEB_ARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
   set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE ${SYNWHY_DEB_ARCH})

@@ -16,7 +16,8 @@
 #   DONE pass=<n> fail=<n> seconds=<s>       the end; anything missing means the run failed
 #
 # Configuration: /run/vmtest/conf (written by vmtest.sh into the initramfs): BUILD, SYNWHY,
-# SYNWHY_SHA256, TESTS (ctest names), TIMEOUT_SCALE.
+# SYNWHY_SHA256, TESTS (ctest names), TIMEOUT_SCALE; RESULTS_TTY when the result lines' port is
+# not ttyS1 (arm64: hvc0).
 set -u -o pipefail
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -26,8 +27,9 @@ exec </dev/null >/dev/console 2>&1
 
 # shellcheck source=/dev/null
 . /run/vmtest/conf
-stty -F /dev/ttyS1 raw -echo 2>/dev/null
-exec 3>/dev/ttyS1
+RESULTS_TTY=${RESULTS_TTY:-/dev/ttyS1}
+stty -F "$RESULTS_TTY" raw -echo 2>/dev/null
+exec 3>"$RESULTS_TTY"
 
 res() { printf '%s\n' "$*" >&3; }
 now() { date +%s.%N; }

@@ -13,7 +13,7 @@
 # synwhy doctor and the kernel signals synwhy found (missing_signals), and powers off. This script
 # reads the guest's result lines and exits 0 only when every test passed.
 #
-# Usage: scripts/vmtest.sh [-h] [--kernel 5.10|6.1|6.12]
+# Usage: scripts/vmtest.sh [-h] [--kernel 5.10|6.1|6.12] [--arch amd64|arm64]
 #   --kernel 6.1   Debian 12 bookworm's newest linux-image-6.1.0-N-amd64-unsigned (the default),
 #                  from this machine's own apt lists
 #   --kernel 5.10  Debian 11 bullseye's newest linux-image-5.10.0-N-amd64-unsigned
@@ -22,18 +22,30 @@
 #   5.10 and 6.12 come through a private apt configuration in the cache (build/vmtest/apt/SUITE/:
 #   its own sources list, lists and state, Debian's archive keyring, the mirror this machine's
 #   apt uses); the machine's own apt sources and lists are never touched for them.
+#   --arch arm64   an arm64 guest: qemu-system-aarch64 -M virt -cpu max (TCG) on the same series'
+#                  linux-image-*-arm64-unsigned (6.1: from bookworm through a private apt
+#                  configuration), testing the cross-built build-arm64/synwhy (scripts/cross-arm64.sh).
+#                  The host's x86 userland cannot run there: the guest's root is a Debian 12 arm64
+#                  one (scripts/vmtest/rootfs.sh: mmdebstrap, cached by its package list), with the
+#                  project's tree and build shared from the host at the same paths (9p, read-only,
+#                  under tmpfs overlays). First run: the root takes minutes (mmdebstrap under
+#                  qemu-user; it mounts binfmt_misc and registers qemu-aarch64 when missing).
+#                  Console on ttyAMA0; results on a virtio console (hvc0). Defaults scaled for
+#                  emulating another architecture: VMTEST_TIMEOUT 3600, VMTEST_TIMEOUT_SCALE 4.
 # Environment:
 #   VMTEST_SCENARIOS  lab scenarios to test in both families (default: the core ones, below)
 #   VMTEST_VLAN_SCENARIOS  of them, also over the lab's VLAN topology (default: healthy nft-drop)
 #   VMTEST_IPVLAN_SCENARIOS  over the lab's ipvlan topology (default: healthy sshd-stopped nft-drop)
 #   VMTEST_TESTS      exact ctest test names instead (e.g. "e2e.healthy.ipv4 e2e.nft-drop.ipv6")
-#   VMTEST_TIMEOUT    seconds for the whole guest run, boot included (default 1200)
-#   VMTEST_TIMEOUT_SCALE  multiplies each test's ctest TIMEOUT (default 2: emulation is slow)
+#   VMTEST_TIMEOUT    seconds for the whole guest run, boot included (default 1200; arm64 3600)
+#   VMTEST_TIMEOUT_SCALE  multiplies each test's ctest TIMEOUT (default 2: emulation is slow;
+#                     arm64 4)
 #   VMTEST_SMP, VMTEST_MEM  guest CPUs (default 1) and MiB (default 2048)
 #   VMTEST_KERNEL     the exact kernel package (default: the newest of the --kernel series that
 #                     apt knows, else the newest of that series already in the cache)
 #   VMTEST_QUIET=1    do not stream the guest console (it is saved in build/vmtest/console.log)
 #   SYNWHY            the binary to test (default build/synwhy); BUILD dir: VMTEST_BUILD
+#                     (default build, or build-arm64 with --arch arm64)
 # Cache: build/vmtest/ (debs, one unpacked tree per kernel package, tools, private apt lists);
 # delete it to start over. The last run's console and results are also kept per series
 # (console-SERIES.log, results-SERIES.txt).
@@ -43,19 +55,14 @@ set -euo pipefail
 
 PROG=vmtest.sh
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
-BUILD=${VMTEST_BUILD:-$ROOT/build}
-CACHE=$BUILD/vmtest
-SYNWHY=$(readlink -f "${SYNWHY:-$BUILD/synwhy}")
 GUEST_SCRIPT=$ROOT/scripts/vmtest-guest.sh
 INIT_SCRIPT=$ROOT/scripts/vmtest/init
 SCENARIOS=${VMTEST_SCENARIOS:-sshd-stopped sshd-other-port nft-drop nft-reject-rst nft-reject-icmp healthy}
-TOTAL_TIMEOUT=${VMTEST_TIMEOUT:-1200}
-TIMEOUT_SCALE=${VMTEST_TIMEOUT_SCALE:-2}
 SMP=${VMTEST_SMP:-1}
 MEM=${VMTEST_MEM:-2048}
 
-usage() { echo "usage: $PROG [-h] [--kernel 5.10|6.1|6.12]   (settings are environment variables: $PROG -h)" >&2; }
-SERIES="" SERIES_GIVEN=0
+usage() { echo "usage: $PROG [-h] [--kernel 5.10|6.1|6.12] [--arch amd64|arm64]   (settings are environment variables: $PROG -h)" >&2; }
+SERIES="" SERIES_GIVEN=0 DARCH=amd64
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help)
@@ -74,27 +81,59 @@ while [ $# -gt 0 ]; do
         SERIES=${1#--kernel=} SERIES_GIVEN=1
         shift
         ;;
+    --arch)
+        if [ $# -lt 2 ]; then
+            echo "$PROG: --arch needs a value: amd64 or arm64" >&2
+            exit 2
+        fi
+        DARCH=$2
+        shift 2
+        ;;
+    --arch=*)
+        DARCH=${1#--arch=}
+        shift
+        ;;
     *)
         usage
         exit 2
         ;;
     esac
 done
+case $DARCH in
+amd64)
+    BUILD=${VMTEST_BUILD:-$ROOT/build}
+    TOTAL_TIMEOUT=${VMTEST_TIMEOUT:-1200}
+    TIMEOUT_SCALE=${VMTEST_TIMEOUT_SCALE:-2}
+    ;;
+arm64)
+    BUILD=${VMTEST_BUILD:-$ROOT/build-arm64}
+    TOTAL_TIMEOUT=${VMTEST_TIMEOUT:-3600}
+    TIMEOUT_SCALE=${VMTEST_TIMEOUT_SCALE:-4}
+    ;;
+*)
+    echo "$PROG: --arch takes amd64 or arm64, not '$DARCH'" >&2
+    exit 2
+    ;;
+esac
+CACHE=$BUILD/vmtest
+SYNWHY=$(readlink -f "${SYNWHY:-$BUILD/synwhy}")
 # Per series: the package names to pick the newest from (version sort), and the apt
 # configurations to look in, in order ("host" is this machine's own apt, as before the matrix).
 # 6.12 excludes the -cloud and -rt flavours: the version part must be digits then +SUFFIX
 # (6.12.N+deb12, +bpo) or -0.debN.M.
 case ${SERIES:=6.1} in
 5.10)
-    KPKG_RE='^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$'
+    KPKG_RE="^linux-image-5\\.10\\.0-[0-9]+-$DARCH-unsigned\$"
     APT_SETS="bullseye"
     ;;
 6.1)
-    KPKG_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
-    APT_SETS="host"
+    KPKG_RE="^linux-image-6\\.1\\.0-[0-9]+-$DARCH-unsigned\$"
+    # Another architecture's packages come from a private configuration: this machine's apt
+    # need not know arm64.
+    if [ "$DARCH" = amd64 ]; then APT_SETS="host"; else APT_SETS="bookworm"; fi
     ;;
 6.12)
-    KPKG_RE='^linux-image-6\.12\.[0-9]+(\+[a-z0-9]+|-[0-9][0-9a-z.]*)-amd64-unsigned$'
+    KPKG_RE="^linux-image-6\\.12\\.[0-9]+(\\+[a-z0-9]+|-[0-9][0-9a-z.]*)-$DARCH-unsigned\$"
     APT_SETS="bookworm-backports trixie"
     ;;
 *)
@@ -112,7 +151,12 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 ok_number() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: the guest reads the host's files with QEMU's rights, and qemu may need installing"
-[ -x "$SYNWHY" ] || die "no synwhy binary at $SYNWHY (build first: cmake -S . -B build && cmake --build build -j2)"
+[ -x "$SYNWHY" ] || die "no synwhy binary at $SYNWHY (build first: cmake -S . -B build && cmake --build build -j2; arm64: scripts/cross-arm64.sh)"
+# The binary must be the guest's architecture (ELF e_machine: 62 x86-64, 183 aarch64).
+case $(od -An -tu2 -j18 -N2 "$SYNWHY" | tr -d ' ')-$DARCH in
+62-amd64 | 183-arm64) ;;
+*) die "$SYNWHY is not an $DARCH binary (--arch $DARCH)" ;;
+esac
 [ -f "$BUILD/CTestTestfile.cmake" ] || die "$BUILD has no ctest tests (configure and build first)"
 if ! [ -f "$GUEST_SCRIPT" ] || ! [ -f "$INIT_SCRIPT" ]; then die "missing $GUEST_SCRIPT or $INIT_SCRIPT"; fi
 for v in "$TOTAL_TIMEOUT" "$SMP" "$MEM"; do [[ $v =~ ^[1-9][0-9]*$ ]] || die "bad number '$v' in VMTEST_*"; done
@@ -151,14 +195,23 @@ flock -n 9 || die "another vmtest.sh is running (lock $CACHE/.lock)"
 # ---------------------------------------------------------------------------------------------
 # QEMU: installed when missing (apt-get update only then).
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-    echo "$PROG: installing qemu-system-x86 (apt-get update, install --no-install-recommends)"
+# arm64 also needs qemu-user (the root filesystem's maintainer scripts) and arch-test (mmdebstrap).
+if [ "$DARCH" = amd64 ]; then
+    qemu_cmds=(qemu-system-x86_64) qemu_pkgs=(qemu-system-x86)
+else
+    qemu_cmds=(qemu-system-aarch64 qemu-aarch64-static arch-test mmdebstrap)
+    qemu_pkgs=(qemu-system-arm qemu-user-static arch-test mmdebstrap)
+fi
+for c in "${qemu_cmds[@]}"; do
+    command -v "$c" >/dev/null && continue
+    echo "$PROG: installing ${qemu_pkgs[*]} (apt-get update, install --no-install-recommends)"
     t=$(now)
     apt-get update -qq || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 >/dev/null ||
-        die "apt-get install qemu-system-x86 failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${qemu_pkgs[@]}" >/dev/null ||
+        die "apt-get install ${qemu_pkgs[*]} failed"
     echo "$PROG: qemu installed in $(since "$t") s"
-fi
+    break
+done
 
 # ---------------------------------------------------------------------------------------------
 # The kernel, busybox and kmod, as packages downloaded into the cache and unpacked there.
@@ -186,7 +239,7 @@ host_mirrors() {
     done
 }
 
-apt_dir() { echo "$CACHE/apt/$1"; }
+apt_dir() { if [ "$DARCH" = amd64 ]; then echo "$CACHE/apt/$1"; else echo "$CACHE/apt/$1-$DARCH"; fi; }
 
 # Writes the private apt configuration of SET (a Debian suite, with its -updates and -security
 # suites for a release) under the cache. It is passed as APT_CONFIG, which apt reads before
@@ -203,12 +256,12 @@ apt_setup() {
     [ -f "$d/status" ] || : >"$d/status"
     {
         case $set in
-        bullseye | trixie)
-            echo "deb [arch=amd64 signed-by=$key] $MIRROR $set main"
-            echo "deb [arch=amd64 signed-by=$key] $MIRROR $set-updates main"
-            echo "deb [arch=amd64 signed-by=$key] $SECURITY_MIRROR $set-security main"
+        bullseye | bookworm | trixie)
+            echo "deb [arch=$DARCH signed-by=$key] $MIRROR $set main"
+            echo "deb [arch=$DARCH signed-by=$key] $MIRROR $set-updates main"
+            echo "deb [arch=$DARCH signed-by=$key] $SECURITY_MIRROR $set-security main"
             ;;
-        bookworm-backports) echo "deb [arch=amd64 signed-by=$key] $MIRROR $set main" ;;
+        bookworm-backports) echo "deb [arch=$DARCH signed-by=$key] $MIRROR $set main" ;;
         *) die "no apt configuration for suite '$set'" ;;
         esac
     } >"$d/sources.list"
@@ -226,8 +279,8 @@ Dir::State::status "$d/status";
 Dir::Cache "$d/cache";
 Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
-APT::Architecture "amd64";
-APT::Architectures { "amd64"; };
+APT::Architecture "$DARCH";
+APT::Architectures { "$DARCH"; };
 Acquire::Languages { "none"; };
 Acquire::GzipIndexes "true";
 APT::Sandbox::User "root";
@@ -364,6 +417,16 @@ fresh=0
 [ -f "$CACHE/kernel/$KPKG/.unpacked" ] && [ -f "$CACHE/tools/busybox/.unpacked" ] &&
     [ -f "$CACHE/tools/kmod/.unpacked" ] && [ -f "$CACHE/kernel/$KPKG/.depmod" ] || fresh=1
 
+# Another architecture's guest cannot run this host's userland: its own root (built once, cached).
+ROOTFS="" t_rootfs=0
+if [ "$DARCH" != amd64 ]; then
+    [ -n "$MIRROR" ] || host_mirrors
+    t=$(now)
+    ROOTFS=$("$ROOT/scripts/vmtest/rootfs.sh" "$DARCH" "$CACHE" "$MIRROR" "$SECURITY_MIRROR") ||
+        die "cannot build the $DARCH root filesystem (scripts/vmtest/rootfs.sh)"
+    t_rootfs=$(since "$t")
+fi
+
 t=$(now)
 kdeb=$(fetch_deb "$KPKG" "$KSET") || die "apt-get download $KPKG ($KSET) failed"
 bdeb=$(fetch_deb busybox-static) || die "apt-get download busybox-static failed"
@@ -378,6 +441,13 @@ unpack_deb "$mdeb" "$CACHE/tools/kmod" || die "cannot unpack $mdeb"
 BUSYBOX=$CACHE/tools/busybox/bin/busybox
 KMOD=$CACHE/tools/kmod/bin/kmod
 if ! [ -x "$BUSYBOX" ] || ! [ -x "$KMOD" ]; then die "busybox or kmod missing from their packages"; fi
+# These run on this host (the initramfs' cpio, depmod, modprobe --show-depends); in the guest,
+# the same ones (amd64: the guest runs the host's userland) or its root's own.
+GUEST_BUSYBOX=$BUSYBOX GUEST_KMOD=$KMOD
+if [ -n "$ROOTFS" ]; then
+    GUEST_BUSYBOX=$ROOTFS/usr/bin/busybox GUEST_KMOD=/usr/bin/kmod
+    if ! [ -x "$GUEST_BUSYBOX" ] || ! [ -x "$ROOTFS$GUEST_KMOD" ]; then die "busybox or kmod missing from $ROOTFS"; fi
+fi
 mkdir -p "$CACHE/tools/bin"
 for tool in modprobe depmod; do ln -sfn "$KMOD" "$CACHE/tools/bin/$tool"; done
 VMLINUZ=$KROOT/boot/vmlinuz-$KVER
@@ -398,12 +468,15 @@ t=$(now)
 RUN=$CACHE/run
 rm -rf "$RUN"
 mkdir -p "$RUN/initramfs/bin" "$RUN/initramfs/modules"
-cp "$BUSYBOX" "$RUN/initramfs/bin/busybox"
+cp "$GUEST_BUSYBOX" "$RUN/initramfs/bin/busybox"
 cp "$INIT_SCRIPT" "$RUN/initramfs/init"
 chmod 755 "$RUN/initramfs/init"
 # In dependency order; a module built into this kernel is reported as builtin and skipped.
 # (One module per modprobe: the words after the first are its parameters.)
-for m in virtio_pci 9pnet_virtio 9p overlay; do
+# arm64: virtio_console too, the results' channel (its virt machine has one serial port).
+modules="virtio_pci 9pnet_virtio 9p overlay"
+[ "$DARCH" = amd64 ] || modules+=" virtio_console"
+for m in $modules; do
     "$CACHE/tools/bin/modprobe" -d "$KROOT" -S "$KVER" --show-depends "$m" ||
         die "cannot resolve module $m of $KVER"
 done >"$RUN/modules.deps"
@@ -423,11 +496,16 @@ while read -r kind path _; do
 done <"$RUN/modules.deps"
 SYNWHY_SHA256=$(sha256sum "$SYNWHY" | cut -d' ' -f1)
 {
-    printf 'KVER=%q\nMODDIR=%q\nKMOD=%q\nGUEST=%q\n' "$KVER" "$MODDIR" "$KMOD" "$GUEST_SCRIPT"
+    printf 'KVER=%q\nMODDIR=%q\nKMOD=%q\nGUEST=%q\n' "$KVER" "$MODDIR" "$GUEST_KMOD" "$GUEST_SCRIPT"
     printf 'BUILD=%q\nSYNWHY=%q\nSYNWHY_SHA256=%q\n' "$BUILD" "$SYNWHY" "$SYNWHY_SHA256"
     printf 'TESTS=%q\nTIMEOUT_SCALE=%q\n' "$TESTS" "$TIMEOUT_SCALE"
     # The tree the guest needs, kept visible where the guest gets fresh tmpfs (a clone in /tmp).
     printf 'KEEP=%q\n' "$ROOT $BUILD $(dirname "$SYNWHY")"
+    # Another architecture: the guest's root is its own; these host paths are shared beside it
+    # (9p tag hosttree) at the same paths. The result lines go to a virtio console.
+    if [ -n "$ROOTFS" ]; then
+        printf 'BIND=%q\nRESULTS_TTY=/dev/hvc0\n' "$ROOT $BUILD $(dirname "$SYNWHY")"
+    fi
 } >"$RUN/initramfs/vmtest.conf"
 (cd "$RUN/initramfs" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null | gzip -1 >"$RUN/initramfs.cpio.gz") ||
     die "cannot build the initramfs"
@@ -435,6 +513,7 @@ t_initramfs=$(since "$t")
 
 echo "$PROG: kernel $SERIES: $KPKG ($(basename "$kdeb"), apt: $KSET), modules for 9p: $(tr '\n' ' ' <"$RUN/initramfs/modules/order")"
 echo "$PROG: download ${t_download} s, unpack+depmod ${t_unpack} s ($cache_state), initramfs ${t_initramfs} s"
+[ -z "$ROOTFS" ] || echo "$PROG: $DARCH root $ROOTFS ($(du -sh "$ROOTFS" | cut -f1)), ready in ${t_rootfs} s"
 echo "$PROG: synwhy $SYNWHY sha256 $SYNWHY_SHA256"
 echo "$PROG: tests: $TESTS"
 
@@ -449,16 +528,31 @@ RESULTS=$RUN/results.txt
 accel=tcg
 [ "$SMP" -gt 1 ] && accel=tcg,thread=multi
 # shellcheck disable=SC2054 # (QEMU's options take commas)
-qemu=(
-    qemu-system-x86_64 -machine pc -accel "$accel" -smp "$SMP" -m "$MEM"
-    -kernel "$VMLINUZ" -initrd "$RUN/initramfs.cpio.gz"
-    -append "console=ttyS0,115200 loglevel=4 panic=-1 rdinit=/init"
-    -display none -vga none -monitor none -nic none -no-reboot
-    -serial stdio -serial "file:$RESULTS"
-    -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
-)
-# qboot (shipped with qemu) boots a -kernel faster than SeaBIOS, which emulation makes slow.
-[ -f /usr/share/qemu/qboot.rom ] && qemu+=(-bios /usr/share/qemu/qboot.rom)
+if [ "$DARCH" = amd64 ]; then
+    qemu=(
+        qemu-system-x86_64 -machine pc -accel "$accel" -smp "$SMP" -m "$MEM"
+        -kernel "$VMLINUZ" -initrd "$RUN/initramfs.cpio.gz"
+        -append "console=ttyS0,115200 loglevel=4 panic=-1 rdinit=/init"
+        -display none -vga none -monitor none -nic none -no-reboot
+        -serial stdio -serial "file:$RESULTS"
+        -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+    )
+    # qboot (shipped with qemu) boots a -kernel faster than SeaBIOS, which emulation makes slow.
+    [ -f /usr/share/qemu/qboot.rom ] && qemu+=(-bios /usr/share/qemu/qboot.rom)
+else
+    # The virt machine boots the kernel's Image directly (no firmware). -cpu max with the
+    # implementation-defined pointer authentication: the architected one (QARMA) is slow in TCG.
+    qemu=(
+        qemu-system-aarch64 -machine virt -cpu max,pauth-impdef=on -accel "$accel" -smp "$SMP" -m "$MEM"
+        -kernel "$VMLINUZ" -initrd "$RUN/initramfs.cpio.gz"
+        -append "console=ttyAMA0 loglevel=4 panic=-1 rdinit=/init"
+        -display none -monitor none -nic none -no-reboot
+        -serial stdio
+        -device virtio-serial-pci -chardev "file,id=results,path=$RESULTS" -device virtconsole,chardev=results
+        -virtfs "local,path=$ROOTFS,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+        -virtfs local,path=/,mount_tag=hosttree,security_model=none,readonly=on,multidevs=remap
+    )
+fi
 printf '%s: booting:' "$PROG"
 printf ' %q' "${qemu[@]}"
 echo
@@ -501,7 +595,7 @@ if [ -z "$boot_s" ] && grep -q '^START ' "$RUN/results.clean"; then boot_s="?"; 
 # Report.
 
 echo
-echo "=== vmtest summary (--kernel $SERIES: $KPKG, guest $SMP CPU, $MEM MiB, TCG)"
+echo "=== vmtest summary (--kernel $SERIES: $KPKG, $DARCH guest $SMP CPU, $MEM MiB, TCG)"
 status=0
 field() { sed -n "s/^$1 //p" "$RUN/results.clean"; }
 if grep -q '^INIT-FAILED ' "$RUN/results.clean"; then
