@@ -49,7 +49,13 @@ if [ -n "$kernels" ]; then
     VMTEST_BUILD=$PWD/build SYNWHY=$PWD/build/synwhy VMTEST_QUIET=1 setsid nice -n 10 bash -c 'rc=0
         for k in '"$kernels"'; do
             start=$(date +%s)
-            scripts/vmtest.sh --kernel "$k" >"build/vmtest-$k.log" 2>&1 || rc=1
+            # 6.1 (vm.debian-6.1) adds the VLAN and ipvlan topologies; the others run the core list.
+            if [ "$k" = 6.1 ]; then
+                scripts/vmtest.sh --kernel "$k" >"build/vmtest-$k.log" 2>&1 || rc=1
+            else
+                VMTEST_VLAN_SCENARIOS="" VMTEST_IPVLAN_SCENARIOS="" \
+                    scripts/vmtest.sh --kernel "$k" >"build/vmtest-$k.log" 2>&1 || rc=1
+            fi
             echo "matrix: kernel $k took $(( $(date +%s) - start )) s" >>"build/vmtest-$k.log"
         done
         exit $rc' &
