@@ -24,20 +24,9 @@ ip -n "$VM" addr add "$VM4/24" dev vm1
 ip -n "$VM" addr add "$VM6/64" dev vm1 nodad
 ip -n "$VM" link set vm1 up
 # Proof that the VM answers across the bridge before any capture (nothing listens: refused).
-reach() {
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        case $("$LAB" cli nc -z -v -w 1 "$1" 22 2>&1 || true) in *refused*) return 0 ;; esac
-        sleep 0.3
-    done
-    fail "the VM at $1 does not answer across the bridge"
-}
-reach "$VM4"
-reach "$VM6"
+wait_for_answer "$VM4" 22 refused "the VM at $VM4 does not answer across the bridge"
+wait_for_answer "$VM6" 22 refused "the VM at $VM6 does not answer across the bridge"
 
-# SYNs the client's kernel sent: connections opened plus SYNs retransmitted.
-client_syns() {
-    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
-}
 to_vm() {
     local before
     before=$(client_syns)

@@ -11,20 +11,9 @@ SRV="${LAB_PREFIX}-srv"
 "$LAB" cli ip -6 route add 2001:db8:1::/64 via 2001:db8::2
 # Proof that the container is reachable through the host before the capture (bounded tries:
 # the lab's neighbours may still be resolving).
-reach() {
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        "$LAB" cli nc -z -w 1 "$1" 22 >/dev/null 2>&1 && return 0
-        sleep 0.3
-    done
-    fail "the container's sshd at $1 is not reachable through the host"
-}
-reach 198.51.100.2
-reach 2001:db8:1::2
+wait_for_answer 198.51.100.2 22 open "the container's sshd at 198.51.100.2 is not reachable through the host"
+wait_for_answer 2001:db8:1::2 22 open "the container's sshd at 2001:db8:1::2 is not reachable through the host"
 
-# SYNs the client's kernel sent: connections opened plus SYNs retransmitted.
-client_syns() {
-    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
-}
 start_synwhy report "$SYNWHY" report --json --netns "$SRV" --port 22 --count 1 --duration 5s
 before=$(client_syns)
 for addr in 198.51.100.2 2001:db8:1::2; do

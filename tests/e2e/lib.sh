@@ -65,6 +65,27 @@ wait_synwhy() {
     SYNWHY_PID=""
 }
 
+# SYNs the lab client's kernel sent so far: connections opened plus SYNs retransmitted.
+client_syns() {
+    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
+}
+
+# wait_for_answer ADDR PORT refused|open WHAT: up to 10 tries, 0.3 s apart (a new veth or
+# neighbour takes a moment), until the lab client's connection to ADDR:PORT gets that answer;
+# else fails with WHAT.
+wait_for_answer() {
+    local out
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        if out=$("$LAB" cli nc -z -v -w 1 "$1" "$2" 2>&1); then
+            [ "$3" != open ] || return 0
+        else
+            case $3-$out in refused-*refused*) return 0 ;; esac
+        fi
+        sleep 0.3
+    done
+    fail "$4"
+}
+
 # jq_check FILE FILTER DESCRIPTION: FILTER must print true.
 jq_check() {
     local out

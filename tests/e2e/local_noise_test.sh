@@ -26,15 +26,8 @@ ip -n "$CLI" route add 198.51.100.0/24 via 192.0.2.2
 ip -n "$CLI" -6 route add 2001:db8:9::/64 via 2001:db8::2
 # Proof that forwarding works before the capture: the host behind refuses (nothing listens).
 # A few tries: the new veth takes a moment to come up.
-reach() {
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        case $("$LAB" cli nc -z -v -w 1 "$1" 9 2>&1 || true) in *refused*) return 0 ;; esac
-        sleep 0.3
-    done
-    fail "no route through the server to $1"
-}
-reach 198.51.100.2
-reach 2001:db8:9::2
+wait_for_answer 198.51.100.2 9 refused "no route through the server to 198.51.100.2"
+wait_for_answer 2001:db8:9::2 9 refused "no route through the server to 2001:db8:9::2"
 
 start_synwhy report "$SYNWHY" report --json --netns "$SRV" --port 22 --count 1 --duration 5s
 noise() {

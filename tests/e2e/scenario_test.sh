@@ -21,10 +21,6 @@ if [ "$EXPECTED" = "not-arriving" ]; then
 else
     limit=(--count 1 --duration 15s)
 fi
-# SYNs the client's kernel sent: connections opened plus SYNs retransmitted.
-client_syns() {
-    "$LAB" cli nstat -asz TcpActiveOpens TcpExtTCPSynRetrans | awk '/^Tcp/ { n += $2 } END { print n + 0 }'
-}
 syns_before=$(client_syns)
 capture=()
 [ "${SYNWHY_NO_BPF:-0}" = 1 ] && capture=(--no-bpf)
