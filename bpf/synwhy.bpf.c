@@ -104,6 +104,21 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
+/* The last answer seen leaving on this CPU. A device stacked on another (a bridge and its port, a
+ * VLAN or a bond and its lower device) hands the same skb to dev_queue_xmit again, nested on the
+ * same CPU within microseconds: the second sighting is not a second SYN-ACK, RST or ICMP error. */
+struct tx_sighting {
+	__u64 skb;
+	__u64 ts_ns;
+	__u32 ports;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tx_sighting);
+} last_tx SEC(".maps");
+
 /* Per-CPU token bucket bounding the rate of detailed packet events (a flood must not turn
  * into a userspace flood); what it holds back is counted, not lost. */
 #define DETAIL_RATE_PER_SEC 4000
@@ -869,6 +884,24 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	return 0;
 }
 
+/* Whether this skb, with these ports, left through an upper device on this CPU within the last
+ * millisecond (see struct tx_sighting). A freed skb's memory is soon reused, but not for an answer
+ * on the same ports within a millisecond: the stack's retransmissions are a second or more apart. */
+static __always_inline bool seen_leaving_already(struct sk_buff *skb, const struct pkt *p)
+{
+	__u32 zero = 0;
+	struct tx_sighting *last = bpf_map_lookup_elem(&last_tx, &zero);
+	if (!last)
+		return false;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 ports = ((__u32)p->sport << 16) | p->dport;
+	bool again = last->skb == (__u64)skb && last->ports == ports && now - last->ts_ns < 1000000;
+	last->skb = (__u64)skb;
+	last->ts_ns = now;
+	last->ports = ports;
+	return again;
+}
+
 /* Every packet handed to a device: keep RSTs and SYN-ACKs from a watched port, whoever made
  * them (the TCP stack or a firewall's reject), and ICMP errors quoting a SYN to one. */
 SEC("tp_btf/net_dev_queue")
@@ -897,7 +930,7 @@ int BPF_PROG(tx, struct sk_buff *skb)
 		return 0;
 	/* The server end must be this namespace's own: a container's SYN-ACK (or an error about a SYN
 	 * to it) that the namespace only forwards is not its answer. */
-	if (!addr_local(p.family, p.icmp_type ? p.daddr : p.saddr))
+	if (!addr_local(p.family, p.icmp_type ? p.daddr : p.saddr) || seen_leaving_already(skb, &p))
 		return 0;
 	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, l3);
 	return 0;
