@@ -62,11 +62,18 @@ struct client_key {
 	__u16 port;
 	__u16 family;
 };
+/* Where and when the client's latest SYN arrived: the same SYN arriving in another watched
+ * namespace within a second was sent on there (SYNWHY_SYN_AGAIN). */
+struct pending_client {
+	__u64 last_syn_ns;
+	__u32 netns;
+	__u32 pad;
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
 	__type(key, struct client_key);
-	__type(value, __u8);
+	__type(value, struct pending_client);
 } pending_clients SEC(".maps");
 
 /* The watched namespace's own addresses (set by userspace before attaching, at each snapshot and
@@ -522,21 +529,24 @@ static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns
 	 * totals are the watched namespaces': a drop elsewhere (a DNAT target's) is detail only. */
 	if (kind == SYNWHY_EV_TX && p->icmp_type)
 		count_packet(kind, netns, p->dport, p->icmp_code, p->icmp_type + 1);
-	else if (!p->elsewhere)
+	else if (!p->elsewhere && !(kind == SYNWHY_EV_SYN_RX && reason == SYNWHY_SYN_AGAIN))
 		count_packet(kind, netns, answer ? p->sport : p->dport, p->tcp_flags, reason);
 	/* Detail is a consistent sample: a flow's first SYN takes a token of the rate bound and puts
 	 * the client in pending_clients; the flow's later events go up only if it is there. */
 	struct client_key ck = {.port = answer ? p->dport : p->sport, .family = p->family};
 	__builtin_memcpy(ck.addr, answer ? p->daddr : p->saddr, 16);
-	if (!bpf_map_lookup_elem(&pending_clients, &ck)) {
+	struct pending_client *pending = bpf_map_lookup_elem(&pending_clients, &ck);
+	if (!pending) {
 		if (kind != SYNWHY_EV_SYN_RX)
 			return;
 		if (!take_detail_token()) {
 			count(SYNWHY_STAT_RATE_LIMITED);
 			return;
 		}
-		__u8 one = 1;
-		bpf_map_update_elem(&pending_clients, &ck, &one, BPF_ANY);
+		struct pending_client first = {.last_syn_ns = bpf_ktime_get_ns(), .netns = netns};
+		bpf_map_update_elem(&pending_clients, &ck, &first, BPF_ANY);
+	} else if (kind == SYNWHY_EV_SYN_RX && pending->netns == netns) {
+		pending->last_syn_ns = bpf_ktime_get_ns(); /* a retransmission */
 	}
 	struct synwhy_event *e = new_event(kind);
 	if (!e)
@@ -671,6 +681,18 @@ static __always_inline bool to_watched_address(const struct pkt *p)
 	return bpf_map_lookup_elem(&watched_addrs, &k) != NULL;
 }
 
+/* Whether this SYN's client end sent a SYN that arrived in another watched namespace within the
+ * last second: with --all-netns, a DNAT (a container's published port) sends the SYN on to the
+ * container's namespace, where it arrives a second time with its new destination. One SYN, one
+ * count: the second arrival is counted apart and marked for userspace to join. */
+static __always_inline bool sent_on_from_watched_netns(const struct pkt *p, __u32 netns)
+{
+	struct client_key ck = {.port = p->sport, .family = p->family};
+	__builtin_memcpy(ck.addr, p->saddr, 16);
+	struct pending_client *pending = bpf_map_lookup_elem(&pending_clients, &ck);
+	return pending && pending->netns != netns && bpf_ktime_get_ns() - pending->last_syn_ns < 1000000000ULL;
+}
+
 SEC("tp_btf/netif_receive_skb")
 int BPF_PROG(syn_rx, struct sk_buff *skb)
 {
@@ -721,6 +743,12 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (!via_lower_device && !addr_local(p.family, p.daddr)) {
 		count(SYNWHY_STAT_SYN_FORWARDED);
 		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
+		return 0;
+	}
+	if (sent_on_from_watched_netns(&p, netns)) {
+		count(SYNWHY_STAT_SYN_AGAIN);
+		count_packet(SYNWHY_COUNT_SYN_AGAIN, netns, p.dport, p.tcp_flags, 0);
+		emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, SYNWHY_SYN_AGAIN, 0, l3);
 		return 0;
 	}
 	count(SYNWHY_STAT_SYN_RX);

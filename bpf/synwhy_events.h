@@ -1,11 +1,12 @@
 /* The records the kernel side sends to userspace, shared by bpf/ and userspace/.
  * Plain fixed-width fields, largest first, addresses as 16 bytes for both families.
  * Bump SYNWHY_EVENT_VERSION whenever the layout changes, or what a record, a stat or a map key
- * means (6: SYN_RX and its stat are the namespace's own SYNs; forwarded ones are counted apart). */
+ * means (6: SYN_RX and its stat are the namespace's own SYNs; forwarded ones are counted apart;
+ * 7: a SYN sent on from one watched namespace to another is counted apart and marked). */
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 6
+#define SYNWHY_EVENT_VERSION 7
 
 /* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
  * error with the headers it quotes). */
@@ -26,7 +27,13 @@ enum synwhy_event_kind {
 	/* Never an event, a kind of the `counts` map only: a SYN to a watched port that the namespace
 	 * it arrived in only forwards (its destination is none of that namespace's addresses). */
 	SYNWHY_COUNT_SYN_FORWARDED = 9,
+	/* Never an event kind either: a SYN_RX marked SYNWHY_SYN_AGAIN, counted apart. */
+	SYNWHY_COUNT_SYN_AGAIN = 10,
 };
+
+/* SYN_RX's reason: this SYN arrived in another watched namespace first, within a second, and was
+ * sent on here (a DNAT to a container watched with --all-netns): the same SYN, not a new one. */
+#define SYNWHY_SYN_AGAIN 1
 
 /* Which optional kernel signals the loaded programs read; reported by userspace. */
 enum synwhy_stat {
@@ -35,7 +42,8 @@ enum synwhy_stat {
 	SYNWHY_STAT_RATE_LIMITED = 2, /* packet events held back by the detail rate bound */
 	SYNWHY_STAT_SYN_FORWARDED = 3, /* inbound SYNs to watched ports that the namespace only forwards
 					* (not in SYN_RX, never detailed, no detail budget spent) */
-	SYNWHY_STAT_MAX = 4,
+	SYNWHY_STAT_SYN_AGAIN = 4,     /* SYNs marked SYNWHY_SYN_AGAIN (not in SYN_RX) */
+	SYNWHY_STAT_MAX = 5,
 };
 
 /* Addresses and ports are as on the wire for the packet or socket concerned:
@@ -50,7 +58,8 @@ struct synwhy_event {
 			     * are then conntrack's original ones, the client's view) */
 	__u32 netns;	    /* netns inode */
 	__u32 ifindex;
-	__u32 reason;	    /* DROP: enum skb_drop_reason; RST_SENT: enum sk_rst_reason (+1, 0 = none) */
+	__u32 reason;	    /* DROP: enum skb_drop_reason; RST_SENT: enum sk_rst_reason (+1, 0 = none);
+			     * SYN_RX: SYNWHY_SYN_AGAIN or 0 */
 	__u32 pid;	    /* STATE (listen changes), EXIT: the process (tgid) */
 	__s32 exit_code;    /* EXIT: wait status (signal in the low 7 bits, status << 8) */
 	__u16 sport;	    /* host byte order */

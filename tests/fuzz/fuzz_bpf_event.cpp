@@ -92,8 +92,9 @@ void fuzz_counts(const uint8_t* data, size_t size) {
         c.what = data[off + 7];
         std::memcpy(&c.reason, data + off + 8, 4);
         std::memcpy(&c.count, data + off + 12, 8);
-        // Named kinds: the event kinds and the count-only kind of forwarded SYNs.
-        if ((c.kind >= SYNWHY_EV_SYN_RX && c.kind <= SYNWHY_EV_STATE) || c.kind == SYNWHY_COUNT_SYN_FORWARDED)
+        // Named kinds: the event kinds and the count-only kinds (forwarded SYNs, SYNs sent on).
+        if ((c.kind >= SYNWHY_EV_SYN_RX && c.kind <= SYNWHY_EV_STATE) || c.kind == SYNWHY_COUNT_SYN_FORWARDED ||
+            c.kind == SYNWHY_COUNT_SYN_AGAIN)
             expected_total += c.count;  // wraps alike
         counts.push_back(c);
     }

@@ -606,6 +606,81 @@ TEST(Diagnose, RefusalInsideTheDnatTargetIsDnatRefusedNotTheHostsPort) {
     EXPECT_EQ(codes(d), std::vector<std::string>{"unanswered"});
 }
 
+// --all-netns: the host (:2222) and the container (198.51.100.2:22, sshd there or not) are both
+// watched; the kernel marks the SYN's second arrival, in the container, as sent on (sent_on).
+constexpr uint32_t kContainerNetns = kNetns + 7;
+
+Event in_container(Event e) {
+    e.netns = kContainerNetns;
+    e.ifname = "eth0";
+    return e;
+}
+
+DiagnosisInput all_netns_input(std::vector<Event> events, std::vector<Listener> container_listeners) {
+    HostSnapshot container;
+    container.netns = kContainerNetns;
+    container.addresses = {ip("198.51.100.2")};
+    container.listeners = std::move(container_listeners);
+    DiagnosisInput in;
+    in.ports = {22, 2222};
+    in.events = std::move(events);
+    in.hosts = {host_with({}), container};
+    return in;
+}
+
+Event sent_on_syn(uint16_t sport, uint64_t ts = 1100) {
+    Event e = in_container(syn("192.0.2.1", sport, "198.51.100.2", 22, ts));
+    e.sent_on = true;
+    return e;
+}
+
+TEST(Diagnose, AllNetnsAHandshakeBehindDnatIsOneAcceptedFlowNotAnIncompleteOne) {
+    auto d = diagnose(all_netns_input(
+        {syn("192.0.2.1", 40000, "192.0.2.2", 2222), sent_on_syn(40000),
+         in_container(ev(EventKind::tx_synack, "192.0.2.1", 40000, "198.51.100.2", 22, 1200)),
+         ev(EventKind::tx_synack, "192.0.2.1", 40000, "192.0.2.2", 2222, 1300),
+         in_container(ev(EventKind::established, "192.0.2.1", 40000, "198.51.100.2", 22, 1400))},
+        {listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.syns_seen, 1u);
+    EXPECT_EQ(d.flows[0].dport, 2222);
+    ASSERT_TRUE(d.flows[0].nat_dst);
+    EXPECT_EQ(d.flows[0].nat_dst->str(), "198.51.100.2");
+    EXPECT_EQ(d.flows[0].nat_dport, 22);
+    EXPECT_EQ(d.flows[0].nat_netns, kContainerNetns);
+    EXPECT_NE(d.flows[0].detail.find("followed through DNAT to 198.51.100.2:22 in netns"), std::string::npos);
+}
+
+TEST(Diagnose, AllNetnsARefusalInsideTheContainerIsDnatRefusedNotNothingOnTheHostsPort) {
+    Event refused = in_container(drop("192.0.2.1", 40000, "198.51.100.2", "NO_SOCKET", "tcp_v4_rcv+0x81"));
+    refused.tcp_flags = 0x02;
+    Event container_rst = in_container(rst("192.0.2.1", 40000, "198.51.100.2"));
+    Event container_wire_rst = in_container(ev(EventKind::tx_rst, "192.0.2.1", 40000, "198.51.100.2", 22, 1150));
+    Event host_wire_rst = ev(EventKind::tx_rst, "192.0.2.1", 40000, "192.0.2.2", 2222, 1200);
+    auto d = diagnose(all_netns_input({syn("192.0.2.1", 40000, "192.0.2.2", 2222), sent_on_syn(40000), container_rst,
+                                       refused, container_wire_rst, host_wire_rst},
+                                      {}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"dnat-refused"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.syns_seen, 1u);
+    EXPECT_EQ(d.flows[0].nat_netns, kContainerNetns);
+    EXPECT_EQ(d.causes[0].summary.find("nothing listens on port 2222"), std::string::npos) << d.causes[0].summary;
+    EXPECT_FALSE(any_contains(d.causes[0].fix, "systemctl"));
+}
+
+TEST(Diagnose, AllNetnsASentOnSynWithNoOpenFlowIsAFlowOfItsOwn) {
+    // The host's flow was refused already (the kernel's mark came from a second-old SYN of the
+    // same client end): the container's SYN is judged on its own.
+    Event late = sent_on_syn(40000, 1000 + 1'500'000'000ULL);
+    auto d = diagnose(all_netns_input(
+        {syn("192.0.2.1", 40000, "192.0.2.2", 2222), rst("192.0.2.1", 40000, "192.0.2.2", 2222), late,
+         in_container(ev(EventKind::established, "192.0.2.1", 40000, "198.51.100.2", 22, 1000 + 1'600'000'000ULL))},
+        {listener("0.0.0.0", 22)}));
+    EXPECT_EQ(d.flows.size(), 2u);
+    EXPECT_EQ(d.syns_seen, 2u);
+}
+
 TEST(Diagnose, ADropElsewhereJoinsOnlyTheSynItFollowsAtOnce) {
     // The same client end refused in some container 2 s after the flow's SYN: another connection
     // (CGNAT reuses client ends), not this flow's DNAT target.

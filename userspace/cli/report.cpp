@@ -103,7 +103,8 @@ int run_report(Session& s) {
     std::set<std::pair<IpAddr, uint16_t>> clients;  // the attempts being kept, by client end
     auto keep = [&](std::vector<Event>& events) {
         for (auto& e : events) {
-            if (e.kind == EventKind::syn_rx && syn_for_this_host(e, s.ctx.hosts, s.kernel_tells_forwarded())) syns++;
+            if (e.kind == EventKind::syn_rx && !e.sent_on && syn_for_this_host(e, s.ctx.hosts, s.kernel_tells_forwarded()))
+                syns++;
             bool about_a_flow = e.kind != EventKind::listen_change && e.kind != EventKind::process_exit;
             bool known = !about_a_flow || clients.count({e.src, e.sport});
             if (!known && clients.size() < max_report_flows) {

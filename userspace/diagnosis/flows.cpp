@@ -141,6 +141,43 @@ FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const Flo
     return origin;
 }
 
+// The client's SYN arriving in a second watched namespace (--all-netns), sent on by the first
+// one's DNAT (the kernel marks it: the same client end arrived in another watched namespace
+// within a second): the open flow's DNAT target, not a flow of its own. One SYN, one flow.
+FlowEvidence* join_sent_on_syn(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
+    if (e.kind != EventKind::syn_rx || !e.sent_on) return nullptr;
+    FlowEvidence* origin = nullptr;
+    for (auto& [k, f] : flows) {
+        if (k.netns == key.netns || k.src != key.src || k.sport != key.sport || f.syns == 0 || f.settled()) continue;
+        if (f.nat_dst && (*f.nat_dst != key.dst || f.nat_dport != key.dport)) continue;
+        const bool timed = e.ts_ns && f.last_syn_ns;  // fixtures may carry no clock
+        if (timed && (e.ts_ns < f.last_syn_ns || e.ts_ns - f.last_syn_ns > forward_span_ns)) continue;
+        if (!origin || f.last_syn_ns > origin->last_syn_ns) origin = &f;
+    }
+    if (!origin) return nullptr;
+    origin->nat_dst = key.dst;
+    origin->nat_dport = key.dport;
+    origin->nat_netns = key.netns;
+    origin->last_ns = std::max(origin->last_ns, e.ts_ns);
+    return origin;
+}
+
+// What the DNAT target's namespace sent back itself (its SYN-ACK or RST, seen when it is watched
+// too): the flow the client addressed hears it where the client does, on its way back through
+// the DNAT; the target's handshake and its kernel's drop join through join_dnat_target.
+FlowEvidence* dnat_target_answer(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
+    const bool answer = e.kind == EventKind::rst_sent || e.kind == EventKind::tx_rst || e.kind == EventKind::tx_synack ||
+                        e.kind == EventKind::synack_retrans || e.kind == EventKind::icmp_sent;
+    if (!answer) return nullptr;
+    for (auto& [k, f] : flows)
+        if (f.nat_netns == key.netns && k.netns != key.netns && k.src == key.src && k.sport == key.sport &&
+            f.nat_dst && *f.nat_dst == key.dst && f.nat_dport == key.dport) {
+            f.last_ns = std::max(f.last_ns, e.ts_ns);
+            return &f;
+        }
+    return nullptr;
+}
+
 }  // namespace
 
 FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e) {
@@ -148,6 +185,8 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
     FlowKey key = FlowKey::of(e);
     auto exact = flows.find(key);
     if (exact == flows.end() || exact->second.syns == 0) {
+        if (FlowEvidence* origin = join_sent_on_syn(flows, key, e)) return origin;
+        if (FlowEvidence* origin = dnat_target_answer(flows, key, e)) return origin;
         if (FlowEvidence* origin = join_dnat_target(flows, key, e)) return origin;
         if (e.kind == EventKind::firewall_verdict)
             if (FlowEvidence* origin = nat_alias(flows, key)) {

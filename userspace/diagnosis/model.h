@@ -67,6 +67,9 @@ struct Event {
     uint32_t ifindex = 0;
     std::string ifname;
     uint16_t vlan_id = 0;        // syn_rx: the 802.1Q VLAN it came in on (ifindex: the lower device)
+    // syn_rx: the same SYN arrived in another watched namespace just before and was sent on here
+    // (a DNAT to a container, --all-netns): the flow's DNAT target, not a SYN of its own
+    bool sent_on = false;
     IpAddr src, dst;
     uint16_t sport = 0, dport = 0;
     // drop of a DNATed SYN: where the DNAT sent it (src/dst above are the client's view, from

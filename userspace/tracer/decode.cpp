@@ -75,6 +75,7 @@ bool decode_event(const void* data, size_t size, const PortSet& ports, const Ker
     switch (r.kind) {
     case SYNWHY_EV_SYN_RX:
         e.kind = EventKind::syn_rx;
+        e.sent_on = r.reason == SYNWHY_SYN_AGAIN;
         break;
     case SYNWHY_EV_DROP:
         e.kind = EventKind::drop;
@@ -143,6 +144,7 @@ std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& coun
         switch (c.kind) {
         case SYNWHY_EV_SYN_RX: what = "SYN arrived"; break;
         case SYNWHY_COUNT_SYN_FORWARDED: what = "SYN forwarded (to an address not this namespace's)"; break;
+        case SYNWHY_COUNT_SYN_AGAIN: what = "SYN arrived again (sent on by another watched namespace's DNAT)"; break;
         case SYNWHY_EV_DROP: {
             std::string reason = kernel::drop_reason_name(names.drop_reasons, c.reason);
             what = reason.empty() ? segment + " dropped (no reason on this kernel)"
