@@ -89,13 +89,16 @@ FlowEvidence* dnat_origin(std::map<FlowKey, FlowEvidence>& flows, const FlowKey&
     return origin;
 }
 
-// The flow whose SYN a DNAT sent to `key`'s destination: an nft trace verdict in FORWARD shows
-// the packet as it is there, with the new destination.
-FlowEvidence* nat_alias(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key) {
-    for (auto& [k, f] : flows)
-        if (k.netns == key.netns && k.src == key.src && k.sport == key.sport && f.nat_dst && *f.nat_dst == key.dst &&
+// The flow whose SYN a DNAT sent to `key`'s destination, as seen in the flow's own namespace (an
+// nft trace verdict in FORWARD shows the packet with the new destination) or, watched too, in
+// the target's (its own answers).
+FlowEvidence* nat_alias(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, bool in_target_netns = false) {
+    for (auto& [k, f] : flows) {
+        const bool where = in_target_netns ? f.nat_netns == key.netns && k.netns != key.netns : k.netns == key.netns;
+        if (where && k.src == key.src && k.sport == key.sport && f.nat_dst && *f.nat_dst == key.dst &&
             f.nat_dport == key.dport)
             return &f;
+    }
     return nullptr;
 }
 
@@ -114,17 +117,20 @@ void adopt_nat_orphan(std::map<FlowKey, FlowEvidence>& flows, FlowEvidence& f) {
 constexpr uint64_t forward_span_ns = 1'000'000'000ULL;
 
 // An event about the client's SYN somewhere else than where the flow's SYN arrived: the DNAT
-// target completed the handshake, or its kernel dropped the SYN (a container's sshd stopped).
-// Not when the flow already knows another DNAT target (from conntrack), nor for a drop long
-// after the flow's last SYN.
+// target completed the handshake, or its kernel dropped the SYN (a container's sshd stopped),
+// or, when the target's namespace is watched too (--all-netns), the SYN arrived there (the
+// kernel marks it sent_on): one SYN, one flow. Not when the flow already knows another DNAT
+// target (from conntrack), nor for a drop or an arrival long after the flow's last SYN.
 FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
     const bool target_drop = e.kind == EventKind::drop && !e.outbound && !e.nat_dst && (e.tcp_flags & detail::tcp_syn);
-    if (e.kind != EventKind::established && !target_drop) return nullptr;
+    const bool sent_on = e.kind == EventKind::syn_rx && e.sent_on;
+    if (e.kind != EventKind::established && !target_drop && !sent_on) return nullptr;
     FlowEvidence* origin = dnat_origin(flows, key, e.ts_ns, target_drop);
     if (!origin || (origin->key.dst == key.dst && origin->key.dport == key.dport)) return nullptr;
     if (origin->nat_dst && (*origin->nat_dst != key.dst || origin->nat_dport != key.dport)) return nullptr;
     const bool timed = e.ts_ns && origin->last_syn_ns;  // fixtures may carry no clock
-    if (target_drop && timed && (e.ts_ns < origin->last_syn_ns || e.ts_ns - origin->last_syn_ns > forward_span_ns))
+    if ((target_drop || sent_on) && timed &&
+        (e.ts_ns < origin->last_syn_ns || e.ts_ns - origin->last_syn_ns > forward_span_ns))
         return nullptr;
     if (!origin->nat_dst) {
         origin->nat_dst = key.dst;
@@ -135,47 +141,22 @@ FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const Flo
         origin->add(e);
         origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
     } else {
-        if (!origin->target_drop) origin->target_drop = e;
+        if (target_drop && !origin->target_drop) origin->target_drop = e;
         origin->last_ns = std::max(origin->last_ns, e.ts_ns);
     }
     return origin;
 }
 
-// The client's SYN arriving in a second watched namespace (--all-netns), sent on by the first
-// one's DNAT (the kernel marks it: the same client end arrived in another watched namespace
-// within a second): the open flow's DNAT target, not a flow of its own. One SYN, one flow.
-FlowEvidence* join_sent_on_syn(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
-    if (e.kind != EventKind::syn_rx || !e.sent_on) return nullptr;
-    FlowEvidence* origin = nullptr;
-    for (auto& [k, f] : flows) {
-        if (k.netns == key.netns || k.src != key.src || k.sport != key.sport || f.syns == 0 || f.settled()) continue;
-        if (f.nat_dst && (*f.nat_dst != key.dst || f.nat_dport != key.dport)) continue;
-        const bool timed = e.ts_ns && f.last_syn_ns;  // fixtures may carry no clock
-        if (timed && (e.ts_ns < f.last_syn_ns || e.ts_ns - f.last_syn_ns > forward_span_ns)) continue;
-        if (!origin || f.last_syn_ns > origin->last_syn_ns) origin = &f;
-    }
-    if (!origin) return nullptr;
-    origin->nat_dst = key.dst;
-    origin->nat_dport = key.dport;
-    origin->nat_netns = key.netns;
-    origin->last_ns = std::max(origin->last_ns, e.ts_ns);
-    return origin;
-}
-
 // What the DNAT target's namespace sent back itself (its SYN-ACK or RST, seen when it is watched
 // too): the flow the client addressed hears it where the client does, on its way back through
-// the DNAT; the target's handshake and its kernel's drop join through join_dnat_target.
+// the DNAT; the target's handshake, its kernel's drop and the SYN's arrival join through
+// join_dnat_target.
 FlowEvidence* dnat_target_answer(std::map<FlowKey, FlowEvidence>& flows, const FlowKey& key, const Event& e) {
     const bool answer = e.kind == EventKind::rst_sent || e.kind == EventKind::tx_rst || e.kind == EventKind::tx_synack ||
                         e.kind == EventKind::synack_retrans || e.kind == EventKind::icmp_sent;
-    if (!answer) return nullptr;
-    for (auto& [k, f] : flows)
-        if (f.nat_netns == key.netns && k.netns != key.netns && k.src == key.src && k.sport == key.sport &&
-            f.nat_dst && *f.nat_dst == key.dst && f.nat_dport == key.dport) {
-            f.last_ns = std::max(f.last_ns, e.ts_ns);
-            return &f;
-        }
-    return nullptr;
+    FlowEvidence* f = answer ? nat_alias(flows, key, true) : nullptr;
+    if (f) f->last_ns = std::max(f->last_ns, e.ts_ns);
+    return f;
 }
 
 }  // namespace
@@ -185,7 +166,6 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
     FlowKey key = FlowKey::of(e);
     auto exact = flows.find(key);
     if (exact == flows.end() || exact->second.syns == 0) {
-        if (FlowEvidence* origin = join_sent_on_syn(flows, key, e)) return origin;
         if (FlowEvidence* origin = dnat_target_answer(flows, key, e)) return origin;
         if (FlowEvidence* origin = join_dnat_target(flows, key, e)) return origin;
         if (e.kind == EventKind::firewall_verdict)
