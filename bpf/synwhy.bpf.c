@@ -88,6 +88,16 @@ struct {
 	__type(value, __u8);
 } watched_addrs SEC(".maps");
 
+/* Clients whose SYN to a watched port arrived to an address not the namespace's (counted as passing
+ * through), and when: a DNAT may still send it to one of the namespace's own addresses (a VIP or
+ * another address routed here), which only shows once the namespace answers or drops it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct client_key);
+	__type(value, __u64);
+} passing_syns SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
@@ -743,6 +753,10 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (!via_lower_device && !addr_local(p.family, p.daddr)) {
 		count(SYNWHY_STAT_SYN_FORWARDED);
 		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
+		struct client_key ck = {.port = p.sport, .family = p.family};
+		__builtin_memcpy(ck.addr, p.saddr, 16);
+		__u64 now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&passing_syns, &ck, &now, BPF_ANY);
 		return 0;
 	}
 	if (sent_on_from_watched_netns(&p, netns)) {
@@ -790,6 +804,77 @@ static __always_inline bool nat_original_dst(struct sk_buff *skb, struct pkt *p)
 	return true;
 }
 
+/* Whether skb's connection was DNATed to one of this namespace's own addresses: conntrack's
+ * original destination (the one the client chose) is not where the answers come from, and that
+ * is local. Then syn is the SYN as the client sent it, with its new destination in nat_*. Read
+ * from conntrack, so the same for the SYN after its DNAT and for every answer of its connection
+ * (which leaves with the original destination restored as its source). */
+static __always_inline bool dnat_to_here(struct sk_buff *skb, __u16 family, struct pkt *syn)
+{
+	if (!bpf_core_field_exists(skb->_nfct) || !bpf_core_type_exists(struct nf_conn))
+		return false;
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
+	if (!ct)
+		return false;
+	__u32 len = family == AF_INET ? 4 : 16;
+	__be16 sport = 0, dport = 0, reply_sport = 0;
+	if (bpf_core_read(syn->saddr, len, &ct->tuplehash[0].tuple.src.u3) ||
+	    bpf_core_read(syn->daddr, len, &ct->tuplehash[0].tuple.dst.u3) ||
+	    bpf_core_read(syn->nat_daddr, len, &ct->tuplehash[1].tuple.src.u3) ||
+	    bpf_core_read(&sport, sizeof(sport), &ct->tuplehash[0].tuple.src.u.tcp.port) ||
+	    bpf_core_read(&dport, sizeof(dport), &ct->tuplehash[0].tuple.dst.u.tcp.port) ||
+	    bpf_core_read(&reply_sport, sizeof(reply_sport), &ct->tuplehash[1].tuple.src.u.tcp.port))
+		return false;
+	bool same_addr = true;
+	for (int i = 0; i < 16; i++)
+		same_addr = same_addr && syn->daddr[i] == syn->nat_daddr[i];
+	if ((same_addr && dport == reply_sport) || !addr_local(family, syn->nat_daddr))
+		return false;
+	syn->family = family;
+	syn->sport = bpf_ntohs(sport);
+	syn->dport = bpf_ntohs(dport);
+	syn->nat_dport = bpf_ntohs(reply_sport);
+	syn->tcp_flags = TCP_FLAG_SYN;
+	return true;
+}
+
+/* A SYN counted as passing through at its arrival (to an address not the namespace's) whose
+ * connection the namespace then handles itself after a DNAT to one of its own addresses
+ * (dnat_to_here): one of its own SYNs after all, counted and detailed now, with both tuples. Once
+ * per arrival: its passing_syns entry is consumed. */
+static __always_inline void promote_passing_syn(struct sk_buff *skb, struct pkt *syn, __u32 netns)
+{
+	struct client_key ck = {.port = syn->sport, .family = syn->family};
+	__builtin_memcpy(ck.addr, syn->saddr, 16);
+	__u64 *arrived = bpf_map_lookup_elem(&passing_syns, &ck);
+	if (!arrived)
+		return;
+	bool recent = bpf_ktime_get_ns() - *arrived < 1000000000ULL;
+	bpf_map_delete_elem(&passing_syns, &ck);
+	if (!recent || !port_watched(syn->dport))
+		return;
+	count(SYNWHY_STAT_SYN_RX);
+	count(SYNWHY_STAT_SYN_DNAT_HERE);
+	count_packet(SYNWHY_COUNT_SYN_DNAT_HERE, netns, syn->dport, syn->tcp_flags, 0);
+	emit_pkt(SYNWHY_EV_SYN_RX, syn, netns, skb, 0, 0, NULL);
+}
+
+/* The SYN skb after its DNAT (dropped, or answered by TCP or ICMP here): when the DNAT sent it to
+ * one of this namespace's addresses, p takes the client's tuple, as its flow knows it, and a SYN
+ * counted as passing through at its arrival is promoted. */
+static __always_inline void see_dnat_to_here(struct sk_buff *skb, struct pkt *p, __u32 netns)
+{
+	struct pkt syn = {};
+	if (!dnat_to_here(skb, p->family, &syn))
+		return;
+	promote_passing_syn(skb, &syn, netns);
+	__builtin_memcpy(p->daddr, syn.daddr, 16);
+	__builtin_memcpy(p->nat_daddr, syn.nat_daddr, 16);
+	p->dport = syn.dport;
+	p->nat_dport = syn.nat_dport;
+}
+
 /* Whether the source of this SYN is a client whose SYN to a watched port was detailed (kept,
  * unlike followed_client's consumption at the handshake). */
 static __always_inline bool from_followed_client(const struct pkt *p)
@@ -828,6 +913,9 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 	 * container's :22), whose flow it belongs to. */
 	bool nat = syn && here && nat_original_dst(skb, &p);
 	if (nat) {
+		struct pkt dnat_syn = {};
+		if (dnat_to_here(skb, p.family, &dnat_syn))
+			promote_passing_syn(skb, &dnat_syn, netns);
 		inbound = port_watched(p.dport);
 	} else if (syn && !here) {
 		inbound = from_followed_client(&p);
@@ -875,6 +963,7 @@ static __always_inline int on_send_reset(struct sk_buff *skb, __u32 reason_plus_
 		return 0;
 	if (!(p.tcp_flags & TCP_FLAG_SYN) || !port_watched(p.dport))
 		return 0;
+	see_dnat_to_here(skb, &p, netns);
 	emit_pkt(SYNWHY_EV_RST_SENT, &p, netns, skb, reason_plus_one, 0, NULL);
 	return 0;
 }
@@ -906,6 +995,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	struct pkt p = {};
 	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport) || !addr_local(p.family, p.daddr))
 		return 0;
+	see_dnat_to_here(s, &p, netns);
 	p.icmp_type = type;
 	p.icmp_code = code;
 	emit_pkt(SYNWHY_EV_ICMP_SENT, &p, netns, s, 0, 0, NULL);
@@ -958,7 +1048,15 @@ int BPF_PROG(tx, struct sk_buff *skb)
 		return 0;
 	/* The server end must be this namespace's own: a container's SYN-ACK (or an error about a SYN
 	 * to it) that the namespace only forwards is not its answer. */
-	if (!addr_local(p.family, p.icmp_type ? p.daddr : p.saddr) || seen_leaving_already(skb, &p))
+	bool ours = addr_local(p.family, p.icmp_type ? p.daddr : p.saddr);
+	if (!ours) {
+		/* Leaving with a source restored by a DNAT to one of its addresses: its own answer. */
+		struct pkt syn = {};
+		ours = dnat_to_here(skb, p.family, &syn);
+		if (ours)
+			promote_passing_syn(skb, &syn, netns);
+	}
+	if (!ours || seen_leaving_already(skb, &p))
 		return 0;
 	emit_pkt(SYNWHY_EV_TX, &p, netns, skb, 0, 0, l3);
 	return 0;

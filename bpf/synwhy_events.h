@@ -2,11 +2,12 @@
  * Plain fixed-width fields, largest first, addresses as 16 bytes for both families.
  * Bump SYNWHY_EVENT_VERSION whenever the layout changes, or what a record, a stat or a map key
  * means (6: SYN_RX and its stat are the namespace's own SYNs; forwarded ones are counted apart;
- * 7: a SYN sent on from one watched namespace to another is counted apart and marked). */
+ * 7: a SYN sent on from one watched namespace to another is counted apart and marked;
+ * 8: a SYN counted as passing through and then DNATed to the namespace itself is counted again). */
 #ifndef SYNWHY_EVENTS_H
 #define SYNWHY_EVENTS_H
 
-#define SYNWHY_EVENT_VERSION 7
+#define SYNWHY_EVENT_VERSION 8
 
 /* --pcap: bytes of the packet kept from its IP header on (IP + TCP with options, or an ICMP
  * error with the headers it quotes). */
@@ -29,6 +30,9 @@ enum synwhy_event_kind {
 	SYNWHY_COUNT_SYN_FORWARDED = 9,
 	/* Never an event kind either: a SYN_RX marked SYNWHY_SYN_AGAIN, counted apart. */
 	SYNWHY_COUNT_SYN_AGAIN = 10,
+	/* Nor this: a SYN counted SYN_FORWARDED at its arrival that a DNAT then sent to one of the
+	 * namespace's own addresses (seen when the namespace answers or drops it): counted SYN_RX too. */
+	SYNWHY_COUNT_SYN_DNAT_HERE = 11,
 };
 
 /* SYN_RX's reason: this SYN arrived in another watched namespace first, within a second, and was
@@ -43,7 +47,9 @@ enum synwhy_stat {
 	SYNWHY_STAT_SYN_FORWARDED = 3, /* inbound SYNs to watched ports that the namespace only forwards
 					* (not in SYN_RX, never detailed, no detail budget spent) */
 	SYNWHY_STAT_SYN_AGAIN = 4,     /* SYNs marked SYNWHY_SYN_AGAIN (not in SYN_RX) */
-	SYNWHY_STAT_MAX = 5,
+	SYNWHY_STAT_SYN_DNAT_HERE = 5, /* of SYN_FORWARDED, those a DNAT sent to the namespace itself
+					* (counted in SYN_RX when that showed) */
+	SYNWHY_STAT_MAX = 6,
 };
 
 /* Addresses and ports are as on the wire for the packet or socket concerned:

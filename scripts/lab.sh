@@ -75,6 +75,10 @@ CLI6=2001:db8::1
 # Addresses in the lab's subnets that nobody holds, for the wrong-ip scenario.
 WRONG4=192.0.2.3
 WRONG6=2001:db8::3
+# vip-*: a service address the client routes through the server, which holds no such address
+# and DNATs it to its own (a VIP routed to a host, as a load balancer or kube-proxy's are).
+VIP4=203.0.113.10
+VIP6=2001:db8:9::10
 SSH_PORT=22
 # The Docker-like host (docker-*): a bridge with the container's veth as its port, the container's
 # addresses, and the admin range DOCKER-USER lets through (the lab's client is not in it).
@@ -131,6 +135,9 @@ SCENARIOS=(
     tc-drop "healthy sshd; a tc ingress BPF program on the server's interface drops :22"
     xdp-drop "healthy sshd; an XDP program (generic) on the server's interface drops :22"
     conntrack-full "healthy sshd; the server's conntrack table is full (global nf_conntrack_max lowered)"
+    vip-dnat "healthy sshd; the client connects to a VIP routed to the server, which DNATs it to its own address"
+    vip-dnat-drop "vip-dnat, and an input rule drops :22 after the DNAT"
+    vip-dnat-stopped "vip-dnat, but sshd is not running"
 )
 
 usage() {
@@ -507,7 +514,7 @@ EOF
 
 apply_scenario_firewall() {
     case $1 in
-    nft-drop) load_nft_rule 'tcp dport 22 drop comment "block-ssh"' ;;
+    nft-drop | vip-dnat-drop) load_nft_rule 'tcp dport 22 drop comment "block-ssh"' ;;
     nft-reject-rst) load_nft_rule 'tcp dport 22 reject with tcp reset comment "reject-ssh-rst"' ;;
     # Plain reject in an inet table: ICMP port unreachable for IPv4, ICMPv6 port unreachable for IPv6.
     nft-reject-icmp) load_nft_rule 'tcp dport 22 reject comment "reject-ssh-icmp"' ;;
@@ -632,6 +639,21 @@ EOF
 
 
 # The conntrack entries of namespace NS (the root namespace when NS is empty); 0 without conntrack.
+# vip-*: the client reaches the VIP through the server, whose nat table sends it to its own address.
+vip_dnat() {
+    ip -n "$CLI_NS" route add "$VIP4/32" via "$SRV4"
+    ip -n "$CLI_NS" -6 route add "$VIP6/128" via "$SRV6"
+    ip netns exec "$SRV_NS" nft -f - <<EOF
+table inet lab_vip {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        ip daddr $VIP4 tcp dport $SSH_PORT dnat ip to $SRV4
+        ip6 daddr $VIP6 tcp dport $SSH_PORT dnat ip6 to $SRV6
+    }
+}
+EOF
+}
+
 ct_count() {
     local n
     if [ -z "$1" ]; then
@@ -785,7 +807,7 @@ cmd_up() {
     UP_STEP="writing the sshd config"
     write_sshd_config "$scenario"
     case $scenario in
-    sshd-stopped) ;; # installed and configured, not running
+    sshd-stopped | vip-dnat-stopped) ;; # installed and configured, not running
     sshd-other-port)
         UP_STEP="starting sshd"
         start_sshd 2222
@@ -850,6 +872,10 @@ EOF
         ;;
     esac
 
+    if [[ $scenario == vip-dnat* ]]; then
+        UP_STEP="routing the VIP to the server"
+        vip_dnat
+    fi
     UP_STEP="applying the firewall rules"
     apply_scenario_firewall "$scenario"
     if [ "$scenario" = conntrack-full ]; then
@@ -872,6 +898,8 @@ cmd_target() {
     scenario=$(current_scenario)
     if [ "$scenario" = wrong-ip ]; then
         if [ "$family" = 4 ]; then echo "$WRONG4"; else echo "$WRONG6"; fi
+    elif [[ $scenario == vip-dnat* ]]; then
+        if [ "$family" = 4 ]; then echo "$VIP4"; else echo "$VIP6"; fi
     else
         if [ "$family" = 4 ]; then echo "$SRV4"; else echo "$SRV6"; fi
     fi

@@ -57,7 +57,7 @@ PROG=vmtest.sh
 ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 GUEST_SCRIPT=$ROOT/scripts/vmtest-guest.sh
 INIT_SCRIPT=$ROOT/scripts/vmtest/init
-SCENARIOS=${VMTEST_SCENARIOS:-sshd-stopped sshd-other-port nft-drop nft-reject-rst nft-reject-icmp healthy}
+SCENARIOS=${VMTEST_SCENARIOS:-sshd-stopped sshd-other-port nft-drop nft-reject-rst nft-reject-icmp healthy vip-dnat vip-dnat-stopped}
 SMP=${VMTEST_SMP:-1}
 MEM=${VMTEST_MEM:-2048}
 

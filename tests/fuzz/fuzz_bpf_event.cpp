@@ -92,9 +92,10 @@ void fuzz_counts(const uint8_t* data, size_t size) {
         c.what = data[off + 7];
         std::memcpy(&c.reason, data + off + 8, 4);
         std::memcpy(&c.count, data + off + 12, 8);
-        // Named kinds: the event kinds and the count-only kinds (forwarded SYNs, SYNs sent on).
+        // Named kinds: the event kinds and the count-only kinds (forwarded SYNs, SYNs sent on,
+        // SYNs DNATed here).
         if ((c.kind >= SYNWHY_EV_SYN_RX && c.kind <= SYNWHY_EV_STATE) || c.kind == SYNWHY_COUNT_SYN_FORWARDED ||
-            c.kind == SYNWHY_COUNT_SYN_AGAIN)
+            c.kind == SYNWHY_COUNT_SYN_AGAIN || c.kind == SYNWHY_COUNT_SYN_DNAT_HERE)
             expected_total += c.count;  // wraps alike
         counts.push_back(c);
     }

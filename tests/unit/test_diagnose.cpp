@@ -707,6 +707,62 @@ TEST(Diagnose, ARedirectHereToAPortNothingListensOnIsDnatRefused) {
     EXPECT_EQ(c.fix[1], "see what listens here: ss -ltnp");
 }
 
+// A VIP routed to this host and DNATed to its own address: the kernel details the SYN with both
+// tuples once the namespace handles it (the SYN arrived to an address not its own).
+Event vip_syn(uint16_t sport) {
+    Event e = syn("192.0.2.1", sport, "203.0.113.10");
+    e.nat_dst = ip("192.0.2.2");
+    e.nat_dport = 22;
+    return e;
+}
+
+TEST(Diagnose, AVipDnatedHereIsThisHostsOwnFlowAcceptedHere) {
+    // The handshake and a SYN-ACK retransmission carry the address the DNAT gave it.
+    auto d = run({vip_syn(40000), ev(EventKind::tx_synack, "192.0.2.1", 40000, "203.0.113.10", 22, 1001),
+                  ev(EventKind::synack_retrans, "192.0.2.1", 40000, "192.0.2.2", 22, 1002),
+                  ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 22, 1003)},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    EXPECT_EQ(d.syns_seen, 1u);
+    EXPECT_EQ(d.syns_forwarded, 0u);
+    EXPECT_EQ(d.flows[0].dst.str(), "203.0.113.10");
+    ASSERT_TRUE(d.flows[0].nat_dst);
+    EXPECT_EQ(d.flows[0].nat_dst->str(), "192.0.2.2");
+    EXPECT_EQ(d.flows[0].nat_netns, 0u);
+    EXPECT_EQ(d.flows[0].detail.find("in netns"), std::string::npos) << d.flows[0].detail;  // accepted here
+}
+
+TEST(Diagnose, AVipDnatedHereAndDroppedIsJudgedNotPassedThrough) {
+    Event dropped = drop("192.0.2.1", 40000, "203.0.113.10", "NETFILTER_DROP", "nft_do_chain+0x46f");
+    dropped.tcp_flags = 0x02;
+    dropped.nat_dst = ip("192.0.2.2");
+    dropped.nat_dport = 22;
+    auto d = run({vip_syn(40000), dropped}, host_with({listener("0.0.0.0", 22)}));
+    EXPECT_EQ(codes(d), std::vector<std::string>{"firewall-drop"});
+    EXPECT_EQ(d.syns_seen, 1u);
+    EXPECT_EQ(d.syns_forwarded, 0u);
+    // A DNAT to another host (a VM behind this one) still passes through.
+    Event elsewhere = vip_syn(40001);
+    elsewhere.nat_dst = ip("198.51.100.7");
+    auto f = run({elsewhere}, host_with({listener("0.0.0.0", 22)}));
+    EXPECT_EQ(f.syns_seen, 0u);
+    EXPECT_EQ(f.syns_forwarded, 1u);
+}
+
+TEST(Diagnose, AllNetnsAVipHandshakeInItsOwnNamespaceIsAcceptedHere) {
+    // --all-netns: the SYN is detailed at its arrival, before the DNAT (no second tuple yet);
+    // the handshake in the same namespace with the new destination completes it there.
+    auto d = run({syn("192.0.2.1", 40000, "203.0.113.10"), ev(EventKind::tx_synack, "192.0.2.1", 40000, "203.0.113.10", 22, 1001),
+                  ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 22, 1003)},
+                 host_with({listener("0.0.0.0", 22)}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"accepted"});
+    ASSERT_EQ(d.flows.size(), 1u);
+    ASSERT_TRUE(d.flows[0].nat_dst);
+    EXPECT_EQ(d.flows[0].nat_dst->str(), "192.0.2.2");
+    EXPECT_EQ(d.flows[0].detail.find("in netns"), std::string::npos) << d.flows[0].detail;
+}
+
 TEST(Diagnose, ARefusalBehindDnatOnAKernelWithoutDropReasons) {
     // 5.10: the container's drop has no reason; its place and the RST leaving the host tell.
     Event refused = drop("192.0.2.1", 40000, "198.51.100.2", "", "tcp_v4_rcv+0x81");

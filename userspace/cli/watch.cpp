@@ -5,6 +5,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -371,7 +372,9 @@ private:
     bool write_metrics() {
         TracerStats st = s_.stats();
         metrics_.syns_seen_kernel = st.syns_seen;
-        metrics_.syns_forwarded = st.syns_forwarded + forwarded_by_address_;
+        // A counter never goes back: a SYN read as passing through just before the DNAT showed it
+        // to be this namespace's own (microseconds) stays counted so.
+        metrics_.syns_forwarded = std::max(metrics_.syns_forwarded, st.syns_forwarded + forwarded_by_address_);
         metrics_.events_lost = st.ringbuf_full;
         metrics_.events_rate_limited = st.rate_limited;
         metrics_.updated_unix_seconds = unix_seconds();

@@ -139,7 +139,8 @@ FlowEvidence* join_dnat_target(std::map<FlowKey, FlowEvidence>& flows, const Flo
     if (key.netns != origin->key.netns) origin->nat_netns = key.netns;
     if (e.kind == EventKind::established) {
         origin->add(e);
-        origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
+        if (key.netns != origin->key.netns)
+            origin->accepted_elsewhere = fmt::format("{} in netns {}", endpoint(key.dst, key.dport), key.netns);
     } else {
         if (target_drop && !origin->target_drop) origin->target_drop = e;
         origin->last_ns = std::max(origin->last_ns, e.ts_ns);
@@ -167,12 +168,13 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
     auto exact = flows.find(key);
     if (exact == flows.end() || exact->second.syns == 0) {
         if (FlowEvidence* origin = dnat_target_answer(flows, key, e)) return origin;
+        // Seen here with the destination a DNAT gave it (an nft trace verdict in FORWARD, the
+        // handshake or a SYN-ACK retransmission of a DNAT to one of this namespace's addresses).
+        if (FlowEvidence* origin = nat_alias(flows, key)) {
+            origin->add(e);
+            return origin;
+        }
         if (FlowEvidence* origin = join_dnat_target(flows, key, e)) return origin;
-        if (e.kind == EventKind::firewall_verdict)
-            if (FlowEvidence* origin = nat_alias(flows, key)) {
-                origin->add(e);
-                return origin;
-            }
     }
     auto [it, inserted] = flows.try_emplace(key);
     if (inserted) it->second.key = key;
@@ -206,7 +208,8 @@ bool address_of_host(const IpAddr& dst, const HostSnapshot* host) {
 
 bool addressed_here(const FlowEvidence& f, const HostSnapshot* host) {
     if (f.established || f.rst_by_tcp || !f.accepted_elsewhere.empty()) return true;  // the local stack answered
-    return address_of_host(f.key.dst, host);
+    // A DNAT sent it to one of this host's addresses (a VIP routed here): its own after all.
+    return address_of_host(f.key.dst, host) || (f.nat_dst && !f.nat_netns && address_of_host(*f.nat_dst, host));
 }
 
 void attach_legacy_rule(FlowEvidence& f, const firewall::LegacyReadings& legacy, const HostSnapshot* host) {

@@ -145,6 +145,9 @@ std::vector<KernelTotal> name_kernel_counts(const std::vector<KernelCount>& coun
         case SYNWHY_EV_SYN_RX: what = "SYN arrived"; break;
         case SYNWHY_COUNT_SYN_FORWARDED: what = "SYN forwarded (to an address not this namespace's)"; break;
         case SYNWHY_COUNT_SYN_AGAIN: what = "SYN arrived again (sent on by another watched namespace's DNAT)"; break;
+        case SYNWHY_COUNT_SYN_DNAT_HERE:
+            what = "SYN to another address DNATed to this namespace (in SYN arrived and SYN forwarded)";
+            break;
         case SYNWHY_EV_DROP: {
             std::string reason = kernel::drop_reason_name(names.drop_reasons, c.reason);
             what = reason.empty() ? segment + " dropped (no reason on this kernel)"

@@ -358,7 +358,12 @@ TracerStats Tracer::stats() const {
     s.ringbuf_full = sum(SYNWHY_STAT_RINGBUF_FULL);
     s.syns_seen = sum(SYNWHY_STAT_SYN_RX);
     s.rate_limited = sum(SYNWHY_STAT_RATE_LIMITED);
+    // A SYN counted as passing through at its arrival may turn out, after a DNAT, to be the
+    // namespace's own: counted SYN_RX then, and taken out of the forwarded ones here. Read after
+    // the forwarded total, so that a SYN promoted in between is not taken out before it is in.
     s.syns_forwarded = sum(SYNWHY_STAT_SYN_FORWARDED);
+    s.syns_dnat_here = sum(SYNWHY_STAT_SYN_DNAT_HERE);
+    s.syns_forwarded -= std::min(s.syns_forwarded, s.syns_dnat_here);
     return s;
 }
 
