@@ -750,6 +750,21 @@ TEST(Diagnose, AVipDnatedHereAndDroppedIsJudgedNotPassedThrough) {
     EXPECT_EQ(f.syns_forwarded, 1u);
 }
 
+TEST(Diagnose, AVipDnatedHereToNothingIsDnatRefusedAlsoWhenTheDropHasOnlyTheNewTuple) {
+    // 5.10, IPv6: the SYN is freed in tcp_v6_rcv without its conntrack entry and no reason; the
+    // drop carries the address the DNAT gave it, the RST left with the VIP's.
+    Event refused = drop("2001:db8::1", 40000, "2001:db8::2", "", "tcp_v6_rcv+0x81");
+    refused.tcp_flags = 0x02;
+    Event vip = syn("2001:db8::1", 40000, "2001:db8:9::10");
+    vip.nat_dst = ip("2001:db8::2");
+    vip.nat_dport = 22;
+    Event back = ev(EventKind::tx_rst, "2001:db8::1", 40000, "2001:db8:9::10", 22, 1002);
+    auto d = run({vip, back, refused}, host_with({}));
+    ASSERT_EQ(codes(d), std::vector<std::string>{"dnat-refused"});
+    EXPECT_NE(d.causes[0].summary.find("nothing listens on [2001:db8::2]:22 in this namespace"), std::string::npos)
+        << d.causes[0].summary;
+}
+
 TEST(Diagnose, AllNetnsAVipHandshakeInItsOwnNamespaceIsAcceptedHere) {
     // --all-netns: the SYN is detailed at its arrival, before the DNAT (no second tuple yet);
     // the handshake in the same namespace with the new destination completes it there.

@@ -175,7 +175,11 @@ std::string reason_and_location(const Event& drop) {
 // here carries the new destination). The cause is at the target, not at the port the client
 // chose, whose own listeners are beside the point.
 bool judge_dnat_target(const FlowEvidence& f, Flow& out) {
-    const bool redirected_here = !f.target_drop && f.inbound_drop && f.inbound_drop->nat_dst;
+    // Here: the drop carries the DNAT's destination, or is seen with it (5.10 drops an IPv6 SYN
+    // without its conntrack entry: the event has the new tuple only, and joined by it).
+    const bool seen_after_dnat = f.inbound_drop && f.nat_dst && !f.nat_netns && f.inbound_drop->dst == *f.nat_dst &&
+                                 f.inbound_drop->dport == f.nat_dport;
+    const bool redirected_here = !f.target_drop && f.inbound_drop && (f.inbound_drop->nat_dst || seen_after_dnat);
     const Event* drop = f.target_drop ? &*f.target_drop : redirected_here ? &*f.inbound_drop : nullptr;
     if (!drop || !f.nat_dst) return false;
     DropMeaning meaning = drop_meaning(f, *drop);
