@@ -15,8 +15,7 @@
 #   lab.sh port                    the port the client connects to (always 22)
 #   lab.sh connect 4|6 [TIMEOUT]   one real ssh attempt from the client; prints ssh's error line
 #   lab.sh srv CMD... / cli CMD... run CMD in the server / client namespace
-#   lab.sh can-vlan                exit 0 when this kernel makes 802.1Q VLAN interfaces
-#   lab.sh can-ipvlan              exit 0 when this kernel makes ipvlan interfaces
+#   lab.sh can vlan|ipvlan|bond    exit 0 when this kernel makes that topology's interfaces
 #
 # Environment: LAB_PREFIX (default synwhy) names the namespaces (PREFIX-srv, PREFIX-cli) and the
 # state dir /run/synwhy-lab/PREFIX/ (sshd_config, host key, pid file, log, scenario name).
@@ -25,7 +24,9 @@
 # both veth ends, tagged in the packet: no VLAN offload) or `macvlan` (a macvlan in the server's
 # namespace whose lower device, the veth, is in a third namespace PREFIX-low, as a macvlan
 # container's is in its host's) or `ipvlan` (the same with an ipvlan, L2 mode: the kernel's ipvlan
-# module, which not every kernel has; see `lab.sh can-ipvlan`); `plain` (default) is the bare veth.
+# module, which not every kernel has; see `lab.sh can ipvlan`) or `bond` (an active-backup bond
+# bond0 whose only slave is the veth, as on a server with bonded NICs); `plain` (default) is the
+# bare veth.
 set -euo pipefail
 
 PROG=lab.sh
@@ -48,19 +49,21 @@ SRV_IF=veth-srv
 CLI_IF=veth-cli
 TOPOLOGY=${LAB_TOPOLOGY:-plain}
 case $TOPOLOGY in
-plain | bridge | vlan | macvlan | ipvlan) ;;
+plain | bridge | vlan | macvlan | ipvlan | bond) ;;
 *)
-    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan, macvlan or ipvlan" >&2
+    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan, macvlan, ipvlan or bond" >&2
     exit 2
     ;;
 esac
 LAB_BRIDGE=br-lab
+LAB_BOND=bond0
 LAB_VLAN=100
 # The interfaces that hold the addresses: the veth ends, or the bridge / VLAN interfaces on them.
 SRV_DEV=$SRV_IF
 CLI_DEV=$CLI_IF
 case $TOPOLOGY in
 bridge) SRV_DEV=$LAB_BRIDGE ;;
+bond) SRV_DEV=$LAB_BOND ;;
 macvlan) SRV_DEV=mv-srv ;;
 ipvlan) SRV_DEV=iv-srv ;;
 vlan)
@@ -143,7 +146,7 @@ SCENARIOS=(
 usage() {
     cat >&2 <<'EOF'
 usage: lab.sh up SCENARIO | down | list | target 4|6 | port | connect 4|6 [TIMEOUT_S]
-       lab.sh crash | srv CMD... | cli CMD...
+       lab.sh crash | can vlan|ipvlan|bond | srv CMD... | cli CMD...
 EOF
     exit 2
 }
@@ -335,6 +338,13 @@ build_network() {
         ip -n "$SRV_NS" link add "$LAB_BRIDGE" type bridge stp_state 0
         ip -n "$SRV_NS" link set "$SRV_IF" master "$LAB_BRIDGE"
         ip -n "$SRV_NS" link set "$LAB_BRIDGE" up
+        ;;
+    bond)
+        # A slave must be down to be enslaved; the bond brings it up.
+        ip -n "$SRV_NS" link add "$LAB_BOND" type bond mode active-backup miimon 100
+        ip -n "$SRV_NS" link set "$SRV_IF" down
+        ip -n "$SRV_NS" link set "$SRV_IF" master "$LAB_BOND"
+        ip -n "$SRV_NS" link set "$LAB_BOND" up
         ;;
     vlan)
         # Tags written into the packet by the sender (txvlan off), so the server's stack meets a
@@ -939,6 +949,23 @@ cmd_connect() {
     return 0
 }
 
+# Whether this kernel makes the interfaces of LAB_TOPOLOGY vlan, ipvlan or bond (a module not every
+# kernel has): tried on a veth in a scratch namespace, removed at once.
+kernel_makes() {
+    local kind=$1 probe_ns="${PREFIX}-probe-$1" ok=1
+    local made=(link add link vp0 name vx0 type "$kind")
+    case $kind in
+    vlan) made+=(id 5) ;;
+    ipvlan) made+=(mode l2) ;;
+    bond) made=(link add vx0 type bond) ;;
+    *) usage ;;
+    esac
+    ip netns add "$probe_ns" 2>/dev/null || exit 1
+    ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null && ip -n "$probe_ns" "${made[@]}" 2>/dev/null && ok=0
+    ip netns del "$probe_ns" 2>/dev/null || true
+    exit "$ok"
+}
+
 cmd_exec() {
     local ns=$1
     shift
@@ -990,24 +1017,9 @@ main() {
         current_scenario >/dev/null
         cmd_connect "$@"
         ;;
-    can-vlan)
-        # Whether this kernel makes 802.1Q interfaces (LAB_TOPOLOGY=vlan): tried in a scratch
-        # namespace, removed at once.
-        local probe_ns="${PREFIX}-vlanprobe" ok=1
-        ip netns add "$probe_ns" 2>/dev/null || exit 1
-        ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null &&
-            ip -n "$probe_ns" link add link vp0 name vp0.5 type vlan id 5 2>/dev/null && ok=0
-        ip netns del "$probe_ns" 2>/dev/null || true
-        exit "$ok"
-        ;;
-    can-ipvlan)
-        # Whether this kernel makes ipvlan interfaces (LAB_TOPOLOGY=ipvlan), tried the same way.
-        local probe_ns="${PREFIX}-ipvlanprobe" ok=1
-        ip netns add "$probe_ns" 2>/dev/null || exit 1
-        ip -n "$probe_ns" link add vp0 type veth peer name vp1 2>/dev/null &&
-            ip -n "$probe_ns" link add link vp0 name iv0 type ipvlan mode l2 2>/dev/null && ok=0
-        ip netns del "$probe_ns" 2>/dev/null || true
-        exit "$ok"
+    can)
+        [ $# -eq 1 ] || usage
+        kernel_makes "$1"
         ;;
     srv) cmd_exec "$SRV_NS" "$@" ;;
     cli) cmd_exec "$CLI_NS" "$@" ;;

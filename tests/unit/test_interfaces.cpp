@@ -16,6 +16,7 @@ std::vector<Interface> links() {
         {6, "vmbr0.20", "vlan", 0, 4, 20},  // a VLAN on the bridge
         {7, "bond0", "bond", 0, 0, 0},
         {8, "eno1", "", 7, 0, 0},           // a bond's slave: not a bridge port
+        {9, "bond0.30", "vlan", 0, 7, 30},  // a VLAN on the bond
     };
 }
 
@@ -43,10 +44,12 @@ TEST(Arrival, AVlanWithoutItsInterfaceStaysOnTheDevice) {
     EXPECT_EQ(arrival_of(links(), 2, "eth0", 200).ip_ifname, "eth0");
 }
 
-TEST(Arrival, ABondSlaveIsNotABridgePort) {
+TEST(Arrival, ABondSlavesSynReachesIpOnTheBondNotABridge) {
+    // The bond's receive handler hands the frame on as the bond's: `iptables -i bond0` matches it.
     Arrival a = arrival_of(links(), 8, "eno1", 0);
     EXPECT_EQ(a.bridge, "");
-    EXPECT_EQ(a.ip_ifname, "eno1");
+    EXPECT_EQ(a.ip_ifname, "bond0");
+    EXPECT_EQ(arrival_of(links(), 8, "eno1", 30).ip_ifname, "bond0.30");
 }
 
 TEST(Arrival, AnUnknownDeviceKeepsTheKernelsName) {
@@ -76,6 +79,10 @@ TEST(Arrival, DescribedOnlyWhenItIsNotAPlainInterface) {
     v.vlan_id = 100;
     v.ip_ifname = "eth0.100";
     EXPECT_EQ(describe_arrival(v), "eth0, VLAN 100 (eth0.100)");
+    Flow b;
+    b.ifname = "eno1";
+    b.ip_ifname = "bond0";
+    EXPECT_EQ(describe_arrival(b), "eno1 (slave of bond0)");
 }
 
 }  // namespace

@@ -27,13 +27,12 @@ Arrival arrival_of(const std::vector<Interface>& links, uint32_t ifindex, const 
     // Indexes are per namespace: a macvlan container's SYN is seen on its lower device, in
     // another namespace, whose index may be one of this namespace's too.
     if (!dev || (!ifname.empty() && dev->name != ifname)) return a;
-    // A bridge port's frames reach IP on the bridge (and a tagged one on the bridge's VLAN).
+    // A bridge port's frames reach IP on the bridge (and a tagged one on the bridge's VLAN); a bond
+    // or team slave's on its master, which the kernel's receive handler makes the skb's device.
     const Interface* master = dev->master ? by_index(links, dev->master) : nullptr;
     const Interface* base = dev;
-    if (master && master->kind == "bridge") {
-        a.bridge = master->name;
-        base = master;
-    }
+    if (master && master->kind == "bridge") a.bridge = master->name;
+    if (master && (master->kind == "bridge" || master->kind == "bond" || master->kind == "team")) base = master;
     a.ip_ifname = base->name;
     if (vlan_id) {
         if (const Interface* vlan = vlan_on(links, base->ifindex, vlan_id)) a.ip_ifname = vlan->name;
@@ -44,6 +43,8 @@ Arrival arrival_of(const std::vector<Interface>& links, uint32_t ifindex, const 
 std::string describe_arrival(const Flow& f) {
     std::string out;
     if (!f.bridge.empty()) out = fmt::format("{} (port of bridge {})", f.ifname, f.bridge);
+    else if (!f.vlan_id && !f.ip_ifname.empty() && f.ip_ifname != f.ifname)
+        out = fmt::format("{} (slave of {})", f.ifname, f.ip_ifname);
     if (f.vlan_id) {
         if (out.empty()) out = f.ifname;
         out += fmt::format(", VLAN {}", f.vlan_id);
