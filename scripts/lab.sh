@@ -40,7 +40,7 @@ fi
 SRV_NS="${PREFIX}-srv"
 CLI_NS="${PREFIX}-cli"
 CTR_NS="${PREFIX}-ctr" # a "container": a third namespace with its own sshd (container-unpublished)
-LOWER_NS="${PREFIX}-low" # LAB_TOPOLOGY=macvlan/ipvlan: the namespace of the lower device
+LOWER_NS="${PREFIX}-low" # LAB_TOPOLOGY=macvlan/ipvlan/ipvlan-l3: the namespace of the lower device
 STATE_ROOT=/run/synwhy-lab
 STATE="$STATE_ROOT/$PREFIX"
 # The veth ends have fixed names: each lives only inside its own namespace (it is created there
@@ -49,9 +49,9 @@ SRV_IF=veth-srv
 CLI_IF=veth-cli
 TOPOLOGY=${LAB_TOPOLOGY:-plain}
 case $TOPOLOGY in
-plain | bridge | vlan | macvlan | ipvlan | bond) ;;
+plain | bridge | vlan | macvlan | ipvlan | ipvlan-l3 | bond) ;;
 *)
-    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan, macvlan, ipvlan or bond" >&2
+    echo "$PROG: LAB_TOPOLOGY '$TOPOLOGY' must be plain, bridge, vlan, macvlan, ipvlan, ipvlan-l3 or bond" >&2
     exit 2
     ;;
 esac
@@ -65,7 +65,7 @@ case $TOPOLOGY in
 bridge) SRV_DEV=$LAB_BRIDGE ;;
 bond) SRV_DEV=$LAB_BOND ;;
 macvlan) SRV_DEV=mv-srv ;;
-ipvlan) SRV_DEV=iv-srv ;;
+ipvlan | ipvlan-l3) SRV_DEV=iv-srv ;;
 vlan)
     SRV_DEV=$SRV_IF.$LAB_VLAN
     CLI_DEV=$CLI_IF.$LAB_VLAN
@@ -308,7 +308,7 @@ build_network() {
     local veth_ns=$SRV_NS
     ip netns add "$SRV_NS"
     ip netns add "$CLI_NS"
-    if [ "$TOPOLOGY" = macvlan ] || [ "$TOPOLOGY" = ipvlan ]; then
+    if [[ $TOPOLOGY == macvlan || $TOPOLOGY == ipvlan* ]]; then
         ip netns add "$LOWER_NS"
         ip -n "$LOWER_NS" link set lo up
         veth_ns=$LOWER_NS
@@ -327,9 +327,14 @@ build_network() {
         ip -n "$LOWER_NS" link set "$SRV_DEV" netns "$SRV_NS"
         ip -n "$SRV_NS" link set "$SRV_DEV" up
         ;;
-    ipvlan)
+    ipvlan | ipvlan-l3)
         # L2 mode: the ipvlan answers ARP and ND itself, with its lower device's MAC address.
-        ip -n "$LOWER_NS" link add "$SRV_DEV" link "$SRV_IF" type ipvlan mode l2
+        # L3 mode: it answers neither (NOARP), and what it sends is routed in the lower device's
+        # namespace, as on a host that routes for its ipvlan containers: that namespace holds an
+        # address of the subnet, and the client knows the server's MAC statically.
+        local mode=l2
+        [ "$TOPOLOGY" = ipvlan ] || mode=l3
+        ip -n "$LOWER_NS" link add "$SRV_DEV" link "$SRV_IF" type ipvlan mode "$mode"
         ip -n "$LOWER_NS" link set "$SRV_DEV" netns "$SRV_NS"
         ip -n "$SRV_NS" link set "$SRV_DEV" up
         ;;
@@ -363,6 +368,14 @@ build_network() {
     ip -n "$SRV_NS" addr add "$SRV6/64" dev "$SRV_DEV" nodad
     ip -n "$CLI_NS" addr add "$CLI4/24" dev "$CLI_DEV"
     ip -n "$CLI_NS" addr add "$CLI6/64" dev "$CLI_DEV" nodad
+    if [ "$TOPOLOGY" = ipvlan-l3 ]; then
+        local mac
+        mac=$(ip -n "$LOWER_NS" -br link show "$SRV_IF" | awk '{print $3}')
+        ip -n "$LOWER_NS" addr add 192.0.2.254/24 dev "$SRV_IF"
+        ip -n "$LOWER_NS" addr add 2001:db8::fe/64 dev "$SRV_IF" nodad
+        ip -n "$CLI_NS" neigh replace "$SRV4" lladdr "$mac" dev "$CLI_DEV" nud permanent
+        ip -n "$CLI_NS" neigh replace "$SRV6" lladdr "$mac" dev "$CLI_DEV" nud permanent
+    fi
 }
 
 # The rules Docker (iptables-nft backend) writes for one container on the default bridge with
@@ -956,7 +969,7 @@ kernel_makes() {
     local made=(link add link vp0 name vx0 type "$kind")
     case $kind in
     vlan) made+=(id 5) ;;
-    ipvlan) made+=(mode l2) ;;
+    ipvlan) made+=(mode l3) ;;
     bond) made=(link add vx0 type bond) ;;
     *) usage ;;
     esac

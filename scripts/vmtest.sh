@@ -34,9 +34,10 @@
 #                  emulating another architecture: VMTEST_TIMEOUT 3600, VMTEST_TIMEOUT_SCALE 4.
 # Environment:
 #   VMTEST_SCENARIOS  lab scenarios to test in both families (default: the core ones, below)
-#   VMTEST_VLAN_SCENARIOS  of them, also over the lab's VLAN topology (default: healthy nft-drop)
-#   VMTEST_IPVLAN_SCENARIOS  over the lab's ipvlan topology (default: healthy sshd-stopped nft-drop)
-#   VMTEST_BOND_SCENARIOS  over the lab's bond topology (default: healthy nft-drop)
+#   VMTEST_TOPOLOGY_SCENARIOS  TOPOLOGY:SCENARIO pairs run over the lab's topologies that a kernel
+#                     may lack (VLAN, ipvlan, bond: Debian's kernel loads their modules on demand);
+#                     default: vlan:healthy vlan:nft-drop ipvlan:healthy ipvlan:sshd-stopped
+#                     ipvlan:nft-drop ipvlan-l3:healthy ipvlan-l3:nft-drop bond:healthy bond:nft-drop
 #   VMTEST_TESTS      exact ctest test names instead (e.g. "e2e.healthy.ipv4 e2e.nft-drop.ipv6")
 #   VMTEST_TIMEOUT    seconds for the whole guest run, boot included (default 1200; arm64 3600)
 #   VMTEST_TIMEOUT_SCALE  multiplies each test's ctest TIMEOUT (default 2: emulation is slow;
@@ -180,12 +181,10 @@ else
     TESTS=""
     for fam in 4 6; do
         for s in $SCENARIOS; do TESTS+="${TESTS:+ }e2e.$s.ipv$fam"; done
-        # Debian's kernel loads 8021q on demand: the VLAN topology runs here (the host's may not).
-        for s in ${VMTEST_VLAN_SCENARIOS-healthy nft-drop}; do TESTS+=" e2e.vlan.$s.ipv$fam"; done
-        # And ipvlan (a module too), which this CI host's kernel lacks.
-        for s in ${VMTEST_IPVLAN_SCENARIOS-healthy sshd-stopped nft-drop}; do TESTS+=" e2e.ipvlan.$s.ipv$fam"; done
-        # And bonding (active-backup over the veth).
-        for s in ${VMTEST_BOND_SCENARIOS-healthy nft-drop}; do TESTS+=" e2e.bond.$s.ipv$fam"; done
+        for t in ${VMTEST_TOPOLOGY_SCENARIOS-vlan:healthy vlan:nft-drop ipvlan:healthy ipvlan:sshd-stopped \
+            ipvlan:nft-drop ipvlan-l3:healthy ipvlan-l3:nft-drop bond:healthy bond:nft-drop}; do
+            TESTS+=" e2e.${t%%:*}.${t#*:}.ipv$fam"
+        done
     done
 fi
 for t in $TESTS; do [[ $t =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad test name '$t'"; done

@@ -731,6 +731,12 @@ TEST(Diagnose, AVipDnatedHereIsThisHostsOwnFlowAcceptedHere) {
     EXPECT_EQ(d.flows[0].nat_dst->str(), "192.0.2.2");
     EXPECT_EQ(d.flows[0].nat_netns, 0u);
     EXPECT_EQ(d.flows[0].detail.find("in netns"), std::string::npos) << d.flows[0].detail;  // accepted here
+    // The same client end connecting to the host's own address later is a flow of its own.
+    auto two = run({vip_syn(40000), ev(EventKind::established, "192.0.2.1", 40000, "192.0.2.2", 22, 1003),
+                    syn("192.0.2.1", 40000, "192.0.2.2", 22, 5000)},
+                   host_with({listener("0.0.0.0", 22)}));
+    EXPECT_EQ(two.flows.size(), 2u);
+    EXPECT_EQ(two.syns_seen, 2u);
 }
 
 TEST(Diagnose, AVipDnatedHereAndDroppedIsJudgedNotPassedThrough) {

@@ -170,7 +170,8 @@ FlowEvidence* fold_event(std::map<FlowKey, FlowEvidence>& flows, const Event& e)
         if (FlowEvidence* origin = dnat_target_answer(flows, key, e)) return origin;
         // Seen here with the destination a DNAT gave it (an nft trace verdict in FORWARD, the
         // handshake or a SYN-ACK retransmission of a DNAT to one of this namespace's addresses).
-        if (FlowEvidence* origin = nat_alias(flows, key)) {
+        // Not a SYN: one arriving with that tuple is a connection of its own.
+        if (FlowEvidence* origin = e.kind == EventKind::syn_rx ? nullptr : nat_alias(flows, key)) {
             origin->add(e);
             return origin;
         }
