@@ -165,7 +165,9 @@ struct pkt {
 	__u16 nat_dport;    /* a DNATed SYN: where it was sent (see nat_original_dst) */
 	__u8 nat_daddr[16];
 	bool reply;	    /* DROP: the packet answers the client (SYN-ACK, RST) */
-	bool elsewhere;	    /* DROP: in a namespace not watched, of a followed client's SYN */
+	bool counted_apart; /* not in the per-kind totals: a drop in a namespace not watched, of a
+			     * followed client's SYN (a DNAT target's: detail only), or a SYN
+			     * arriving again (SYNWHY_SYN_AGAIN: counted on its own) */
 };
 
 static __always_inline void count(__u32 stat)
@@ -536,10 +538,10 @@ static __always_inline void emit_pkt(__u8 kind, const struct pkt *p, __u32 netns
 	 * quotes), the destination of what answers. The server's port is the other end's. */
 	bool answer = (kind == SYNWHY_EV_TX && !p->icmp_type) || (kind == SYNWHY_EV_DROP && p->reply);
 	/* An ICMP error leaving (TX) is told from a TCP segment by a reason of its type + 1. The
-	 * totals are the watched namespaces': a drop elsewhere (a DNAT target's) is detail only. */
+	 * totals are the watched namespaces' own packets (see counted_apart). */
 	if (kind == SYNWHY_EV_TX && p->icmp_type)
 		count_packet(kind, netns, p->dport, p->icmp_code, p->icmp_type + 1);
-	else if (!p->elsewhere && !(kind == SYNWHY_EV_SYN_RX && reason == SYNWHY_SYN_AGAIN))
+	else if (!p->counted_apart)
 		count_packet(kind, netns, answer ? p->sport : p->dport, p->tcp_flags, reason);
 	/* Detail is a consistent sample: a flow's first SYN takes a token of the rate bound and puts
 	 * the client in pending_clients; the flow's later events go up only if it is there. */
@@ -762,6 +764,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (sent_on_from_watched_netns(&p, netns)) {
 		count(SYNWHY_STAT_SYN_AGAIN);
 		count_packet(SYNWHY_COUNT_SYN_AGAIN, netns, p.dport, p.tcp_flags, 0);
+		p.counted_apart = true;
 		emit_pkt(SYNWHY_EV_SYN_RX, &p, netns, skb, SYNWHY_SYN_AGAIN, 0, l3);
 		return 0;
 	}
@@ -919,7 +922,7 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 		inbound = port_watched(p.dport);
 	} else if (syn && !here) {
 		inbound = from_followed_client(&p);
-		p.elsewhere = true;
+		p.counted_apart = true;
 	}
 	/* A segment this namespace only forwards (to or from an address not its own, no DNAT from
 	 * one of its own) is not of its flows: neither counted in its totals nor detailed. */
