@@ -170,6 +170,17 @@ struct pkt {
 			     * arriving again (SYNWHY_SYN_AGAIN: counted on its own) */
 };
 
+/* The client end of an inbound packet (its source), as the maps of clients key it. */
+static __always_inline struct client_key client_of(const struct pkt *p)
+{
+	struct client_key ck = {.port = p->sport, .family = p->family};
+	__builtin_memcpy(ck.addr, p->saddr, 16);
+	return ck;
+}
+
+/* A DNAT hands a SYN on within microseconds of its arrival; a second bounds "the same SYN". */
+#define SAME_SYN_WITHIN_NS 1000000000ULL
+
 static __always_inline void count(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &stat);
@@ -699,10 +710,9 @@ static __always_inline bool to_watched_address(const struct pkt *p)
  * count: the second arrival is counted apart and marked for userspace to join. */
 static __always_inline bool sent_on_from_watched_netns(const struct pkt *p, __u32 netns)
 {
-	struct client_key ck = {.port = p->sport, .family = p->family};
-	__builtin_memcpy(ck.addr, p->saddr, 16);
+	struct client_key ck = client_of(p);
 	struct pending_client *pending = bpf_map_lookup_elem(&pending_clients, &ck);
-	return pending && pending->netns != netns && bpf_ktime_get_ns() - pending->last_syn_ns < 1000000000ULL;
+	return pending && pending->netns != netns && bpf_ktime_get_ns() - pending->last_syn_ns < SAME_SYN_WITHIN_NS;
 }
 
 SEC("tp_btf/netif_receive_skb")
@@ -755,8 +765,7 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 	if (!via_lower_device && !addr_local(p.family, p.daddr)) {
 		count(SYNWHY_STAT_SYN_FORWARDED);
 		count_packet(SYNWHY_COUNT_SYN_FORWARDED, netns, p.dport, p.tcp_flags, 0);
-		struct client_key ck = {.port = p.sport, .family = p.family};
-		__builtin_memcpy(ck.addr, p.saddr, 16);
+		struct client_key ck = client_of(&p);
 		__u64 now = bpf_ktime_get_ns();
 		bpf_map_update_elem(&passing_syns, &ck, &now, BPF_ANY);
 		return 0;
@@ -775,18 +784,30 @@ int BPF_PROG(syn_rx, struct sk_buff *skb)
 
 /* ---- drops ------------------------------------------------------------------------------ */
 
-/* A dropped packet belongs to a watched flow when it goes to a watched port (the SYN, or any
- * segment of it) or comes from one (the SYN-ACK or RST answering it). */
+/* skb's conntrack entry, or NULL: none, or a kernel without conntrack or its types in BTF. */
+static __always_inline struct nf_conn *skb_conntrack(struct sk_buff *skb)
+{
+	if (!bpf_core_field_exists(skb->_nfct) || !bpf_core_type_exists(struct nf_conn))
+		return NULL;
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+	return (struct nf_conn *)(nfct & ~7UL); /* NFCT_PTRMASK: the low bits are ctinfo */
+}
+
+static __always_inline bool same_address(const __u8 *a, const __u8 *b)
+{
+	bool same = true;
+	for (int i = 0; i < 16; i++)
+		same = same && a[i] == b[i];
+	return same;
+}
+
 /* The destination a DNAT gave this packet's connection, from conntrack (NAT happens there, and
  * the packet has only the new one): true and p->nat_* set when the original tuple's destination
  * differs from the packet's; then p's destination becomes the original, the one the client and
- * the flow know. A kernel without conntrack, or without its types in BTF, has no DNAT to tell. */
+ * the flow know. */
 static __always_inline bool nat_original_dst(struct sk_buff *skb, struct pkt *p)
 {
-	if (!bpf_core_field_exists(skb->_nfct) || !bpf_core_type_exists(struct nf_conn))
-		return false;
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
-	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL); /* NFCT_PTRMASK: the low bits are ctinfo */
+	struct nf_conn *ct = skb_conntrack(skb);
 	if (!ct)
 		return false;
 	__u8 orig[16] = {};
@@ -795,10 +816,7 @@ static __always_inline bool nat_original_dst(struct sk_buff *skb, struct pkt *p)
 	    bpf_core_read(&orig_port, sizeof(orig_port), &ct->tuplehash[0].tuple.dst.u.tcp.port))
 		return false;
 	__u16 port = bpf_ntohs(orig_port);
-	bool same_addr = true;
-	for (int i = 0; i < 16; i++)
-		same_addr = same_addr && orig[i] == p->daddr[i];
-	if (!port || (port == p->dport && same_addr))
+	if (!port || (port == p->dport && same_address(orig, p->daddr)))
 		return false;
 	__builtin_memcpy(p->nat_daddr, p->daddr, 16);
 	p->nat_dport = p->dport;
@@ -807,17 +825,13 @@ static __always_inline bool nat_original_dst(struct sk_buff *skb, struct pkt *p)
 	return true;
 }
 
-/* Whether skb's connection was DNATed to one of this namespace's own addresses: conntrack's
- * original destination (the one the client chose) is not where the answers come from, and that
- * is local. Then syn is the SYN as the client sent it, with its new destination in nat_*. Read
- * from conntrack, so the same for the SYN after its DNAT and for every answer of its connection
- * (which leaves with the original destination restored as its source). */
-static __always_inline bool dnat_to_here(struct sk_buff *skb, __u16 family, struct pkt *syn)
+/* Whether the answer skb belongs to a connection DNATed to one of this namespace's own addresses:
+ * conntrack's original destination (the one the client chose, which the answer leaves with as its
+ * source) is not where the reply comes from, and that is local. Then syn is the SYN as the client
+ * sent it, with its new destination in nat_*. */
+static __always_inline bool answer_of_dnat_to_here(struct sk_buff *skb, __u16 family, struct pkt *syn)
 {
-	if (!bpf_core_field_exists(skb->_nfct) || !bpf_core_type_exists(struct nf_conn))
-		return false;
-	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
-	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
+	struct nf_conn *ct = skb_conntrack(skb);
 	if (!ct)
 		return false;
 	__u32 len = family == AF_INET ? 4 : 16;
@@ -829,10 +843,7 @@ static __always_inline bool dnat_to_here(struct sk_buff *skb, __u16 family, stru
 	    bpf_core_read(&dport, sizeof(dport), &ct->tuplehash[0].tuple.dst.u.tcp.port) ||
 	    bpf_core_read(&reply_sport, sizeof(reply_sport), &ct->tuplehash[1].tuple.src.u.tcp.port))
 		return false;
-	bool same_addr = true;
-	for (int i = 0; i < 16; i++)
-		same_addr = same_addr && syn->daddr[i] == syn->nat_daddr[i];
-	if ((same_addr && dport == reply_sport) || !addr_local(family, syn->nat_daddr))
+	if ((dport == reply_sport && same_address(syn->daddr, syn->nat_daddr)) || !addr_local(family, syn->nat_daddr))
 		return false;
 	syn->family = family;
 	syn->sport = bpf_ntohs(sport);
@@ -843,17 +854,18 @@ static __always_inline bool dnat_to_here(struct sk_buff *skb, __u16 family, stru
 }
 
 /* A SYN counted as passing through at its arrival (to an address not the namespace's) whose
- * connection the namespace then handles itself after a DNAT to one of its own addresses
- * (dnat_to_here): one of its own SYNs after all, counted and detailed now, with both tuples. Once
- * per arrival: its passing_syns entry is consumed. */
-static __always_inline void promote_passing_syn(struct sk_buff *skb, struct pkt *syn, __u32 netns)
+ * connection the namespace then handles itself after a DNAT to one of its own addresses: one of
+ * its own SYNs after all, counted and detailed now, with both tuples. Once per arrival: its
+ * passing_syns entry is consumed. syn is the SYN in the client's tuple, nat_* set. A function of
+ * its own (not inlined): with a second emit_pkt inlined, a caller such as the RST handler would
+ * need more than the 512 bytes of BPF stack. */
+static __noinline void promote_passing_syn(struct sk_buff *skb, const struct pkt *syn, __u32 netns)
 {
-	struct client_key ck = {.port = syn->sport, .family = syn->family};
-	__builtin_memcpy(ck.addr, syn->saddr, 16);
+	struct client_key ck = client_of(syn);
 	__u64 *arrived = bpf_map_lookup_elem(&passing_syns, &ck);
 	if (!arrived)
 		return;
-	bool recent = bpf_ktime_get_ns() - *arrived < 1000000000ULL;
+	bool recent = bpf_ktime_get_ns() - *arrived < SAME_SYN_WITHIN_NS;
 	bpf_map_delete_elem(&passing_syns, &ck);
 	if (!recent || !port_watched(syn->dport))
 		return;
@@ -863,27 +875,23 @@ static __always_inline void promote_passing_syn(struct sk_buff *skb, struct pkt 
 	emit_pkt(SYNWHY_EV_SYN_RX, syn, netns, skb, 0, 0, NULL);
 }
 
-/* The SYN skb after its DNAT (dropped, or answered by TCP or ICMP here): when the DNAT sent it to
- * one of this namespace's addresses, p takes the client's tuple, as its flow knows it, and a SYN
- * counted as passing through at its arrival is promoted. */
-static __always_inline void see_dnat_to_here(struct sk_buff *skb, struct pkt *p, __u32 netns)
+/* The SYN skb after a DNAT, in a watched namespace (dropped, or answered by TCP or ICMP): p takes
+ * the client's tuple (nat_original_dst) and, when the DNAT sent it to one of this namespace's
+ * addresses, a SYN counted as passing through at its arrival is promoted. */
+static __always_inline bool see_dnat(struct sk_buff *skb, struct pkt *p, __u32 netns)
 {
-	struct pkt syn = {};
-	if (!dnat_to_here(skb, p->family, &syn))
-		return;
-	promote_passing_syn(skb, &syn, netns);
-	__builtin_memcpy(p->daddr, syn.daddr, 16);
-	__builtin_memcpy(p->nat_daddr, syn.nat_daddr, 16);
-	p->dport = syn.dport;
-	p->nat_dport = syn.nat_dport;
+	if (!nat_original_dst(skb, p))
+		return false;
+	if (addr_local(p->family, p->nat_daddr))
+		promote_passing_syn(skb, p, netns);
+	return true;
 }
 
 /* Whether the source of this SYN is a client whose SYN to a watched port was detailed (kept,
  * unlike followed_client's consumption at the handshake). */
 static __always_inline bool from_followed_client(const struct pkt *p)
 {
-	struct client_key ck = {.port = p->sport, .family = p->family};
-	__builtin_memcpy(ck.addr, p->saddr, 16);
+	struct client_key ck = client_of(p);
 	return bpf_map_lookup_elem(&pending_clients, &ck) != NULL;
 }
 
@@ -914,11 +922,8 @@ static __always_inline int on_drop(struct sk_buff *skb, __u64 location, __u32 re
 		return 0;
 	/* A SYN is judged by the destination its client chose: before a DNAT (host :2222 -> a
 	 * container's :22), whose flow it belongs to. */
-	bool nat = syn && here && nat_original_dst(skb, &p);
+	bool nat = syn && here && see_dnat(skb, &p, netns);
 	if (nat) {
-		struct pkt dnat_syn = {};
-		if (dnat_to_here(skb, p.family, &dnat_syn))
-			promote_passing_syn(skb, &dnat_syn, netns);
 		inbound = port_watched(p.dport);
 	} else if (syn && !here) {
 		inbound = from_followed_client(&p);
@@ -966,7 +971,7 @@ static __always_inline int on_send_reset(struct sk_buff *skb, __u32 reason_plus_
 		return 0;
 	if (!(p.tcp_flags & TCP_FLAG_SYN) || !port_watched(p.dport))
 		return 0;
-	see_dnat_to_here(skb, &p, netns);
+	see_dnat(skb, &p, netns);
 	emit_pkt(SYNWHY_EV_RST_SENT, &p, netns, skb, reason_plus_one, 0, NULL);
 	return 0;
 }
@@ -998,7 +1003,7 @@ int BPF_PROG(icmp_send, const struct sk_buff *skb, int type, int code)
 	struct pkt p = {};
 	if (parse_skb_l3(s, &p, false) || !port_watched(p.dport) || !addr_local(p.family, p.daddr))
 		return 0;
-	see_dnat_to_here(s, &p, netns);
+	see_dnat(s, &p, netns);
 	p.icmp_type = type;
 	p.icmp_code = code;
 	emit_pkt(SYNWHY_EV_ICMP_SENT, &p, netns, s, 0, 0, NULL);
@@ -1055,7 +1060,7 @@ int BPF_PROG(tx, struct sk_buff *skb)
 	if (!ours) {
 		/* Leaving with a source restored by a DNAT to one of its addresses: its own answer. */
 		struct pkt syn = {};
-		ours = dnat_to_here(skb, p.family, &syn);
+		ours = answer_of_dnat_to_here(skb, p.family, &syn);
 		if (ours)
 			promote_passing_syn(skb, &syn, netns);
 	}

@@ -362,8 +362,8 @@ TracerStats Tracer::stats() const {
     // namespace's own: counted SYN_RX then, and taken out of the forwarded ones here. Read after
     // the forwarded total, so that a SYN promoted in between is not taken out before it is in.
     s.syns_forwarded = sum(SYNWHY_STAT_SYN_FORWARDED);
-    s.syns_dnat_here = sum(SYNWHY_STAT_SYN_DNAT_HERE);
-    s.syns_forwarded -= std::min(s.syns_forwarded, s.syns_dnat_here);
+    const uint64_t dnat_here = sum(SYNWHY_STAT_SYN_DNAT_HERE);
+    s.syns_forwarded -= std::min(s.syns_forwarded, dnat_here);
     return s;
 }
 

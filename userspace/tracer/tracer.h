@@ -53,7 +53,6 @@ struct TracerStats {
     uint64_t syns_seen = 0;     // inbound SYNs to watched ports, counted in the kernel
     uint64_t rate_limited = 0;  // packet events held back by the kernel's detail rate bound
     uint64_t syns_forwarded = 0;  // inbound SYNs to watched ports to an address not the namespace's (not DNATed to it)
-    uint64_t syns_dnat_here = 0;  // inbound SYNs to another address that a DNAT sent to the namespace
 };
 
 // An exact total kept in the kernel (see struct synwhy_count_key): raw, named by the caller.
